@@ -1,0 +1,135 @@
+"""Shared plumbing of the ``sirtkit`` command line: errors → exit status, JSON output, YAML input.
+
+Exit status: 0 success; 1 the result breaks a hard clinical limit (for example a plan whose lung
+dose exceeds 30 Gy); 2 bad input (nothing is written); 3 an unexpected internal error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import pydantic
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from sirtkit import __version__
+from sirtkit.errors import ConstraintViolation, InputError, MissingExtraError, SirtError
+from sirtkit.progress import ProgressCallback
+from sirtkit.serialize import to_jsonable
+
+__all__ = [
+    "EXIT_HARD_LIMIT",
+    "EXIT_INPUT",
+    "EXIT_INTERNAL",
+    "console",
+    "emit_json",
+    "err_console",
+    "format_validation_error",
+    "handle_errors",
+    "load_yaml",
+    "progress_bar",
+]
+
+EXIT_HARD_LIMIT = 1
+EXIT_INPUT = 2
+EXIT_INTERNAL = 3
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def format_validation_error(err: pydantic.ValidationError, source: str = "input") -> str:
+    """One line per problem: the field path, what is wrong and (pydantic's) what is allowed."""
+    lines = [f"{source}: {err.error_count()} problem(s):"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "missing":
+            msg = "required field is missing"
+        given = e.get("input")
+        shown = "" if e["type"] == "missing" or isinstance(given, dict) else f" (given: {given!r})"
+        lines.append(f"  - {loc}: {msg}{shown}")
+    return "\n".join(lines)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Run a CLI command, turning sirtkit errors into a clear message and an exit status."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except pydantic.ValidationError as err:
+            err_console.print(f"[bold red]error:[/] {format_validation_error(err)}", markup=True)
+            raise typer.Exit(EXIT_INPUT) from None
+        except (InputError, FileNotFoundError, IsADirectoryError, MissingExtraError) as err:
+            err_console.print(f"[bold red]error:[/] {err}", markup=True)
+            raise typer.Exit(EXIT_INPUT) from None
+        except ConstraintViolation as err:
+            err_console.print(f"[bold red]refused:[/] {err}", markup=True)
+            raise typer.Exit(EXIT_HARD_LIMIT) from None
+        except SirtError as err:
+            err_console.print(f"[bold red]error:[/] {err}", markup=True)
+            raise typer.Exit(EXIT_INPUT) from None
+
+    return wrapper
+
+
+def load_yaml(path: Path) -> Any:
+    """Read a YAML (or JSON) file; a missing file or a syntax error names the file and line."""
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a YAML file")
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.safe_load(fh)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise InputError(f"{path}:{where}: not valid YAML ({getattr(err, 'problem', err)})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a UTF-8 text file; give a YAML case file") from None
+
+
+def emit_json(kind: str, payload: Any) -> None:
+    """Print the stable JSON document ``{"sirtkit_version", "kind", "result"}`` to stdout."""
+    doc = {"sirtkit_version": __version__, "kind": kind, "result": to_jsonable(payload)}
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+
+
+class progress_bar:
+    """A rich progress bar that yields a :data:`ProgressCallback`; silent when ``enabled`` is False."""
+
+    def __init__(self, description: str, *, enabled: bool = True) -> None:
+        self._enabled = enabled and err_console.is_terminal
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[msg]}"),
+            TimeElapsedColumn(), console=err_console, transient=True,
+        )
+        self._task = self._progress.add_task(description, total=1.0, msg="")
+
+    def __enter__(self) -> ProgressCallback:
+        if self._enabled:
+            self._progress.start()
+
+        def callback(fraction: float, message: str) -> None:
+            self._progress.update(self._task, completed=fraction, msg=message)
+
+        return callback
+
+    def __exit__(self, *exc: object) -> None:
+        if self._enabled:
+            self._progress.stop()

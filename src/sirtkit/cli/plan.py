@@ -1,0 +1,11 @@
+"""`sirtkit plan` command (being written)."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `plan` command to ``app``."""

@@ -1,0 +1,1 @@
+"""sirtkit.clinical (see ARCHITECTURE in docs)."""

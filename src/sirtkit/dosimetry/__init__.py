@@ -1,0 +1,1 @@
+"""sirtkit.dosimetry (see ARCHITECTURE in docs)."""

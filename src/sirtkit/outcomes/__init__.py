@@ -1,0 +1,1 @@
+"""sirtkit.outcomes (see ARCHITECTURE in docs)."""

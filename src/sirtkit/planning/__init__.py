@@ -1,0 +1,1 @@
+"""sirtkit.planning (see ARCHITECTURE in docs)."""

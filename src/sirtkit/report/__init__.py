@@ -1,0 +1,1 @@
+"""sirtkit.report (see ARCHITECTURE in docs)."""

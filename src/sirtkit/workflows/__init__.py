@@ -1,0 +1,1 @@
+"""sirtkit.workflows (see ARCHITECTURE in docs)."""

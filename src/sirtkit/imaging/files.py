@@ -1,0 +1,248 @@
+"""Read and write image files: NRRD, NIfTI and DICOM (series or single file).
+
+``read_volume`` dispatches on the path: ``.nrrd``/``.nhdr`` (pynrrd), ``.nii``/``.nii.gz`` (nibabel),
+a folder or any other file (DICOM, :func:`sirtkit.imaging.dicom.read_dicom_series`).
+``write_volume`` writes NRRD or NIfTI atomically (temporary file in the same folder, then rename).
+
+NRRD geometry is honoured from the ``space``, ``space directions`` and ``space origin`` fields
+(teem NRRD format specification, http://teem.sourceforge.net/nrrd/format.html). Anatomical spaces
+(LPS, RAS, LAS) are converted to LPS; other spaces (``scanner-xyz``, ``3D-right-handed``) are refused
+because they do not say which way the patient lies.
+
+Examples
+--------
+>>> import tempfile, numpy as np
+>>> v = Volume.from_spacing(np.arange(24.0).reshape(2, 3, 4), spacing_mm=(2.0, 1.0, 1.0),
+...                         quantity="dose", unit="Gy")
+>>> with tempfile.TemporaryDirectory() as d:
+...     back = read_volume(write_volume(v, Path(d) / "dose.nrrd"))
+>>> back.same_grid(v), back.quantity, back.unit
+(True, 'dose', 'Gy')
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import tzinfo
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import nrrd
+import numpy as np
+
+from sirtkit.errors import GeometryError, InputError
+from sirtkit.imaging.convert import volume_from_nifti, volume_to_nifti
+from sirtkit.imaging.volume import Volume
+
+__all__ = ["NRRD_SPACE_TO_LPS", "atomic_write", "read_volume", "write_volume"]
+
+logger = logging.getLogger(__name__)
+
+# Sign flips that turn each anatomical NRRD space into LPS (NRRD format specification, "space" field).
+NRRD_SPACE_TO_LPS: dict[str, tuple[float, float, float]] = {
+    "left-posterior-superior": (1.0, 1.0, 1.0),
+    "lps": (1.0, 1.0, 1.0),
+    "right-anterior-superior": (-1.0, -1.0, 1.0),
+    "ras": (-1.0, -1.0, 1.0),
+    "left-anterior-superior": (1.0, -1.0, 1.0),
+    "las": (1.0, -1.0, 1.0),
+}
+
+# Header keys sirtkit writes into NRRD files so that quantity and unit survive a round trip.
+_NRRD_QUANTITY_KEY = "sirtkit_quantity"
+_NRRD_UNIT_KEY = "sirtkit_unit"
+_NRRD_FOR_KEY = "sirtkit_frame_of_reference_uid"
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for ending in (".seg.nrrd", ".nii.gz", ".nrrd", ".nhdr", ".nii"):
+        if name.endswith(ending):
+            return ending
+    return path.suffix.lower()
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    The temporary file keeps the final suffix (writers choose the format from it) and is removed if
+    ``write`` fails, so no half-written file is ever left at ``path``.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    suffix = _suffix(target)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def nrrd_geometry(header: dict[str, Any], path: Path) -> tuple[np.ndarray, list[int]]:
+    """LPS affine (for the spatial axes in C order) and the indices of the non-spatial header axes.
+
+    Returns the 4×4 affine mapping (k, j, i) → LPS and the list of header-axis positions (in file order,
+    fastest first) that are not spatial (``kinds`` list/vector axes, whose space direction is ``none``).
+    """
+    space = str(header.get("space", "")).strip().lower()
+    if not space:
+        raise GeometryError(
+            f"{path}: NRRD header has no 'space' field, so its orientation is unknown; re-save it with "
+            "'space: left-posterior-superior' (3D Slicer and SimpleITK do this)"
+        )
+    if space not in NRRD_SPACE_TO_LPS:
+        raise GeometryError(
+            f"{path}: NRRD space {space!r} is not an anatomical patient space sirtkit can convert to LPS; "
+            f"use one of {sorted(NRRD_SPACE_TO_LPS)}"
+        )
+    flips = np.array(NRRD_SPACE_TO_LPS[space])
+    directions = np.asarray(header.get("space directions"), dtype=np.float64)
+    if directions.ndim != 2 or directions.shape[1] != 3:
+        raise GeometryError(f"{path}: NRRD 'space directions' missing or not 3-D: {header.get('space directions')}")
+    non_spatial = [n for n in range(directions.shape[0]) if not np.all(np.isfinite(directions[n]))]
+    spatial = [n for n in range(directions.shape[0]) if n not in non_spatial]
+    if len(spatial) != 3:
+        raise GeometryError(f"{path}: expected 3 spatial axes in the NRRD header, found {len(spatial)}")
+    origin = np.asarray(header.get("space origin", (0.0, 0.0, 0.0)), dtype=np.float64)
+    if origin.shape != (3,) or not np.all(np.isfinite(origin)):
+        raise GeometryError(f"{path}: NRRD 'space origin' is not a finite 3-vector: {header.get('space origin')}")
+    # Header axis order is fastest first (i, j, k); the Volume wants (k, j, i) columns.
+    vec_i, vec_j, vec_k = (directions[n] * flips for n in spatial)
+    affine = np.eye(4)
+    affine[:3, 0] = vec_k
+    affine[:3, 1] = vec_j
+    affine[:3, 2] = vec_i
+    affine[:3, 3] = origin * flips
+    return affine, non_spatial
+
+
+def _read_nrrd(path: Path, quantity: str | None, unit: str | None) -> Volume:
+    try:
+        data, header = nrrd.read(str(path), index_order="C")
+    except (nrrd.NRRDError, OSError, ValueError, EOFError) as err:
+        raise InputError(f"{path}: cannot read NRRD file ({err}); check that it is complete and uncorrupted") from err
+    affine, non_spatial = nrrd_geometry(header, path)
+    if non_spatial:
+        raise GeometryError(
+            f"{path}: NRRD has {data.ndim} axes (a list or vector axis); read multi-layer segmentations "
+            "with sirtkit.imaging.read_segmentation"
+        )
+    return Volume(
+        np.asarray(data),
+        affine,
+        quantity=quantity or str(header.get(_NRRD_QUANTITY_KEY, "unknown")),
+        unit=unit or str(header.get(_NRRD_UNIT_KEY, "1")),
+        frame_of_reference_uid=header.get(_NRRD_FOR_KEY) or None,
+        metadata={"source_files": [str(path)]},
+    )
+
+
+def _read_nifti(path: Path, quantity: str | None, unit: str | None) -> Volume:
+    try:
+        image = nib.load(str(path))
+    except Exception as err:  # nibabel raises several unrelated types for bad files
+        raise InputError(f"{path}: cannot read NIfTI file ({err}); check that it is complete") from err
+    if not isinstance(image, nib.Nifti1Image | nib.Nifti2Image):
+        raise InputError(f"{path}: not a NIfTI image (nibabel read it as {type(image).__name__})")
+    return volume_from_nifti(
+        image, quantity=quantity or "unknown", unit=unit or "1", metadata={"source_files": [str(path)]}
+    )
+
+
+def read_volume(
+    path: str | Path,
+    *,
+    quantity: str | None = None,
+    unit: str | None = None,
+    assume_timezone: tzinfo | None = None,
+    series_instance_uid: str | None = None,
+) -> Volume:
+    """Read an image file or DICOM series into a Volume (LPS, mm).
+
+    Parameters
+    ----------
+    path
+        ``.nrrd``/``.nhdr``, ``.nii``/``.nii.gz``, a DICOM file, or a folder holding one DICOM series.
+    quantity, unit
+        What the values are (e.g. ``"activity_concentration"``, ``"Bq/mL"``). NRRD and NIfTI files do not
+        say; give them (DICOM readers set them from the tags, and these arguments then override nothing
+        but must agree when given).
+    assume_timezone, series_instance_uid
+        Passed to :func:`sirtkit.imaging.dicom.read_dicom_series` for DICOM input.
+
+    Returns
+    -------
+    Volume
+
+    Raises
+    ------
+    InputError
+        If the path does not exist or the file cannot be read.
+    GeometryError
+        If the orientation is missing or not convertible to LPS.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file or folder; check the path (relative paths start at {Path.cwd()})")
+    suffix = _suffix(p)
+    if p.is_file() and suffix in (".nrrd", ".nhdr", ".seg.nrrd"):
+        return _read_nrrd(p, quantity, unit)
+    if p.is_file() and suffix in (".nii", ".nii.gz"):
+        return _read_nifti(p, quantity, unit)
+    from sirtkit.imaging.dicom import read_dicom_series
+
+    volume = read_dicom_series(p, series_instance_uid=series_instance_uid, assume_timezone=assume_timezone)
+    for name, given, found in (("quantity", quantity, volume.quantity), ("unit", unit, volume.unit)):
+        if given is not None and given != found:
+            raise InputError(
+                f"{p}: the DICOM tags say {name} = {found!r}, but {given!r} was requested; leave {name} out "
+                "for DICOM input or convert the values explicitly"
+            )
+    return volume
+
+
+def write_volume(volume: Volume, path: str | Path) -> Path:
+    """Write a Volume to ``.nrrd`` (gzip, LPS) or ``.nii``/``.nii.gz`` (RAS), atomically.
+
+    NRRD files keep the quantity, unit and frame of reference in ``sirtkit_*`` header fields; NIfTI
+    keeps geometry and values only. Boolean masks are written as uint8.
+
+    Raises
+    ------
+    InputError
+        If the suffix is neither NRRD nor NIfTI.
+    """
+    target = Path(path)
+    suffix = _suffix(target)
+    if suffix in (".nrrd", ".seg.nrrd"):
+        return atomic_write(target, lambda tmp: _write_nrrd(volume, tmp))
+    if suffix in (".nii", ".nii.gz"):
+        return atomic_write(target, lambda tmp: nib.save(volume_to_nifti(volume), str(tmp)))
+    raise InputError(f"{target}: cannot choose a format from suffix {suffix!r}; use .nrrd, .nii or .nii.gz")
+
+
+def _write_nrrd(volume: Volume, tmp: Path) -> None:
+    array = volume.array.astype(np.uint8) if volume.is_mask else volume.array
+    aff = volume.affine
+    header: dict[str, Any] = {
+        "space": "left-posterior-superior",
+        # fastest axis first: column (i), row (j), slice (k)
+        "space directions": np.stack([aff[:3, 2], aff[:3, 1], aff[:3, 0]]),
+        "space origin": aff[:3, 3].copy(),
+        "kinds": ["domain", "domain", "domain"],
+        "encoding": "gzip",
+        _NRRD_QUANTITY_KEY: volume.quantity,
+        _NRRD_UNIT_KEY: volume.unit,
+    }
+    if volume.frame_of_reference_uid:
+        header[_NRRD_FOR_KEY] = volume.frame_of_reference_uid
+    nrrd.write(str(tmp), np.ascontiguousarray(array), header, index_order="C")

@@ -1,0 +1,476 @@
+"""Segmentations in and out: boolean masks on a :class:`Volume` grid.
+
+Readers (all return ``{name: boolean mask Volume}``):
+
+* **3D Slicer ``.seg.nrrd``** — single- or multi-layer: segment ``N`` is the voxels of layer
+  ``Segment<N>_Layer`` equal to ``Segment<N>_LabelValue``; its name is ``Segment<N>_Name``
+  (Slicer "Segmentation labelmap file format", slicer.readthedocs.io, "Segmentations" module).
+* **Label-map NRRD/NIfTI** — one mask per non-zero label; names from ``labels={value: name}``, else
+  ``"label_<value>"``.
+* **DICOM SEG** — via highdicom (``segread`` / ``Segmentation.get_volume``).
+* **DICOM RTSTRUCT** — ``CLOSED_PLANAR`` contours rasterised on ``reference``: a voxel is inside when
+  its *centre* is inside the polygon drawn on its slice; several contours on one slice combine by the
+  even-odd rule (a contour inside another makes a hole). Contours are assigned to the nearest
+  reference slice, so pass the image the contours were drawn on (usually the CT) as ``reference`` and
+  resample afterwards. The conversion is lossy by nature (DICOM.md §3).
+
+With ``reference``, every mask is resampled onto the reference grid (:func:`resample_to` rule: covered
+fraction ≥ 0.5). A mask that is non-empty before and empty after resampling raises
+:class:`GeometryError` naming the segment.
+
+Writers: :func:`write_dicom_seg` (highdicom BINARY SEG with coded semantics), :func:`masks_to_labelmap`.
+
+Examples
+--------
+>>> standard_voi_name("Tumor 1"), standard_voi_name("whole liver normal"), standard_voi_name("xyz")
+('tumor', 'normal_liver', None)
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import highdicom as hd
+import nrrd
+import numpy as np
+import pydicom
+from pydicom.sr.coding import Code
+
+from sirtkit.errors import DicomInputError, GeometryError, InputError
+from sirtkit.imaging.files import atomic_write, nrrd_geometry, read_volume
+from sirtkit.imaging.resample import resample_to
+from sirtkit.imaging.volume import Volume, require_same_grid
+
+__all__ = [
+    "STANDARD_VOI_NAMES",
+    "VOI_CODES",
+    "masks_to_labelmap",
+    "read_segmentation",
+    "standard_voi_name",
+    "write_dicom_seg",
+]
+
+logger = logging.getLogger(__name__)
+
+# Canonical VOI roles and the free-text names (normalised: lower case, "_"/"-" → space, trailing
+# numbers removed) that mean them. Order matters: the first role whose name list matches wins.
+STANDARD_VOI_NAMES: dict[str, tuple[str, ...]] = {
+    "perfused_normal_liver": ("perfused normal", "perfused normal liver", "perfused normal tissue",
+                              "perfused non tumoral liver", "perfused healthy liver"),
+    "normal_liver": ("normal liver", "normal tissue", "whole liver normal", "healthy liver", "nontumoral liver",
+                     "non tumoral liver", "non tumour liver", "non tumor liver", "liver normal", "normal"),
+    "perfused": ("perfused", "perfused volume", "perfused territory", "perfused liver", "treated volume",
+                 "treatment volume", "perfusion territory", "territory", "target volume"),
+    "liver": ("liver", "whole liver", "total liver", "liver total", "liver whole"),
+    "tumor": ("tumor", "tumour", "tumors", "tumours", "lesion", "lesions", "metastasis", "metastases", "met",
+              "mets", "neoplasm", "gtv", "nelm", "hcc"),
+    "lung": ("lung", "lungs", "left lung", "right lung", "lung left", "lung right", "lung l", "lung r",
+             "both lungs", "lungs total"),
+    "body": ("body", "external", "outline", "skin", "patient", "body contour"),
+    "gallbladder": ("gallbladder", "gall bladder"),
+    "stomach": ("stomach",),
+}
+
+# Coded semantics for DICOM SEG (DICOM.md §3; codes from SNOMED CT as used in DICOM PS3.16 CID 7150/7151).
+# role → (category, type). Unlisted roles use the "Tissue" category/type, as 3D Slicer does.
+_ORGAN = Code("91772007", "SCT", "Organ")
+_ABNORMAL = Code("49755003", "SCT", "Morphologically Abnormal Structure")
+_TISSUE = Code("85756007", "SCT", "Tissue")
+VOI_CODES: dict[str, tuple[Code, Code]] = {
+    "liver": (_ORGAN, Code("10200004", "SCT", "Liver")),
+    "normal_liver": (_ORGAN, Code("10200004", "SCT", "Liver")),
+    "perfused": (_ORGAN, Code("10200004", "SCT", "Liver")),
+    "perfused_normal_liver": (_ORGAN, Code("10200004", "SCT", "Liver")),
+    "tumor": (_ABNORMAL, Code("108369006", "SCT", "Neoplasm")),
+    "lung": (_ORGAN, Code("39607008", "SCT", "Lung")),
+    "gallbladder": (_ORGAN, Code("28231008", "SCT", "Gallbladder")),
+}
+
+_SLICER_SEGMENT_KEY = re.compile(r"^Segment(\d+)_Name$")
+# Contour points must lie within this many slice widths of one plane parallel to the reference slices.
+_CONTOUR_PLANARITY_TOLERANCE_SLICES = 0.05
+
+
+def _normalise_name(name: str) -> str:
+    text = re.sub(r"[_\-.,;:()#]+", " ", name.strip().lower())
+    text = re.sub(r"\s*\d+\s*$", "", text)
+    text = re.sub(r"^\d+\s*", "", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def standard_voi_name(name: str) -> str | None:
+    """Canonical VOI role of a free-text segment name, or ``None`` if it is not recognised.
+
+    Case-insensitive; ``_`` and ``-`` count as spaces and a trailing number is dropped, so
+    ``"Tumor 1"``, ``"tumour_12"`` and ``"TUMOR"`` are all ``"tumor"``. Roles: ``liver``, ``tumor``,
+    ``lung``, ``perfused``, ``normal_liver``, ``perfused_normal_liver``, ``body``, ``gallbladder``,
+    ``stomach`` (table :data:`STANDARD_VOI_NAMES`).
+
+    Examples
+    --------
+    >>> standard_voi_name("Liver"), standard_voi_name("Lung_Left"), standard_voi_name("perfused volume")
+    ('liver', 'lung', 'perfused')
+    """
+    key = _normalise_name(name)
+    for role, names in STANDARD_VOI_NAMES.items():
+        if key in names:
+            return role
+    return None
+
+
+def _unique(name: str, taken: Mapping[str, object]) -> str:
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name} ({n})" in taken:
+        n += 1
+    logger.warning("segment name %r occurs more than once; renamed to %r", name, f"{name} ({n})")
+    return f"{name} ({n})"
+
+
+def _mask_volume(array: np.ndarray, affine: np.ndarray, frame: str | None, meta: dict[str, Any]) -> Volume:
+    return Volume(np.ascontiguousarray(array, dtype=bool), affine, "mask", "1", frame, meta)
+
+
+def _read_slicer_or_labelmap_nrrd(path: Path, labels: Mapping[int, str] | None) -> dict[str, Volume]:
+    try:
+        data, header = nrrd.read(str(path), index_order="C")
+    except (nrrd.NRRDError, OSError, ValueError, EOFError) as err:
+        raise InputError(f"{path}: cannot read NRRD segmentation ({err}); check that it is complete") from err
+    affine, non_spatial = nrrd_geometry(header, path)
+    if len(non_spatial) > 1:
+        raise GeometryError(f"{path}: segmentation NRRD has {len(non_spatial)} non-spatial axes; expected at most 1")
+    # header axis n (fastest first) is C-order array axis ndim-1-n; put the layer axis last
+    data = np.moveaxis(data, data.ndim - 1 - non_spatial[0], -1) if non_spatial else data[..., np.newaxis]
+    segment_ids = sorted(int(m.group(1)) for key in header if (m := _SLICER_SEGMENT_KEY.match(str(key))))
+    meta_base: dict[str, Any] = {"source_files": [str(path)]}
+    masks: dict[str, Volume] = {}
+    if segment_ids:
+        for n in segment_ids:
+            name = str(header[f"Segment{n}_Name"])
+            try:
+                layer = int(header.get(f"Segment{n}_Layer", 0))
+                value = int(header[f"Segment{n}_LabelValue"])
+            except (KeyError, ValueError) as err:
+                raise InputError(
+                    f"{path}: segment {name!r} has no valid Segment{n}_LabelValue/_Layer header field ({err}); "
+                    "re-save the segmentation with 3D Slicer ≥ 4.11"
+                ) from err
+            if not 0 <= layer < data.shape[-1]:
+                raise InputError(f"{path}: segment {name!r} is on layer {layer}, but the file has {data.shape[-1]}")
+            meta = {**meta_base, "label_value": value, "layer": layer, "segment_id": header.get(f"Segment{n}_ID")}
+            masks[_unique(name, masks)] = _mask_volume(data[..., layer] == value, affine, None, meta)
+        return masks
+    if data.shape[-1] != 1:
+        raise InputError(f"{path}: a {data.ndim}-D NRRD without Segment<N>_Name fields is not a segmentation")
+    return _labelmap_masks(Volume(data[..., 0], affine, metadata=meta_base), labels)
+
+
+def _labelmap_masks(labelmap: Volume, labels: Mapping[int, str] | None) -> dict[str, Volume]:
+    arr = labelmap.array
+    if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
+        if not np.all(np.mod(arr, 1) == 0):
+            raise InputError(
+                f"label map {labelmap.metadata.get('source_files')} has non-integer values: it is an image, "
+                "not a segmentation"
+            )
+        arr = arr.astype(np.int64)
+    present = [int(v) for v in np.unique(arr) if v != 0]
+    masks: dict[str, Volume] = {}
+    if labels is not None:
+        missing = [v for v in labels if v not in present]
+        if missing:
+            raise InputError(
+                f"labels {missing} ({[labels[v] for v in missing]}) do not occur in the label map "
+                f"{labelmap.metadata.get('source_files')} (present: {present}); check the mapping"
+            )
+    for value in present:
+        if labels is not None and value not in labels:
+            logger.info("label %d has no name in the mapping; skipped", value)
+            continue
+        name = labels[value] if labels is not None else f"label_{value}"
+        meta = {**labelmap.metadata, "label_value": value}
+        masks[_unique(name, masks)] = _mask_volume(arr == value, labelmap.affine, labelmap.frame_of_reference_uid, meta)
+    return masks
+
+
+def _read_dicom_seg(ds: pydicom.Dataset, path: Path) -> dict[str, Volume]:
+    seg = hd.seg.Segmentation.from_dataset(ds)
+    numbers = list(seg.segment_numbers)
+    try:
+        hvol = seg.get_volume(segment_numbers=numbers, dtype=np.uint8)
+    except (ValueError, RuntimeError) as err:
+        raise DicomInputError(
+            f"{path}: DICOM SEG frames do not form a regular 3-D volume ({err}); convert it with 3D Slicer"
+        ) from err
+    array = np.asarray(hvol.array)
+    if array.ndim == 3:
+        array = array[..., np.newaxis]
+    affine = np.asarray(hvol.affine, dtype=np.float64)
+    array, affine = _slices_along_normal(array, affine)
+    frame = str(ds.FrameOfReferenceUID) if "FrameOfReferenceUID" in ds else None
+    masks: dict[str, Volume] = {}
+    for channel, number in enumerate(numbers):
+        name = str(seg.get_segment_description(number).segment_label)
+        meta = {"source_files": [str(path)], "segment_number": number}
+        masks[_unique(name, masks)] = _mask_volume(array[..., channel] > 0, affine, frame, meta)
+    return masks
+
+
+def _slices_along_normal(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flip the slice axis so that slices run along row cosine × column cosine (as read_dicom_series does)."""
+    normal = np.cross(affine[:3, 2], affine[:3, 1])
+    if float(affine[:3, 0] @ normal) >= 0:
+        return array, affine
+    flipped = affine.copy()
+    flipped[:3, 3] = affine[:3, 3] + affine[:3, 0] * (array.shape[0] - 1)
+    flipped[:3, 0] = -affine[:3, 0]
+    return np.ascontiguousarray(array[::-1]), flipped
+
+
+def _polygon_mask(rows: np.ndarray, cols: np.ndarray, poly_j: np.ndarray, poly_i: np.ndarray) -> np.ndarray:
+    """Even-odd (ray casting) point-in-polygon test of the points (rows, cols)."""
+    inside = np.zeros(rows.shape, dtype=bool)
+    aj, ai = poly_j, poly_i
+    bj, bi = np.roll(poly_j, -1), np.roll(poly_i, -1)
+    for a_j, a_i, b_j, b_i in zip(aj, ai, bj, bi, strict=True):
+        crosses = (a_j > rows) != (b_j > rows)
+        if not np.any(crosses):
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            col_at = a_i + (rows - a_j) * (b_i - a_i) / (b_j - a_j)
+        inside ^= crosses & (cols < col_at)
+    return inside
+
+
+def _read_rtstruct(ds: pydicom.Dataset, path: Path, reference: Volume | None) -> dict[str, Volume]:
+    if reference is None:
+        raise InputError(
+            f"{path}: an RTSTRUCT holds polygons, not voxels; pass reference=<the CT Volume the contours "
+            "were drawn on> to read_segmentation"
+        )
+    ref_frames = [str(item.FrameOfReferenceUID) for item in ds.get("ReferencedFrameOfReferenceSequence", [])]
+    if reference.frame_of_reference_uid and ref_frames and reference.frame_of_reference_uid not in ref_frames:
+        raise GeometryError(
+            f"{path}: RTSTRUCT is on frame of reference {ref_frames}, the reference image on "
+            f"{reference.frame_of_reference_uid}; use the image the contours were drawn on"
+        )
+    names = {int(r.ROINumber): str(r.ROIName) for r in ds.get("StructureSetROISequence", [])}
+    nk, nj, ni = reference.shape
+    masks: dict[str, Volume] = {}
+    for roi in ds.get("ROIContourSequence", []):
+        number = int(roi.ReferencedROINumber)
+        name = names.get(number, f"roi_{number}")
+        mask = np.zeros(reference.shape, dtype=bool)
+        n_used = 0
+        for contour in roi.get("ContourSequence", []):
+            if str(contour.get("ContourGeometricType", "")) != "CLOSED_PLANAR":
+                continue
+            pts = np.asarray(contour.ContourData, dtype=np.float64).reshape(-1, 3)
+            idx = reference.patient_to_index(pts)
+            k_mean = float(np.mean(idx[:, 0]))
+            if np.max(np.abs(idx[:, 0] - k_mean)) > _CONTOUR_PLANARITY_TOLERANCE_SLICES:
+                raise GeometryError(
+                    f"{path}: a contour of ROI {name!r} is not parallel to the reference slices; use the image "
+                    "the contours were drawn on as reference"
+                )
+            k = int(np.rint(k_mean))
+            if not 0 <= k < nk:
+                logger.warning("ROI %r: a contour at slice index %.2f lies outside the reference grid", name, k_mean)
+                continue
+            j0 = max(int(np.floor(idx[:, 1].min())), 0)
+            j1 = min(int(np.ceil(idx[:, 1].max())) + 1, nj)
+            i0 = max(int(np.floor(idx[:, 2].min())), 0)
+            i1 = min(int(np.ceil(idx[:, 2].max())) + 1, ni)
+            if j1 <= j0 or i1 <= i0:
+                continue
+            rows, cols = np.meshgrid(np.arange(j0, j1, dtype=np.float64), np.arange(i0, i1, dtype=np.float64),
+                                     indexing="ij")
+            mask[k, j0:j1, i0:i1] ^= _polygon_mask(rows, cols, idx[:, 1], idx[:, 2])
+            n_used += 1
+        if n_used == 0:
+            logger.warning("ROI %r has no CLOSED_PLANAR contour on the reference grid; skipped", name)
+            continue
+        if not mask.any():
+            raise GeometryError(
+                f"{path}: ROI {name!r} encloses no voxel centre of the reference grid (spacing "
+                f"{reference.spacing_mm} mm); use a finer reference image"
+            )
+        meta = {"source_files": [str(path)], "roi_number": number}
+        masks[_unique(name, masks)] = _mask_volume(mask, reference.affine, reference.frame_of_reference_uid, meta)
+    return masks
+
+
+def read_segmentation(
+    path: str | Path,
+    reference: Volume | None = None,
+    *,
+    labels: Mapping[int, str] | None = None,
+) -> dict[str, Volume]:
+    """Read a segmentation file into ``{name: boolean mask Volume}``.
+
+    Parameters
+    ----------
+    path
+        ``.seg.nrrd`` (3D Slicer), label-map ``.nrrd``/``.nii``/``.nii.gz``, or a DICOM SEG / RTSTRUCT file.
+    reference
+        Grid to put every mask on (resampled when it differs; required for RTSTRUCT).
+    labels
+        For label maps: ``{label value: name}``; values not in the mapping are skipped.
+
+    Returns
+    -------
+    dict[str, Volume]
+        Boolean masks (quantity ``"mask"``) in file order.
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, RTSTRUCT without ``reference``, label mapping that does not fit.
+    GeometryError
+        Frames of reference differ, grids do not overlap, or a segment becomes empty on ``reference``.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such segmentation file; check the path")
+    name = p.name.lower()
+    if name.endswith((".nrrd", ".nhdr")):
+        masks = _read_slicer_or_labelmap_nrrd(p, labels)
+    elif name.endswith((".nii", ".nii.gz")):
+        masks = _labelmap_masks(read_volume(p), labels)
+    else:
+        try:
+            ds = pydicom.dcmread(p)
+        except (pydicom.errors.InvalidDicomError, OSError, EOFError, ValueError) as err:
+            raise DicomInputError(f"{p}: not a readable DICOM file ({err}); give a .seg.nrrd, NIfTI, SEG or RTSTRUCT") from err
+        modality = str(ds.get("Modality", ""))
+        if modality == "SEG":
+            masks = _read_dicom_seg(ds, p)
+        elif modality == "RTSTRUCT":
+            return _read_rtstruct(ds, p, reference)  # already on the reference grid
+        else:
+            raise DicomInputError(f"{p}: Modality (0008,0060) is {modality!r}; expected SEG or RTSTRUCT")
+    if reference is None:
+        return masks
+    out: dict[str, Volume] = {}
+    for seg_name, mask in masks.items():
+        resampled = resample_to(mask, reference)
+        if mask.array.any() and not resampled.array.any():
+            raise GeometryError(
+                f"segment {seg_name!r} of {p} is empty on the reference grid (spacing {reference.spacing_mm} mm): "
+                "it is smaller than half a voxel or lies outside the image; check the pairing of image and "
+                "segmentation"
+            )
+        out[seg_name] = resampled
+    return out
+
+
+def masks_to_labelmap(masks: Mapping[str, Volume]) -> tuple[Volume, dict[int, str]]:
+    """Combine masks on one grid into a label map (uint16) and its ``{label: name}`` mapping.
+
+    Labels are 1, 2, ... in the order of ``masks``; where masks overlap, the **later** one wins (put the
+    liver before the tumours). A mask that ends up with no voxel of its own raises an error.
+
+    Raises
+    ------
+    GeometryError
+        If the masks are on different grids, or a mask is completely hidden by later ones.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = Volume.from_spacing(np.ones((1, 2, 2), bool), spacing_mm=(1, 1, 1))
+    >>> b = a.with_array(np.array([[[True, False], [False, False]]]))
+    >>> lab, names = masks_to_labelmap({"liver": a, "tumor": b})
+    >>> lab.array.tolist(), names
+    ([[[2, 1], [1, 1]]], {1: 'liver', 2: 'tumor'})
+    """
+    if not masks:
+        raise InputError("masks_to_labelmap needs at least one mask")
+    items = list(masks.items())
+    first = items[0][1]
+    out = np.zeros(first.shape, dtype=np.uint16)
+    mapping: dict[int, str] = {}
+    for label, (name, mask) in enumerate(items, start=1):
+        require_same_grid(first, mask, f"mask {name!r}")
+        out[np.asarray(mask.array, dtype=bool)] = label
+        mapping[label] = name
+    for label, name in mapping.items():
+        if masks[name].array.any() and not np.any(out == label):
+            raise GeometryError(f"mask {name!r} is completely covered by later masks; reorder the masks")
+    return Volume(out, first.affine, "label", "1", first.frame_of_reference_uid, {"labels": dict(mapping)}), mapping
+
+
+def write_dicom_seg(
+    masks: Mapping[str, Volume],
+    source_images: Sequence[pydicom.Dataset],
+    path: str | Path,
+    *,
+    series_description: str = "sirtkit segmentation",
+    series_number: int = 900,
+) -> Path:
+    """Write masks as a highdicom BINARY DICOM SEG referencing single-frame ``source_images``.
+
+    Segment semantics come from :func:`standard_voi_name` (Liver SCT 10200004, Neoplasm SCT 108369006,
+    Lung SCT 39607008; categories Organ / Morphologically Abnormal Structure; others Tissue). The
+    masks must lie on the grid of the source series (e.g. read with :func:`read_dicom_series`).
+
+    Raises
+    ------
+    GeometryError
+        If a source image's position is not a slice of the masks' grid.
+    InputError
+        If there are no masks or no source images.
+    """
+    if not masks or not source_images:
+        raise InputError("write_dicom_seg needs at least one mask and the source images")
+    items = list(masks.items())
+    grid = items[0][1]
+    for name, mask in items:
+        require_same_grid(grid, mask, f"mask {name!r}")
+    frames = np.zeros((len(source_images), grid.shape[1], grid.shape[2], len(items)), dtype=bool)
+    for n, image in enumerate(source_images):
+        if int(image.get("NumberOfFrames", 1)) != 1:
+            raise InputError("write_dicom_seg supports single-frame source images (CT/PET series) only")
+        idx = grid.patient_to_index(np.asarray(image.ImagePositionPatient, dtype=np.float64))
+        k = int(np.rint(idx[0]))
+        if np.max(np.abs(idx - np.array([k, 0.0, 0.0]))) > 0.01 or not 0 <= k < grid.shape[0]:
+            raise GeometryError(
+                f"source image {image.get('SOPInstanceUID')} at {list(image.ImagePositionPatient)} is not a slice "
+                "of the masks' grid; resample the masks onto the source series first"
+            )
+        for s, (_, mask) in enumerate(items):
+            frames[n, :, :, s] = mask.array[k]
+    descriptions = []
+    for s, (name, _) in enumerate(items, start=1):
+        category, kind = VOI_CODES.get(standard_voi_name(name) or "", (_TISSUE, _TISSUE))
+        descriptions.append(
+            hd.seg.SegmentDescription(
+                segment_number=s,
+                segment_label=name[:64],
+                segmented_property_category=category,
+                segmented_property_type=kind,
+                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+            )
+        )
+    seg = hd.seg.Segmentation(
+        source_images=list(source_images),
+        pixel_array=frames,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=series_number,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="sirtkit",
+        manufacturer_model_name="sirtkit",
+        software_versions="0.1.0",
+        device_serial_number="0",
+        series_description=series_description,
+        omit_empty_frames=False,
+    )
+    return atomic_write(path, lambda tmp: seg.save_as(tmp))

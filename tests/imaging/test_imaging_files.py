@@ -1,0 +1,90 @@
+"""NRRD/NIfTI reading and writing, and the bundled sample images."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nrrd
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from sirtkit.errors import GeometryError, InputError
+from sirtkit.imaging import Volume, read_volume, sample_path, write_volume
+
+
+def test_missing_file_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.nrrd"
+    with pytest.raises(InputError, match=r"nope\.nrrd"):
+        read_volume(missing)
+
+
+def test_unknown_suffix_refused_on_write(tmp_path: Path) -> None:
+    vol = Volume.from_spacing(np.zeros((2, 2, 2)), spacing_mm=(1, 1, 1))
+    with pytest.raises(InputError, match=r"\.mha"):
+        write_volume(vol, tmp_path / "x.mha")
+
+
+def test_ras_nrrd_converted_to_lps(tmp_path: Path) -> None:
+    """A RAS NRRD: x and y of directions and origin change sign (NRRD spec, 'space')."""
+    data = np.arange(24, dtype=np.float32).reshape(2, 3, 4)  # C order (k, j, i)
+    header = {
+        "space": "right-anterior-superior",
+        "space directions": np.diag([1.5, 2.0, 3.0]),
+        "space origin": np.array([10.0, 20.0, 30.0]),
+    }
+    path = tmp_path / "ras.nrrd"
+    nrrd.write(str(path), data, header, index_order="C")
+    vol = read_volume(path, quantity="dose", unit="Gy")
+    assert_allclose(vol.origin_mm, (-10.0, -20.0, 30.0))
+    assert_allclose(vol.index_to_patient((1, 2, 3)), (-10.0 - 4.5, -20.0 - 4.0, 33.0))
+    assert vol.array[1, 2, 3] == data[1, 2, 3]
+
+
+def test_non_anatomical_space_refused(tmp_path: Path) -> None:
+    header = {"space": "scanner-xyz", "space directions": np.eye(3), "space origin": np.zeros(3)}
+    path = tmp_path / "scanner.nrrd"
+    nrrd.write(str(path), np.zeros((2, 2, 2)), header, index_order="C")
+    with pytest.raises(GeometryError, match="scanner-xyz"):
+        read_volume(path)
+
+
+def test_no_half_written_file_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer that dies half-way leaves neither the target nor its temporary file behind."""
+    import sirtkit.imaging.files as files
+
+    def broken_save(image: object, filename: str) -> None:
+        Path(filename).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(files.nib, "save", broken_save)
+    vol = Volume.from_spacing(np.zeros((2, 2, 2)), spacing_mm=(1, 1, 1))
+    with pytest.raises(OSError, match="disk full"):
+        write_volume(vol, tmp_path / "bad.nii.gz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sample_pet_reads_fast_and_is_plausible() -> None:
+    """patient_1 PET: 256×256×89, 2.344×2.344×2.78 mm, Bq/mL; ~1400 MBq administered (PROVENANCE.md)."""
+    t0 = time.perf_counter()
+    pet = read_volume(sample_path("patient_1_pet"), quantity="activity_concentration", unit="Bq/mL")
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 1.0
+    assert pet.shape == (89, 256, 256)
+    assert_allclose(pet.spacing_mm, (2.78, 2.34375, 2.34375), rtol=1e-6)
+    total_mbq = pet.total() / 1e6
+    print(f"patient_1 PET: {total_mbq:.0f} MBq in FOV, read in {elapsed:.2f} s")
+    assert 300 < total_mbq < 3000
+
+
+def test_sample_spect_has_negative_z() -> None:
+    spect = read_volume(sample_path("patient_2_spect"), quantity="counts", unit="counts")
+    assert spect.shape == (160, 128, 128)
+    assert_allclose(spect.direction[:, 0], (0.0, 0.0, -1.0))
+    assert_allclose(spect.spacing_mm, (2.5, 4.418156, 4.418156), rtol=1e-6)
+
+
+def test_unknown_sample_refused() -> None:
+    with pytest.raises(InputError, match="patient_1_pet"):
+        sample_path("patient_3")  # type: ignore[arg-type]

@@ -1,11 +1,147 @@
-"""`sirtkit plan` command (being written)."""
+"""`sirtkit plan CASE.yaml [--json]`: pre-treatment activity plan with safety checks.
+
+Parses the arguments, calls :func:`sirtkit.workflows.planning.run_plan` and renders the result (rich
+tables, or the stable JSON document of ``docs/cli-plan.md``). Exit status: 0 the plan passes every hard
+limit; 1 a check FAILs a hard limit (named on stderr); 2 bad input.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from sirtkit.cli._common import EXIT_HARD_LIMIT, console, emit_json, err_console, handle_errors
+from sirtkit.planning.checks import CheckStatus
+from sirtkit.planning.methods import ActivityPlan
+from sirtkit.workflows.planning import PlanResult, load_case, run_plan
 
 __all__ = ["register"]
+
+_STATUS_STYLE = {
+    CheckStatus.PASS: "[green]pass[/]",
+    CheckStatus.WARN: "[yellow]warn[/]",
+    CheckStatus.FAIL: "[bold red]FAIL[/]",
+    CheckStatus.UNKNOWN: "[magenta]unknown[/]",
+}
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "—" if value is None else f"{value:.{digits}g}"
+
+
+def _plan_tables(plan: ActivityPlan, title: str) -> None:
+    summary = Table(title=title, show_header=False)
+    summary.add_column("quantity")
+    summary.add_column("value", justify="right")
+    summary.add_row("activity to prepare (GBq)", f"{plan.activity_prepared_gbq:.4f}")
+    summary.add_row("activity delivered, expected (GBq)", f"{plan.activity_delivered_gbq:.4f}")
+    summary.add_row("expected residual fraction", f"{plan.expected_residual_fraction:.4f}")
+    summary.add_row("dose constant K (Gy·kg/GBq)", f"{plan.dose_constant_gy_kg_per_gbq:g}")
+    summary.add_row("lung shunt fraction", f"{plan.lung_shunt_fraction:.4f}")
+    summary.add_row("lung dose (Gy)", f"{plan.lung_dose_gy:.2f}")
+    summary.add_row("cumulative lung dose (Gy)", f"{plan.cumulative_lung_dose_gy:.2f}")
+    summary.add_row("T/N", _fmt(plan.tumour_to_normal_ratio, 3))
+    summary.add_row("binding constraint", f"[bold]{plan.binding_constraint.value}[/]")
+    for key, value in plan.intermediates.items():
+        summary.add_row(key, f"{value:.4g}")
+    console.print(summary)
+
+    comps = Table(title="Compartments")
+    for col in ("territory", "compartment", "kind", "mass (kg)", "activity (GBq)", "dose (Gy)", "T/N"):
+        comps.add_column(col, justify="right" if col not in ("territory", "compartment", "kind") else "left")
+    for c in plan.compartments:
+        comps.add_row(escape(c.territory), escape(c.name), c.kind, f"{c.mass_kg:.4g}", f"{c.activity_gbq:.4f}", f"{c.dose_gy:.1f}",
+                      _fmt(c.tumour_to_normal_ratio, 3))
+    console.print(comps)
+
+    terr = Table(title="Territories")
+    for col in ("territory", "prepare (GBq)", "deliver (GBq)", "perfused dose (Gy)", "binding", "allowed/needed (GBq)"):
+        terr.add_column(col)
+    for t in plan.territories:
+        allowed = ", ".join(f"{k} {v:.3f}" for k, v in t.constraint_activities_gbq.items())
+        terr.add_row(escape(t.name), f"{t.activity_prepared_gbq:.4f}", f"{t.activity_delivered_gbq:.4f}",
+                     f"{t.perfused_dose_gy:.1f}", t.binding_constraint.value, allowed)
+    console.print(terr)
+
+
+def _render(result: PlanResult) -> None:
+    console.print(f"[bold]sirtkit plan[/] — patient {escape(result.patient_id)}: {escape(result.product)}, method "
+                  f"{result.method}, intent {result.intent} ({result.nuclide})")
+    console.print(f"LSF {result.lung_shunt_fraction:.4f} ({result.lung_shunt_fraction_source}); lung mass "
+                  f"{result.lung_mass_kg:.3f} kg ({result.lung_mass_source})"
+                  + (f"; BSA {result.bsa_m2:.4f} m²" if result.bsa_m2 is not None else ""))
+    if result.plan is not None:
+        _plan_tables(result.plan, "Plan")
+    if result.refusal is not None:
+        console.print(f"[bold red]REFUSED:[/] {escape(result.refusal)}")
+
+    checks = Table(title="Checks")
+    for col in ("check", "status", "measured", "threshold", "source"):
+        checks.add_column(col)
+    for c in result.checks:
+        checks.add_row(c.name, _STATUS_STYLE[c.status], f"{_fmt(c.measured)} {c.unit}",
+                       f"{c.comparison} {c.threshold:g} {c.unit}", escape(c.source))
+    console.print(checks)
+
+    if result.glass_vial is not None:
+        g = result.glass_vial
+        vial = Table(title="Glass vial order")
+        vial.add_column("item")
+        vial.add_column("value", justify="right")
+        vial.add_row("hours after calibration at infusion", f"{g.hours_after_calibration:.2f}")
+        vial.add_row("activity needed at calibration (GBq)", f"{g.activity_needed_at_calibration_gbq:.4f}")
+        vial.add_row("stock vial (GBq at calibration)", _fmt(g.vial_size_gbq))
+        vial.add_row("vial activity at infusion (GBq)", _fmt(g.vial_activity_at_infusion_gbq))
+        vial.add_row("excess over required", "—" if g.excess_fraction is None else f"{g.excess_fraction:.1%}")
+        for o in g.options:
+            vial.add_row(f"{o.vial_size_gbq:g} GBq vial reaches the activity at",
+                         f"{o.time.isoformat()} (t_cal + {o.hours_after_calibration:.2f} h)"
+                         + ("" if o.within_window else " [yellow]outside window[/]"))
+        console.print(vial)
+    if result.resin_draw is not None:
+        d = result.resin_draw
+        draw = Table(title="Resin draw")
+        draw.add_column("item")
+        draw.add_column("value", justify="right")
+        draw.add_row("hours after calibration at infusion", f"{d.hours_after_calibration:.2f}")
+        draw.add_row("vial activity at infusion (GBq)", f"{d.vial_activity_at_infusion_gbq:.4f}")
+        draw.add_row("fraction of vial to draw", f"{d.fraction_of_vial:.4f}")
+        console.print(draw)
+    if result.decay_table:
+        table = Table(title="Decay table (vial)")
+        for col in ("time", "h from calibration", "decay factor", "activity (GBq)"):
+            table.add_column(col)
+        for row in result.decay_table:
+            table.add_row(row.time.isoformat(), f"{row.hours_from_reference:.1f}", f"{row.decay_factor:.5f}",
+                          f"{row.activity_gbq:.4f}")
+        console.print(table)
+    if result.delivered is not None and result.delivered_plan is not None:
+        console.print(f"Delivered {result.delivered.activity_delivered_gbq:.4f} GBq (residual fraction "
+                      f"{result.delivered.residual_fraction:.4f})")
+        _plan_tables(result.delivered_plan, "Delivered (recomputed from residual measurement)")
 
 
 def register(app: typer.Typer) -> None:
     """Add the `plan` command to ``app``."""
+
+    @app.command("plan")
+    @handle_errors
+    def plan(
+        case: Annotated[Path, typer.Argument(help="YAML case file (see docs/planning.md and examples/cases).")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print the stable JSON document (docs/cli-plan.md).")]
+        = False,
+    ) -> None:
+        """Plan the activity of a SIRT treatment from a case file and check it against safety limits."""
+        result = run_plan(load_case(case))
+        if as_json:
+            emit_json("plan", result)
+        else:
+            _render(result)
+        if not result.passes_hard_limits:
+            err_console.print("[bold red]refused:[/] the plan breaks a hard limit — "
+                              + escape("; ".join(result.hard_failures)), markup=True)
+            raise typer.Exit(EXIT_HARD_LIMIT)

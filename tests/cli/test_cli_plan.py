@@ -1,0 +1,80 @@
+"""`sirtkit plan`: exit statuses 0/1/2, messages, JSON document, no files written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sirtkit.cli import app
+
+CASES = Path(__file__).resolve().parents[2] / "examples" / "cases"
+runner = CliRunner()
+ENV = {"COLUMNS": "220"}
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("nelm_resin_bsa_bilobar.yaml", 0),
+        ("nelm_glass_partition_right_lobe.yaml", 0),
+        ("nelm_glass_segmentectomy.yaml", 0),
+        ("nelm_multicompartment_two_tumours.yaml", 0),
+        ("nelm_holmium_scout.yaml", 0),
+        ("nelm_glass_mird_residual.yaml", 0),
+        ("nelm_resin_high_lsf_refused.yaml", 1),
+    ],
+)
+def test_exit_codes(name: str, code: int) -> None:
+    result = runner.invoke(app, ["plan", str(CASES / name)], env=ENV)
+    assert result.exit_code == code, result.output
+
+
+def test_human_output_tables() -> None:
+    result = runner.invoke(app, ["plan", str(CASES / "nelm_glass_partition_right_lobe.yaml")], env=ENV)
+    for text in ("activity to prepare (GBq)", "binding constraint", "tumour_target", "Checks", "pass",
+                 "Glass vial order", "Decay table"):
+        assert text in result.output, text
+
+
+def test_refusal_message_says_which_limit() -> None:
+    result = runner.invoke(app, ["plan", str(CASES / "nelm_resin_high_lsf_refused.yaml")], env=ENV)
+    assert result.exit_code == 1
+    assert "refused" in result.output and "contraindicated" in result.output and "FAIL" in result.output
+
+
+def test_json_document() -> None:
+    """The stable document of docs/cli-plan.md."""
+    result = runner.invoke(app, ["plan", "--json", str(CASES / "nelm_glass_mird_residual.yaml")], env=ENV)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["kind"] == "plan"
+    res = doc["result"]
+    for key in ("patient_id", "device", "method", "plan", "checks", "passes_hard_limits", "glass_vial",
+                "decay_table", "delivered", "delivered_plan", "thresholds"):
+        assert key in res, key
+    assert res["plan"]["activity_prepared_gbq"] == pytest.approx(2.6284, abs=5e-5)
+    assert res["plan"]["binding_constraint"] == "perfused_target"
+    assert {c["status"] for c in res["checks"]} <= {"pass", "warn", "fail", "unknown"}
+
+
+def test_json_refused_still_emits_document_and_exit_1() -> None:
+    result = runner.invoke(app, ["plan", "--json", str(CASES / "nelm_resin_high_lsf_refused.yaml")], env=ENV)
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["result"]["plan"] is None and doc["result"]["passes_hard_limits"] is False
+
+
+def test_bad_input_exit_2_and_no_files(tmp_path: Path) -> None:
+    bad = tmp_path / "case.yaml"
+    bad.write_text("patient_id: X\ndevice: glass\nmethod: mird\nlung: {shunt_fraction: 0.05}\n"
+                   "territories: [{name: r, perfused_mass_kg: 1030}]\n", encoding="utf-8")
+    before = sorted(tmp_path.iterdir())
+    result = runner.invoke(app, ["plan", str(bad)], env=ENV)
+    assert result.exit_code == 2
+    assert "grams" in result.output and "perfused_mass_kg" in result.output
+    assert sorted(tmp_path.iterdir()) == before
+    missing = runner.invoke(app, ["plan", str(tmp_path / "none.yaml")], env=ENV)
+    assert missing.exit_code == 2 and "not found" in missing.output

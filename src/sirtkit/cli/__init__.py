@@ -36,7 +36,7 @@ def _root(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what is done (to stderr)."),
 ) -> None:
     """sirtkit: open, tested radioembolization planning, dosimetry and outcomes."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
 
 

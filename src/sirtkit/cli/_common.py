@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ import pydantic
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from sirtkit import __version__
@@ -53,7 +55,7 @@ def format_validation_error(err: pydantic.ValidationError, source: str = "input"
     lines = [f"{source}: {err.error_count()} problem(s):"]
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = e["msg"]
+        msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "missing":
             msg = "required field is missing"
         given = e.get("input")
@@ -72,17 +74,24 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         except typer.Exit:
             raise
         except pydantic.ValidationError as err:
-            err_console.print(f"[bold red]error:[/] {format_validation_error(err)}", markup=True)
+            err_console.print(f"[bold red]error:[/] {escape(format_validation_error(err))}")
             raise typer.Exit(EXIT_INPUT) from None
         except (InputError, FileNotFoundError, IsADirectoryError, MissingExtraError) as err:
-            err_console.print(f"[bold red]error:[/] {err}", markup=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}")
             raise typer.Exit(EXIT_INPUT) from None
         except ConstraintViolation as err:
-            err_console.print(f"[bold red]refused:[/] {err}", markup=True)
+            err_console.print(f"[bold red]refused:[/] {escape(str(err))}")
             raise typer.Exit(EXIT_HARD_LIMIT) from None
         except SirtError as err:
-            err_console.print(f"[bold red]error:[/] {err}", markup=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}")
             raise typer.Exit(EXIT_INPUT) from None
+        except Exception as err:
+            logging.getLogger("sirtkit.cli").debug("internal error", exc_info=True)
+            err_console.print(
+                f"[bold red]internal error:[/] {escape(f'{type(err).__name__}: {err}')}\n"
+                "This is a bug in sirtkit, not in your input: please report it with the command you ran "
+                "(run with --verbose for the traceback). Nothing was written.")
+            raise typer.Exit(EXIT_INTERNAL) from None
 
     return wrapper
 

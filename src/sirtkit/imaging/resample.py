@@ -117,16 +117,20 @@ def _subsample_counts(volume: Volume, reference: Volume) -> tuple[int, int, int]
 
 
 def _nonzero_range(array: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Lowest and highest index of non-zero voxels along each axis (None if all zero)."""
-    lo, hi = [], []
-    for axis in range(3):
-        other = tuple(a for a in range(3) if a != axis)
-        hits = np.flatnonzero(np.any(array != 0, axis=other))
-        if hits.size == 0:
-            return None
-        lo.append(hits[0])
-        hi.append(hits[-1])
-    return np.array(lo), np.array(hi)
+    """Lowest and highest index of non-zero voxels along each axis (None if all zero).
+
+    One pass over the array (projection along the slice axis), then only the in-plane bounding box is
+    scanned for the slice range: masks on fine MR/CT grids are large and mostly empty.
+    """
+    nonzero = array if array.dtype == np.bool_ else array != 0
+    plane = np.any(nonzero, axis=0)
+    rows = np.flatnonzero(np.any(plane, axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(np.any(plane, axis=0))
+    box = nonzero[:, rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    slices = np.flatnonzero(np.any(box, axis=(1, 2)))
+    return np.array([slices[0], rows[0], cols[0]]), np.array([slices[-1], rows[-1], cols[-1]])
 
 
 def _bounding_box(volume: Volume, reference: Volume) -> tuple[slice, slice, slice] | None:

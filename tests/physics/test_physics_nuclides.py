@@ -51,7 +51,7 @@ def test_y90_constants_of_clinical_md():
     """Reference: CLINICAL.md §1 / W25: K(0.9312 MeV, 64.1 h) = 49.669; K(0.9367, 64.1 h) = 49.963."""
     assert dose_constant_from_energy(0.9312, 64.1) == pytest.approx(49.669, abs=1e-3)
     assert dose_constant_from_energy(0.9367, 64.1) == pytest.approx(49.963, abs=1e-3)
-    assert Y90_DOSE_CONSTANT_THERASPHERE_IFU_GY_KG_PER_GBQ == pytest.approx(49.963, rel=1e-3)
+    assert pytest.approx(49.963, rel=1e-3) == Y90_DOSE_CONSTANT_THERASPHERE_IFU_GY_KG_PER_GBQ
 
 
 def test_ho166_dose_constant_against_icrp107():

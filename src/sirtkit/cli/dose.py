@@ -1,11 +1,114 @@
-"""`sirtkit dose` command (being written)."""
+"""``sirtkit dose``: emission image + segmentation (+ CT) + activity → dose map, DVHs, metrics, report."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+from typing import Literal, cast
+
 import typer
+from rich.table import Table
+
+from sirtkit.cli._common import console, emit_json, handle_errors, progress_bar
+from sirtkit.errors import InputError
 
 __all__ = ["register"]
 
 
+def _parse_roles(items: list[str]) -> dict[str, str]:
+    roles: dict[str, str] = {}
+    for item in items:
+        name, sep, role = item.rpartition("=")
+        if not sep or not name:
+            raise InputError(f"--voi-role {item!r}: write SEGMENT=ROLE, e.g. 'Normal Tissue=normal_liver'")
+        roles[name] = role
+    return roles
+
+
+def _parse_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not an ISO date-time such as 2026-03-02T09:30:00+01:00") from None
+    if moment.tzinfo is None:
+        raise InputError(f"{option} {value!r} has no timezone: add an offset, e.g. {value}+01:00")
+    return moment
+
+
 def register(app: typer.Typer) -> None:
-    """Add the `dose` command to ``app``."""
+    """Add the ``dose`` command to ``app``."""
+
+    @app.command("dose")
+    @handle_errors
+    def dose(
+        emission: Path = typer.Argument(..., help="Y-90 PET / SPECT: NRRD, NIfTI or a DICOM series folder."),
+        segmentation: Path = typer.Option(None, "--segmentation", "-s", help="Slicer .seg.nrrd, label map, SEG, RTSTRUCT."),
+        ct: Path = typer.Option(None, "--ct", help="CT (for density correction and display)."),
+        out: Path = typer.Option(Path("sirtkit-output"), "--out", "-o", help="Folder for the results."),
+        quantification: str = typer.Option("relative", help="relative (scale to delivered activity) or absolute (Bq/mL)."),
+        delivered_activity_gbq: float = typer.Option(None, "--delivered-activity-gbq", help="Activity delivered, GBq."),
+        lung_shunt_fraction: float = typer.Option(None, "--lung-shunt-fraction", help="LSF as a fraction 0–1."),
+        administration_time: str = typer.Option(None, "--administration-time", help="ISO time with offset."),
+        image_time: str = typer.Option(None, "--image-time", help="When the image's Bq/mL apply (files without timing)."),
+        engine: str = typer.Option("vsv", help="vsv (voxel S-value convolution) or ldm (local deposition)."),
+        density: str = typer.Option("uniform", help="uniform (1.03 g/mL) or ct."),
+        emission_unit: str = typer.Option(None, "--emission-unit", help="Bq/mL or counts, when the file does not say (NRRD, NIfTI)."),
+        voi_role: list[str] = typer.Option([], "--voi-role", help="SEGMENT=ROLE (liver, tumor, normal_liver, lung, perfused)."),
+        pdf: bool = typer.Option(False, "--pdf", help="Also write report.pdf."),
+        json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Compute a voxel dose map with DVHs, metrics, pictures and an HTML report."""
+        from sirtkit.workflows.posttreatment import DoseCase, run_dose, write_dose_outputs
+
+        if quantification not in ("relative", "absolute"):
+            raise InputError(f"--quantification {quantification!r}: use relative or absolute")
+        if engine not in ("vsv", "ldm"):
+            raise InputError(f"--engine {engine!r}: use vsv or ldm")
+        if density not in ("uniform", "ct"):
+            raise InputError(f"--density {density!r}: use uniform or ct")
+        if emission_unit not in (None, "Bq/mL", "counts"):
+            raise InputError(f"--emission-unit {emission_unit!r}: use Bq/mL or counts")
+        case = DoseCase(
+            emission=emission, segmentation=segmentation, ct=ct,
+            emission_unit=cast(Literal["Bq/mL", "counts"] | None, emission_unit),
+            quantification=cast(Literal["relative", "absolute"], quantification),
+            delivered_activity_gbq=delivered_activity_gbq, lung_shunt_fraction=lung_shunt_fraction,
+            administration_time=_parse_time(administration_time, "--administration-time"),
+            image_reference_time=_parse_time(image_time, "--image-time"),
+            engine=cast(Literal["vsv", "ldm"], engine), density=cast(Literal["uniform", "ct"], density),
+            voi_roles=_parse_roles(voi_role),
+        )
+        with progress_bar("dose", enabled=not json_out) as callback:
+            result = run_dose(case, progress=callback)
+            files = write_dose_outputs(result, out, pdf=pdf, subtitle=str(emission))
+        if json_out:
+            emit_json("dose", {**result.summary(), "files": {k: str(v) for k, v in files.items()}})
+            return
+        render_dose_table(result)
+        console.print(f"\nFiles written to [bold]{out}[/]: " + ", ".join(p.name for p in files.values()))
+
+
+# Columns of the terminal table (the HTML report and metrics.csv carry all of them).
+_TERMINAL_COLUMNS = ("VOI", "Volume (mL)", "Mean (Gy)", "D70 (Gy)", "D2 (Gy)", "V100 (%)", "V205 (%)",
+                     "Mean BED (Gy)")
+
+
+def render_dose_table(result: object) -> None:
+    """Print the per-VOI dose table, notes and warnings of a :class:`DoseResult`."""
+    from sirtkit.workflows.posttreatment import VOI_TABLE_HEADER, DoseResult, voi_table_row
+
+    assert isinstance(result, DoseResult)
+    keep = [VOI_TABLE_HEADER.index(c) for c in _TERMINAL_COLUMNS]
+    table = Table(title="Absorbed dose per VOI", header_style="bold")
+    for c in _TERMINAL_COLUMNS:
+        table.add_column(c, justify="left" if c == "VOI" else "right")
+    for v in result.voi_doses:
+        row = voi_table_row(v)
+        table.add_row(*(row[i] for i in keep))
+    console.print(table)
+    for note in result.notes:
+        console.print(f"[dim]{note}[/]")
+    for warning in result.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")

@@ -1,0 +1,177 @@
+"""Dose pictures: cumulative DVHs and dose maps overlaid on anatomy or emission slices.
+
+Slices are shown in radiological convention (patient's right on the viewer's left, anterior up in
+axial views, superior up in coronal and sagittal views) whatever the stacking direction of the grid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sirtkit.imaging.volume import Volume
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["DvhCurve", "plot_dose_overlay", "plot_dvh", "plot_dvh_comparison"]
+
+# Margin around the VOIs shown in dose-map figures, mm.
+CROP_MARGIN_MM = 30.0
+
+# (dose axis in Gy, cumulative volume fraction 0–1)
+DvhCurve = tuple[np.ndarray, np.ndarray]
+
+_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+            "#bcbd22", "#7f7f7f"]
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def plot_dvh(curves: Mapping[str, DvhCurve], *, title: str = "Cumulative dose–volume histogram",
+             thresholds_gy: Sequence[float] = ()) -> Figure:
+    """Cumulative DVH of each VOI (volume % vs dose Gy), with optional vertical threshold lines."""
+    fig = _new_figure(7.5, 4.6)
+    ax = fig.add_subplot()
+    max_dose = 1.0
+    for n, (name, (dose_gy, fraction)) in enumerate(curves.items()):
+        ax.plot(dose_gy, 100.0 * np.asarray(fraction), color=_COLOURS[n % len(_COLOURS)], lw=1.8, label=name)
+        above = np.asarray(dose_gy)[np.asarray(fraction) > 0.005]
+        if above.size:
+            max_dose = max(max_dose, float(above.max()))
+    for t in thresholds_gy:
+        ax.axvline(t, color="0.5", ls=":", lw=1)
+        ax.text(t, 101, f"{t:g} Gy", ha="center", va="bottom", fontsize=7, color="0.35")
+    ax.set_xlim(0, max_dose * 1.05)
+    ax.set_ylim(0, 105)
+    ax.set_xlabel("Absorbed dose (Gy)")
+    ax.set_ylabel("Volume receiving at least this dose (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    return fig
+
+
+def plot_dvh_comparison(predicted: Mapping[str, DvhCurve], delivered: Mapping[str, DvhCurve], *,
+                        title: str = "Predicted (dashed) vs delivered (solid) DVH") -> Figure:
+    """Predicted and delivered DVHs of the same VOIs on one plot."""
+    fig = _new_figure(7.5, 4.6)
+    ax = fig.add_subplot()
+    for n, name in enumerate(delivered):
+        colour = _COLOURS[n % len(_COLOURS)]
+        d, f = delivered[name]
+        ax.plot(d, 100 * np.asarray(f), color=colour, lw=1.8, label=name)
+        if name in predicted:
+            pd_, pf = predicted[name]
+            ax.plot(pd_, 100 * np.asarray(pf), color=colour, lw=1.4, ls="--")
+    ax.set_xlabel("Absorbed dose (Gy)")
+    ax.set_ylabel("Volume (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _to_display_order(volume: Volume) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """Array flipped/transposed so that axes run (S→I... ) as (superior-first slices, anterior-first rows,
+    patient-right-first columns), with spacing (slice, row, column) in mm. Works for axis-aligned grids."""
+    arr = np.asarray(volume.array)
+    direction = volume.direction
+    # For each array axis find the patient axis it runs along (0 = x/L, 1 = y/P, 2 = z/S).
+    patient_axis = [int(np.argmax(np.abs(direction[:, a]))) for a in range(3)]
+    order = [patient_axis.index(p) for p in (2, 1, 0)]  # array axes for z, y, x
+    arr = np.transpose(arr, order)
+    spacing = tuple(volume.spacing_mm[a] for a in order)
+    signs = [np.sign(direction[p, a]) for p, a in zip((2, 1, 0), order, strict=True)]
+    # Display wants: z decreasing along axis 0 (superior first), y increasing (anterior first),
+    # x decreasing? Radiological: patient right on viewer left → x (towards patient left) increasing.
+    if signs[0] > 0:
+        arr = arr[::-1]
+    if signs[1] < 0:
+        arr = arr[:, ::-1]
+    if signs[2] < 0:
+        arr = arr[:, :, ::-1]
+    return arr, (float(spacing[0]), float(spacing[1]), float(spacing[2]))
+
+
+def plot_dose_overlay(dose: Volume, *, background: Volume | None = None,
+                      masks: Mapping[str, Volume] | None = None, centre_index: Sequence[int] | None = None,
+                      dose_max_gy: float | None = None, title: str = "Absorbed dose") -> Figure:
+    """Axial, coronal and sagittal slices of ``dose`` over ``background`` with VOI contours.
+
+    ``background`` and ``masks`` must be on the dose grid. ``centre_index`` (slice, row, column) picks
+    the slices (default: the dose maximum).
+    """
+    dose_arr, spacing = _to_display_order(dose)
+    bg_arr = _to_display_order(background)[0] if background is not None else None
+    if centre_index is None:
+        centre = np.unravel_index(int(np.argmax(dose_arr)), dose_arr.shape)
+    else:
+        marker = np.zeros(dose.shape, dtype=np.uint8)
+        marker[tuple(int(c) for c in centre_index)] = 1
+        centre = np.unravel_index(int(np.argmax(_to_display_order(dose.with_array(marker))[0])), dose_arr.shape)
+    mask_arrs = {name: _to_display_order(m)[0].astype(bool) for name, m in (masks or {}).items()}
+    union = np.zeros(dose_arr.shape, dtype=bool)
+    for m in mask_arrs.values():
+        union |= m
+    if dose_max_gy:
+        vmax = float(dose_max_gy)
+    else:
+        # Colour scale: 99th percentile inside the VOIs (noise outside must not set it), else overall.
+        inside = dose_arr[union] if union.any() else dose_arr[dose_arr > 0]
+        vmax = float(np.percentile(inside, 99.0)) if inside.size else 1.0
+        vmax = vmax if vmax > 0 else 1.0
+    crop = tuple(slice(None) for _ in range(3))
+    if union.any():
+        # Show the VOIs with a margin of CROP_MARGIN_MM rather than the whole field of view.
+        lo = np.argwhere(union).min(axis=0)
+        hi = np.argwhere(union).max(axis=0)
+        margin = [int(np.ceil(CROP_MARGIN_MM / sp)) for sp in spacing]
+        crop = tuple(slice(max(int(a) - mg, 0), min(int(b) + mg + 1, n))
+                     for a, b, mg, n in zip(lo, hi, margin, dose_arr.shape, strict=True))
+        centre = tuple(min(max(c, sl.start), sl.stop - 1) - sl.start
+                       for c, sl in zip(centre, crop, strict=True))
+        dose_arr = dose_arr[crop]
+        bg_arr = bg_arr[crop] if bg_arr is not None else None
+        mask_arrs = {name: m[crop] for name, m in mask_arrs.items()}
+    sz, sy, sx = spacing
+    views = [
+        ("Axial", lambda a: a[centre[0]], sy / sx),
+        ("Coronal", lambda a: a[:, centre[1], :], sz / sx),
+        ("Sagittal", lambda a: a[:, :, centre[2]], sz / sy),
+    ]
+    fig = _new_figure(12.0, 4.4)
+    axes = fig.subplots(1, 3)
+    image = None
+    for ax, (label, cut, aspect) in zip(axes, views, strict=True):
+        if bg_arr is not None:
+            bg = cut(bg_arr).astype(np.float32)
+            lo, hi = np.percentile(bg, [1, 99.5]) if bg.size else (0.0, 1.0)
+            ax.imshow(bg, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, aspect=aspect,
+                      interpolation="nearest")
+        d = np.ma.masked_less(cut(dose_arr).astype(np.float32), 0.02 * vmax)
+        image = ax.imshow(d, cmap="turbo", vmin=0, vmax=vmax, alpha=0.65 if bg_arr is not None else 1.0,
+                          aspect=aspect, interpolation="nearest")
+        for n, (name, m) in enumerate(mask_arrs.items()):
+            sl = cut(m).astype(np.float32)
+            if sl.any():
+                ax.contour(sl, levels=[0.5], colors=[_COLOURS[n % len(_COLOURS)]], linewidths=0.9)
+                ax.plot([], [], color=_COLOURS[n % len(_COLOURS)], label=name)
+        ax.set_title(label, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0].text(0.01, 0.5, "R", transform=axes[0].transAxes, color="w", fontsize=9, va="center")
+    axes[0].text(0.97, 0.5, "L", transform=axes[0].transAxes, color="w", fontsize=9, va="center")
+    if mask_arrs:
+        axes[2].legend(fontsize=7, loc="lower right", framealpha=0.6)
+    if image is not None:
+        fig.colorbar(image, ax=axes, shrink=0.85, label="Dose (Gy)")
+    fig.suptitle(title)
+    return fig

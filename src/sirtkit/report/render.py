@@ -1,0 +1,104 @@
+"""Rendering helpers shared by every sirtkit report: figures to PNG, Jinja2 HTML, PDF, atomic files.
+
+HTML reports are self-contained (figures embedded as base64 PNG, no CDN: hospitals are often offline).
+PDF uses WeasyPrint, an optional extra: a missing installation raises
+:class:`~sirtkit.errors.MissingExtraError` naming the extra and the system libraries.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+
+from sirtkit.errors import MissingExtraError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "figure_png", "figure_to_data_uri", "html_to_pdf",
+           "render_template"]
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("sirtkit.report", "templates"),
+    autoescape=jinja2.select_autoescape(["html", "j2"]),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+_ENV.filters["num"] = _fmt
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render ``templates/<name>`` with ``context`` (undefined variables are errors, not blanks)."""
+    return _ENV.get_template(name).render(**context)
+
+
+def figure_png(fig: Figure, *, dpi: int = 110) -> bytes:
+    """PNG bytes of a matplotlib figure; the figure is closed afterwards."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    # Figures use constrained layout, so no bbox_inches="tight" (which draws every figure twice).
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def figure_to_data_uri(png: bytes) -> str:
+    """``data:image/png;base64,...`` for embedding a PNG in HTML."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """UTF-8 text version of :func:`atomic_write_bytes`."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def html_to_pdf(html: str, path: Path, *, base_url: str | None = None) -> Path:
+    """Render HTML to a PDF file with WeasyPrint (the ``pdf`` extra).
+
+    Raises
+    ------
+    MissingExtraError
+        WeasyPrint or its system libraries (Pango) are missing.
+    """
+    try:
+        import weasyprint
+    except (ImportError, OSError) as err:
+        raise MissingExtraError(
+            f"PDF output needs WeasyPrint: pip install 'sirtkit[pdf]' (and on Debian: apt-get install "
+            f"libpango-1.0-0 libpangoft2-1.0-0); the HTML report was written. ({err})"
+        ) from err
+    pdf = weasyprint.HTML(string=html, base_url=base_url).write_pdf()
+    return atomic_write_bytes(path, pdf)

@@ -1,0 +1,340 @@
+"""Image-based (predictive) planning from a Tc-99m MAA SPECT (or Ho-166 scout) and a segmentation.
+
+Data flow (ARCHITECTURE.md, planning): read SPECT + segmentation → masks on the SPECT grid (counts) and
+on their own grid (volumes) → counts and masses per compartment (each tumour, perfused normal liver,
+lungs) → LSF and T/N → multi-compartment MIRD plan under the device/intent targets and limits
+(:func:`sirtkit.workflows.planning.run_plan`: checks, vial, decay table) → predicted dose map: the MAA
+distribution scaled to the planned delivered activity, through the same dose engine as post-treatment
+dosimetry (:func:`sirtkit.workflows.posttreatment.run_dose`) → DVHs → report.
+
+MAA is a surrogate: its distribution differs from the microspheres' (particle size, catheter position;
+Torkian BJR 2022, PMC9793490), so the predicted dose map is a plan, not a measurement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from sirtkit.errors import InputError
+from sirtkit.imaging import read_segmentation, read_volume
+from sirtkit.imaging.volume import Volume
+from sirtkit.planning.devices import DeviceName
+from sirtkit.planning.methods import LIVER_DENSITY_G_PER_ML
+from sirtkit.planning.targets import IntentName
+from sirtkit.progress import ProgressCallback, report
+from sirtkit.workflows.planning import PlanCase, PlanResult, run_plan
+from sirtkit.workflows.posttreatment import DoseCase, DoseResult, run_dose
+from sirtkit.workflows.vois import VoiSet, build_voi_set
+
+__all__ = ["ImagePlanCase", "ImagePlanResult", "MeasuredCompartment", "measure_compartments", "run_image_plan"]
+
+
+class ImagePlanCase(BaseModel):
+    """Inputs of image-based planning; shared by the CLI and the demo."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    patient_id: str = Field(min_length=1)
+    spect: Path
+    segmentation: Path
+    device: DeviceName = "glass"
+    intent: IntentName = "palliative"
+    lung_shunt_fraction: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="needed when the segmentation has no lungs (e.g. from planar imaging)")
+    lung_mass_kg: float | None = Field(default=None, gt=0.1, lt=5.0)
+    prior_lung_doses_gy: tuple[float, ...] = ()
+    tumour_target_gy: float | None = Field(default=None, gt=0)
+    normal_liver_limit_gy: float | None = Field(default=None, gt=0)
+    expected_residual_fraction: float | None = Field(default=None, ge=0.0, lt=0.5)
+    planned_infusion: datetime | None = None
+    vial_calibration: datetime | None = None
+    voi_roles: dict[str, str] = Field(default_factory=dict)
+    segment_labels: dict[int, str] | None = None
+    engine: Literal["vsv", "ldm"] = "vsv"
+
+
+@dataclass(frozen=True)
+class MeasuredCompartment:
+    """Counts and size of one compartment, measured on the images."""
+
+    name: str
+    kind: Literal["tumour", "normal_liver"]
+    volume_ml: float
+    counts: float
+    counts_fraction_of_liver: float
+
+
+@dataclass(frozen=True)
+class ImagePlanResult:
+    """Plan measured from images, and its predicted dose."""
+
+    case: ImagePlanCase
+    territory: str
+    compartments: tuple[MeasuredCompartment, ...]
+    liver_counts: float
+    lung_counts: float | None
+    plan_case: PlanCase
+    plan: PlanResult
+    predicted: DoseResult | None
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready summary (no voxel arrays)."""
+        from sirtkit.serialize import to_jsonable
+
+        return {
+            "patient_id": self.case.patient_id,
+            "territory": self.territory,
+            "measured_compartments": to_jsonable(self.compartments),
+            "liver_counts": self.liver_counts,
+            "lung_counts": self.lung_counts,
+            "plan": to_jsonable(self.plan),
+            "predicted_dosimetry": None if self.predicted is None else self.predicted.summary(),
+        }
+
+
+def _union(vois: VoiSet, role: str) -> np.ndarray | None:
+    names = vois.names_with_role(role)
+    if not names:
+        return None
+    out = np.zeros(vois.masks[names[0]].shape, dtype=bool)
+    for n in names:
+        out |= vois.masks[n].array.astype(bool)
+    return out
+
+
+def _territory_masks(vois: VoiSet) -> tuple[str, np.ndarray, list[tuple[str, np.ndarray]], np.ndarray, np.ndarray]:
+    """(territory name, territory mask, [(tumour name, tumour ∩ territory)], normal mask, liver mask)."""
+    liver = _union(vois, "liver")
+    tumours_all = _union(vois, "tumor")
+    perfused = _union(vois, "perfused")
+    if liver is None:
+        normal_whole = _union(vois, "normal_liver")
+        if normal_whole is None:
+            raise InputError(f"the segmentation has no liver: segments are {', '.join(vois.masks)}; name one "
+                             "'Liver' or map it with voi_roles")
+        liver = normal_whole | (tumours_all if tumours_all is not None else False)
+    territory_name = "perfused territory" if perfused is not None else "whole liver"
+    territory = perfused if perfused is not None else liver
+    tumours = [(n, vois.masks[n].array.astype(bool) & territory) for n in vois.names_with_role("tumor")]
+    tumours = [(n, m) for n, m in tumours if m.any()]
+    if not tumours:
+        raise InputError("no tumour segment overlaps the treated territory: planning needs at least one tumour "
+                         f"(segments: {', '.join(vois.masks)})")
+    tumour_union = np.zeros_like(territory)
+    for _, m in tumours:
+        tumour_union |= m
+    normal = _union(vois, "perfused_normal_liver")
+    normal = (territory & ~tumour_union) if normal is None else (normal & ~tumour_union)
+    return territory_name, territory, tumours, normal, liver
+
+
+def measure_compartments(spect: Volume, masks_on_spect: dict[str, Volume], masks_native: dict[str, Volume],
+                         voi_roles: dict[str, str] | None = None) -> tuple[
+                             str, tuple[MeasuredCompartment, ...], float, float | None]:
+    """Counts (on the SPECT grid) and volumes (on the segmentation's own, finer grid) per compartment.
+
+    Returns (territory name, compartments, liver counts, lung counts or None). Negative SPECT values
+    (reconstruction undershoot) are counted as zero.
+    """
+    counts_img = np.clip(np.asarray(spect.array, dtype=np.float64), 0.0, None)
+    on_spect = build_voi_set(masks_on_spect, voi_roles)
+    native = build_voi_set(masks_native, voi_roles)
+    name, _, tumours_s, normal_s, liver_s = _territory_masks(on_spect)
+    _, _, tumours_n, normal_n, _ = _territory_masks(native)
+    native_ml = next(iter(masks_native.values())).voxel_volume_ml
+    liver_counts = float(counts_img[liver_s].sum())
+    if liver_counts <= 0:
+        raise InputError("the SPECT has no counts inside the liver: check that image and segmentation belong together")
+    volumes_n = {n: float(m.sum()) * native_ml for n, m in tumours_n}
+    comps = [MeasuredCompartment(n, "tumour", volumes_n.get(n, float(m.sum()) * spect.voxel_volume_ml),
+                                 float(counts_img[m].sum()), float(counts_img[m].sum()) / liver_counts)
+             for n, m in tumours_s]
+    comps.append(MeasuredCompartment("normal liver (perfused)" if name == "perfused territory" else "normal liver",
+                                     "normal_liver", float(normal_n.sum()) * native_ml,
+                                     float(counts_img[normal_s].sum()), float(counts_img[normal_s].sum()) / liver_counts))
+    lung = _union(on_spect, "lung")
+    lung_counts = None if lung is None else float(counts_img[lung].sum())
+    for c in comps:
+        if c.volume_ml <= 0 or c.counts <= 0:
+            raise InputError(f"compartment {c.name!r} has volume {c.volume_ml:.2f} mL and {c.counts:.0f} counts: "
+                             "both must be positive to plan (check the segmentation)")
+    return name, tuple(comps), liver_counts, lung_counts
+
+
+def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = None,
+                   predict_dose: bool = True) -> ImagePlanResult:
+    """Measure compartments on the images, plan the activity, and compute the predicted dose map."""
+    report(progress, 0.02, "reading SPECT and segmentation")
+    spect = read_volume(case.spect)
+    masks_on_spect = read_segmentation(case.segmentation, reference=spect, labels=case.segment_labels)
+    masks_native = read_segmentation(case.segmentation, labels=case.segment_labels)
+    report(progress, 0.15, "measuring compartments")
+    territory, comps, liver_counts, lung_counts = measure_compartments(spect, masks_on_spect, masks_native,
+                                                                       case.voi_roles)
+    if lung_counts is not None and lung_counts > 0:
+        lung: dict[str, Any] = {"spect_counts": {"lung_counts": lung_counts, "liver_counts": liver_counts}}
+    elif case.lung_shunt_fraction is not None:
+        lung = {"shunt_fraction": case.lung_shunt_fraction}
+    else:
+        raise InputError("the segmentation has no lungs: give the lung shunt fraction (e.g. from planar MAA "
+                         "imaging) as lung_shunt_fraction / --lung-shunt-fraction")
+    if case.lung_mass_kg is not None:
+        lung["mass_kg"] = case.lung_mass_kg
+    lung["prior_doses_gy"] = list(case.prior_lung_doses_gy)
+    targets = {k: v for k, v in (("tumour_target_gy", case.tumour_target_gy),
+                                 ("normal_liver_limit_gy", case.normal_liver_limit_gy)) if v is not None}
+    plan_doc: dict[str, Any] = {
+        "patient_id": case.patient_id, "device": case.device, "method": "multicompartment",
+        "intent": case.intent, "lung": lung, "targets": targets,
+        "territories": [{
+            "name": territory,
+            "compartments": [{"name": c.name, "kind": c.kind, "volume_ml": c.volume_ml, "counts": c.counts,
+                              "density_g_per_ml": LIVER_DENSITY_G_PER_ML} for c in comps],
+        }],
+    }
+    if case.expected_residual_fraction is not None:
+        plan_doc["expected_residual_fraction"] = case.expected_residual_fraction
+    if case.planned_infusion is not None:
+        plan_doc["schedule"] = {"planned_infusion": case.planned_infusion,
+                                **({"vial_calibration": case.vial_calibration} if case.vial_calibration else {})}
+    plan_case = PlanCase.model_validate(plan_doc)
+    report(progress, 0.25, "planning activity")
+    plan = run_plan(plan_case)
+    predicted = None
+    if predict_dose and plan.plan is not None:
+        def sub(fraction: float, message: str) -> None:
+            report(progress, 0.3 + 0.7 * fraction, f"predicted dose: {message}")
+
+        predicted = run_dose(DoseCase(
+            emission=case.spect, segmentation=case.segmentation, quantification="relative",
+            delivered_activity_gbq=plan.plan.activity_delivered_gbq,
+            lung_shunt_fraction=plan.lung_shunt_fraction, voi_roles=case.voi_roles, engine=case.engine,
+            segment_labels=case.segment_labels,
+        ), progress=sub)
+    report(progress, 1.0, "done")
+    return ImagePlanResult(case, territory, comps, liver_counts, lung_counts, plan_case, plan, predicted)
+
+
+# ----------------------------------------------------------------------------------------------- outputs
+# Non-target organs: deposition in the gallbladder or stomach risks cholecystitis and GI ulceration
+# (SIR-Spheres and TheraSphere IFU warnings; CLINICAL.md §9). Warn when the MAA predicts more than 0.5 % of
+# the delivered activity there — a heuristic [K], configurable, not a published limit.
+NON_TARGET_ROLES = ("gallbladder", "stomach")
+NON_TARGET_ACTIVITY_WARNING_FRACTION = 0.005
+
+
+def non_target_warnings(result: ImagePlanResult) -> list[str]:
+    """Warnings for predicted deposition in non-target organs (gallbladder, stomach)."""
+    if result.predicted is None or result.plan.plan is None:
+        return []
+    delivered_mbq = result.plan.plan.activity_delivered_gbq * 1000.0
+    out = []
+    for v in result.predicted.voi_doses:
+        if v.role in NON_TARGET_ROLES and v.activity_mbq > NON_TARGET_ACTIVITY_WARNING_FRACTION * delivered_mbq:
+            out.append(
+                f"{v.name}: the MAA predicts {v.activity_mbq:.0f} MBq ({100 * v.activity_mbq / delivered_mbq:.1f} % of "
+                f"the delivered activity), mean {v.metrics.mean_gy:.0f} Gy — non-target deposition risks "
+                f"{'cholecystitis' if v.role == 'gallbladder' else 'gastric ulceration'}: review catheter position "
+                "(IFU warnings)")
+    return out
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def plan_sections(result: ImagePlanResult) -> list[dict[str, Any]]:
+    """Report sections (tables) of the plan: summary, compartments (MIRD vs voxel), checks, logistics."""
+    pr = result.plan
+    plan = pr.plan
+    sections: list[dict[str, Any]] = []
+    summary_rows = [
+        ["Device", f"{pr.device} ({pr.product})"], ["Method / intent", f"{pr.method} / {pr.intent}"],
+        ["Treated territory", result.territory],
+        ["Lung shunt fraction", f"{pr.lung_shunt_fraction:.3f} ({pr.lung_shunt_fraction_source})"],
+        ["Lung mass (kg)", f"{pr.lung_mass_kg:.2f} ({pr.lung_mass_source})"],
+        ["Dose constant (Gy·kg/GBq)", f"{pr.dose_constant_gy_kg_per_gbq:.2f}"],
+        ["Expected residual fraction", f"{pr.expected_residual_fraction:.3f}"],
+    ]
+    if plan is not None:
+        summary_rows += [
+            ["Activity to prepare (GBq)", f"{plan.activity_prepared_gbq:.3f}"],
+            ["Activity delivered (GBq)", f"{plan.activity_delivered_gbq:.3f}"],
+            ["Binding constraint", plan.binding_constraint.value.replace("_", " ")],
+            ["T/N (tumour-to-normal)", _fmt(plan.tumour_to_normal_ratio)],
+            ["Lung dose (Gy)", f"{plan.lung_dose_gy:.2f}"],
+            ["Cumulative lung dose (Gy)", f"{plan.cumulative_lung_dose_gy:.2f}"],
+        ]
+    elif pr.refusal:
+        summary_rows.append(["Refused", pr.refusal])
+    sections.append({"title": "Plan", "header": None, "rows": summary_rows, "left_columns": [1]})
+    if plan is not None:
+        predicted = {} if result.predicted is None else {v.name: v for v in result.predicted.voi_doses}
+        measured = {c.name: c for c in result.compartments}
+        rows = []
+        by_role = {} if result.predicted is None else {v.role: v for v in reversed(result.predicted.voi_doses)}
+        for c in plan.compartments:
+            m = measured.get(c.name)
+            voxel = predicted.get(c.name)
+            if voxel is None and c.kind == "normal_liver":
+                voxel = by_role.get("perfused_normal_liver" if result.territory == "perfused territory"
+                                    else "normal_liver")
+            rows.append([c.name, c.kind.replace("_", " "), _fmt(m.volume_ml if m else None, 1),
+                         _fmt(c.mass_kg, 3), _fmt(100 * m.counts_fraction_of_liver if m else None, 1),
+                         _fmt(c.activity_gbq, 3), _fmt(c.dose_gy, 1),
+                         _fmt(voxel.metrics.mean_gy if voxel else None, 1)])
+        sections.append({
+            "title": "Compartments: MIRD multi-compartment plan vs predicted voxel dose",
+            "header": ["Compartment", "Kind", "Volume (mL)", "Mass (kg)", "Liver counts (%)", "Activity (GBq)",
+                       "MIRD dose (Gy)", "Voxel mean (Gy)"],
+            "rows": rows, "left_columns": [1],
+            "note": "MIRD dose: mean over the compartment with local absorption (K·A/M). Voxel mean: the MAA SPECT "
+                    "scaled to the delivered activity, convolved with the Y-90 kernel (spill-in/out and MAA counts "
+                    "outside the territory make it differ).",
+        })
+    check_rows, classes = [], []
+    for chk in pr.checks:
+        check_rows.append([chk.name.replace("_", " "), chk.status.value.upper(), _fmt(chk.measured, 2),
+                           f"{chk.comparison} {chk.threshold:g} {chk.unit}", chk.source])
+        classes.append({"fail": "bad", "warn": "caution", "unknown": "caution"}.get(chk.status.value, ""))
+    sections.append({"title": "Safety checks", "header": ["Check", "Status", "Value", "Threshold", "Source"],
+                     "rows": check_rows, "row_classes": classes, "left_columns": [4]})
+    if pr.glass_vial is not None:
+        gv = pr.glass_vial
+        sections.append({"title": "Glass vial order", "header": None, "left_columns": [1], "rows": [
+            ["Infusion time", gv.infusion_time.isoformat()], ["Calibration time", gv.calibration_time.isoformat()],
+            ["Vial size (GBq at calibration)", _fmt(gv.vial_size_gbq, 1)],
+            ["Activity needed at calibration (GBq)", _fmt(gv.activity_needed_at_calibration_gbq, 3)],
+            ["Vial activity at infusion (GBq)", _fmt(gv.vial_activity_at_infusion_gbq, 3)],
+        ]})
+    if pr.decay_table:
+        sections.append({"title": "Decay table", "header": ["Time", "Hours from reference", "Decay factor",
+                                                            "Activity (GBq)"],
+                         "rows": [[r.time.isoformat(timespec="minutes"), f"{r.hours_from_reference:.1f}",
+                                   f"{r.decay_factor:.4f}", f"{r.activity_gbq:.3f}"] for r in pr.decay_table]})
+    return sections
+
+
+def write_image_plan_outputs(result: ImagePlanResult, out_dir: Path, *, pdf: bool = False,
+                             prefix: str = "plan_") -> dict[str, Path]:
+    """Write the plan report (HTML), plan JSON and the predicted dose files into ``out_dir``."""
+    from sirtkit.workflows.posttreatment import write_dose_outputs
+
+    if result.predicted is None:
+        raise InputError("the plan was refused, so there is no predicted dose map to report: see the checks")
+    pr = result.plan
+    failures = list(pr.hard_failures) + ([pr.refusal] if pr.refusal else [])
+    return write_dose_outputs(
+        result.predicted, out_dir, title=f"Pre-treatment plan — {result.case.patient_id}",
+        subtitle=f"{pr.device} microspheres, {pr.intent.replace('_', ' ')} intent; MAA SPECT {result.case.spect.name}",
+        pdf=pdf, prefix=prefix, sections=plan_sections(result), failures=failures,
+        extra_warnings=non_target_warnings(result),
+        extra_json={"plan": result.summary()["plan"], "measured_compartments": result.summary()["measured_compartments"]},
+        voi_title="Predicted absorbed dose per volume of interest",
+    )

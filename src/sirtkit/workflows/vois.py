@@ -1,0 +1,106 @@
+"""Volumes of interest for dosimetry: map free-text segment names to roles and derive the usual VOIs.
+
+Roles (those of :func:`sirtkit.imaging.standard_voi_name`): ``liver`` (whole liver incl. tumours),
+``tumor`` (each lesion), ``normal_liver``, ``lung``, ``perfused`` (a perfused territory),
+``perfused_normal_liver``, ``body``, ``gallbladder``, ``stomach``, ``other``. Derived VOIs:
+
+- ``All tumours``: union of the tumour segments;
+- ``Normal liver``: the segment with role ``normal_liver`` if given, else liver minus all tumours;
+- ``Lungs``: union of lung segments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sirtkit.errors import InputError
+from sirtkit.imaging import standard_voi_name
+from sirtkit.imaging.volume import Volume
+
+__all__ = ["VoiSet", "build_voi_set"]
+
+ALL_TUMOURS = "All tumours"
+NORMAL_LIVER = "Normal liver"
+LUNGS = "Lungs"
+
+
+@dataclass(frozen=True)
+class VoiSet:
+    """Named boolean masks on one grid, with the role of each."""
+
+    masks: dict[str, Volume]
+    roles: dict[str, str]
+    derived: tuple[str, ...] = field(default=())
+
+    def names_with_role(self, role: str) -> list[str]:
+        """Names of the VOIs that have ``role``."""
+        return [n for n, r in self.roles.items() if r == role]
+
+    def first(self, role: str) -> Volume | None:
+        """The first VOI with ``role`` (``None`` if there is none)."""
+        names = self.names_with_role(role)
+        return self.masks[names[0]] if names else None
+
+
+def _union(masks: list[Volume]) -> np.ndarray:
+    out = np.zeros(masks[0].shape, dtype=bool)
+    for m in masks:
+        out |= m.array.astype(bool)
+    return out
+
+
+def build_voi_set(masks: Mapping[str, Volume], role_overrides: Mapping[str, str] | None = None) -> VoiSet:
+    """Assign roles to segments and add the derived VOIs (all tumours, normal liver, lungs).
+
+    Parameters
+    ----------
+    masks
+        Segment name → boolean mask, all on one grid.
+    role_overrides
+        Segment name → role, for names :func:`sirtkit.imaging.standard_voi_name` does not recognise
+        (for example ``{"Normal Tissue": "normal_liver"}``).
+
+    Raises
+    ------
+    InputError
+        An override names a segment that does not exist, or an unknown role.
+    """
+    allowed = {"liver", "tumor", "normal_liver", "lung", "perfused", "perfused_normal_liver", "body",
+               "gallbladder", "stomach", "other"}
+    overrides = dict(role_overrides or {})
+    for name, role in overrides.items():
+        if name not in masks:
+            raise InputError(f"VOI role given for {name!r}, but the segmentation has only: {', '.join(masks)}")
+        if role not in allowed:
+            raise InputError(f"role {role!r} for {name!r} is unknown: use one of {', '.join(sorted(allowed))}")
+    out: dict[str, Volume] = {}
+    roles: dict[str, str] = {}
+    for name, mask in masks.items():
+        role = overrides.get(name) or standard_voi_name(name) or "other"
+        role = role if role in allowed else "other"
+        out[name] = mask
+        roles[name] = role
+    derived: list[str] = []
+    tumours = [out[n] for n, r in roles.items() if r == "tumor"]
+    reference = next(iter(out.values()), None)
+    if reference is None:
+        return VoiSet(out, roles)
+    if len(tumours) > 1:
+        out[ALL_TUMOURS] = reference.with_array(_union(tumours))
+        roles[ALL_TUMOURS] = "tumor_union"
+        derived.append(ALL_TUMOURS)
+    livers = [out[n] for n, r in roles.items() if r == "liver"]
+    if not any(r == "normal_liver" for r in roles.values()) and livers and tumours:
+        normal = _union(livers) & ~_union(tumours)
+        out[NORMAL_LIVER] = reference.with_array(normal)
+        roles[NORMAL_LIVER] = "normal_liver"
+        derived.append(NORMAL_LIVER)
+    lungs = [out[n] for n, r in roles.items() if r == "lung"]
+    if len(lungs) > 1:
+        out[LUNGS] = reference.with_array(_union(lungs))
+        roles[LUNGS] = "lung_union"
+        derived.append(LUNGS)
+    return VoiSet(out, roles, tuple(derived))

@@ -94,6 +94,8 @@ def test_dose_from_dicom_pet_writes_rtdose(tmp_path):
     assert rtdose.Modality == "RTDOSE"
     assert rtdose.FrameOfReferenceUID == pet.FrameOfReferenceUID
     assert rtdose.PatientID == pet.PatientID
+    seg_back = pydicom.dcmread(out / "vois_seg.dcm")
+    assert seg_back.Modality == "SEG" and seg_back.FrameOfReferenceUID == pet.FrameOfReferenceUID
     dose_nrrd = read_volume(out / "dose.nrrd")
     back = read_rtdose(out / "rtdose.dcm")
     assert back.same_grid(dose_nrrd)
@@ -114,3 +116,26 @@ def test_demo_runs_on_bundled_samples(tmp_path):
     plan = doc["plan"]["plan"]["plan"]
     assert plan["binding_constraint"] in {"tumour_target", "normal_liver_limit", "lung_limit"}
     assert 0.5 < plan["activity_prepared_gbq"] < 5.0
+
+
+@pytest.mark.slow
+def test_predict_on_sample_spect(tmp_path):
+    """`sirtkit predict` on the bundled MAA SPECT: plan + predicted dose; resin with LSF 0.25 breaks the
+    Sirtex LSF > 20 % contraindication → exit 1 with the failing check named (CLINICAL.md §3)."""
+    from sirtkit.imaging import sample_path
+
+    spect, seg = str(sample_path("patient_2_spect")), str(sample_path("patient_2_seg"))
+    ok = runner.invoke(app, ["predict", spect, "-s", seg, "--lung-shunt-fraction", "0.06", "--engine", "ldm",
+                             "-o", str(tmp_path / "ok"), "--json"], env=ENV)
+    assert ok.exit_code == 0, ok.output
+    doc = json.loads(ok.stdout)["result"]
+    assert doc["plan"]["passes_hard_limits"] is True
+    assert (tmp_path / "ok" / "report.html").is_file()
+    bad = runner.invoke(app, ["predict", spect, "-s", seg, "--lung-shunt-fraction", "0.25", "--device", "resin",
+                              "--engine", "ldm", "-o", str(tmp_path / "bad")], env=ENV)
+    assert bad.exit_code == 1, bad.output
+    assert "lung shunt fraction" in bad.output
+    missing = runner.invoke(app, ["predict", spect, "-s", seg, "-o", str(tmp_path / "none")], env=ENV)
+    assert missing.exit_code == 2
+    assert "lung shunt fraction" in missing.output
+    assert not (tmp_path / "none").exists()

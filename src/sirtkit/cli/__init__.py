@@ -41,9 +41,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from sirtkit.cli import cohort, demo, dose, plan, workup
+    from sirtkit.cli import cohort, demo, dose, plan, predict, workup
 
-    for module in (workup, plan, dose, cohort, demo):
+    for module in (workup, plan, predict, dose, cohort, demo):
         module.register(app)
 
 

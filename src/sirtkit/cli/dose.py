@@ -15,7 +15,7 @@ from sirtkit.errors import InputError
 __all__ = ["register"]
 
 
-def _parse_roles(items: list[str]) -> dict[str, str]:
+def parse_roles(items: list[str]) -> dict[str, str]:
     roles: dict[str, str] = {}
     for item in items:
         name, sep, role = item.rpartition("=")
@@ -25,7 +25,7 @@ def _parse_roles(items: list[str]) -> dict[str, str]:
     return roles
 
 
-def _parse_time(value: str | None, option: str) -> datetime | None:
+def parse_time(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
     try:
@@ -75,10 +75,10 @@ def register(app: typer.Typer) -> None:
             emission_unit=cast(Literal["Bq/mL", "counts"] | None, emission_unit),
             quantification=cast(Literal["relative", "absolute"], quantification),
             delivered_activity_gbq=delivered_activity_gbq, lung_shunt_fraction=lung_shunt_fraction,
-            administration_time=_parse_time(administration_time, "--administration-time"),
-            image_reference_time=_parse_time(image_time, "--image-time"),
+            administration_time=parse_time(administration_time, "--administration-time"),
+            image_reference_time=parse_time(image_time, "--image-time"),
             engine=cast(Literal["vsv", "ldm"], engine), density=cast(Literal["uniform", "ct"], density),
-            voi_roles=_parse_roles(voi_role),
+            voi_roles=parse_roles(voi_role),
         )
         with progress_bar("dose", enabled=not json_out) as callback:
             result = run_dose(case, progress=callback)

@@ -79,6 +79,7 @@ class ImagePlanResult:
     compartments: tuple[MeasuredCompartment, ...]
     liver_counts: float
     lung_counts: float | None
+    liver_volume_ml: float
     plan_case: PlanCase
     plan: PlanResult
     predicted: DoseResult | None
@@ -92,6 +93,7 @@ class ImagePlanResult:
             "territory": self.territory,
             "measured_compartments": to_jsonable(self.compartments),
             "liver_counts": self.liver_counts,
+            "liver_volume_ml": self.liver_volume_ml,
             "lung_counts": self.lung_counts,
             "plan": to_jsonable(self.plan),
             "predicted_dosimetry": None if self.predicted is None else self.predicted.summary(),
@@ -136,17 +138,17 @@ def _territory_masks(vois: VoiSet) -> tuple[str, np.ndarray, list[tuple[str, np.
 
 def measure_compartments(spect: Volume, masks_on_spect: dict[str, Volume], masks_native: dict[str, Volume],
                          voi_roles: dict[str, str] | None = None) -> tuple[
-                             str, tuple[MeasuredCompartment, ...], float, float | None]:
+                             str, tuple[MeasuredCompartment, ...], float, float | None, float]:
     """Counts (on the SPECT grid) and volumes (on the segmentation's own, finer grid) per compartment.
 
-    Returns (territory name, compartments, liver counts, lung counts or None). Negative SPECT values
-    (reconstruction undershoot) are counted as zero.
+    Returns (territory name, compartments, liver counts, lung counts or None, whole-liver volume in mL).
+    Negative SPECT values (reconstruction undershoot) are counted as zero.
     """
     counts_img = np.clip(np.asarray(spect.array, dtype=np.float64), 0.0, None)
     on_spect = build_voi_set(masks_on_spect, voi_roles)
     native = build_voi_set(masks_native, voi_roles)
     name, _, tumours_s, normal_s, liver_s = _territory_masks(on_spect)
-    _, _, tumours_n, normal_n, _ = _territory_masks(native)
+    _, _, tumours_n, normal_n, liver_n = _territory_masks(native)
     native_ml = next(iter(masks_native.values())).voxel_volume_ml
     liver_counts = float(counts_img[liver_s].sum())
     if liver_counts <= 0:
@@ -164,7 +166,7 @@ def measure_compartments(spect: Volume, masks_on_spect: dict[str, Volume], masks
         if c.volume_ml <= 0 or c.counts <= 0:
             raise InputError(f"compartment {c.name!r} has volume {c.volume_ml:.2f} mL and {c.counts:.0f} counts: "
                              "both must be positive to plan (check the segmentation)")
-    return name, tuple(comps), liver_counts, lung_counts
+    return name, tuple(comps), liver_counts, lung_counts, float(liver_n.sum()) * native_ml
 
 
 def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = None,
@@ -175,8 +177,8 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
     masks_on_spect = read_segmentation(case.segmentation, reference=spect, labels=case.segment_labels)
     masks_native = read_segmentation(case.segmentation, labels=case.segment_labels)
     report(progress, 0.15, "measuring compartments")
-    territory, comps, liver_counts, lung_counts = measure_compartments(spect, masks_on_spect, masks_native,
-                                                                       case.voi_roles)
+    territory, comps, liver_counts, lung_counts, liver_ml = measure_compartments(
+        spect, masks_on_spect, masks_native, case.voi_roles)
     if lung_counts is not None and lung_counts > 0:
         lung: dict[str, Any] = {"spect_counts": {"lung_counts": lung_counts, "liver_counts": liver_counts}}
     elif case.lung_shunt_fraction is not None:
@@ -192,6 +194,7 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
     plan_doc: dict[str, Any] = {
         "patient_id": case.patient_id, "device": case.device, "method": "multicompartment",
         "intent": case.intent, "lung": lung, "targets": targets,
+        "liver": {"volume_ml": liver_ml, "density_g_per_ml": LIVER_DENSITY_G_PER_ML},
         "territories": [{
             "name": territory,
             "compartments": [{"name": c.name, "kind": c.kind, "volume_ml": c.volume_ml, "counts": c.counts,
@@ -218,7 +221,7 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
             segment_labels=case.segment_labels,
         ), progress=sub)
     report(progress, 1.0, "done")
-    return ImagePlanResult(case, territory, comps, liver_counts, lung_counts, plan_case, plan, predicted)
+    return ImagePlanResult(case, territory, comps, liver_counts, lung_counts, liver_ml, plan_case, plan, predicted)
 
 
 # ----------------------------------------------------------------------------------------------- outputs

@@ -126,6 +126,7 @@ class DoseResult:
     warnings: tuple[str, ...]
     background: Volume | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    dicom_sources: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """The JSON-ready part of the result (no voxel arrays)."""
@@ -320,8 +321,10 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
                                  if emission.metadata.get("series_instance_uid") else None),
     }
     background = resample_to(ct, dose, interpolation="linear", fill_value=-1000.0) if ct is not None else emission
+    dicom_sources = tuple(str(f) for f in emission.metadata.get("source_files") or ()) if (
+        emission.metadata.get("series_instance_uid")) else ()
     return DoseResult(case, dose, activity, vois, tuple(voi_doses), dvhs, summary, tuple(notes), tuple(warnings),
-                      background, provenance)
+                      background, provenance, dicom_sources)
 
 
 def dvh_curves(dvhs: Mapping[str, dosimetry.Dvh]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -414,6 +417,15 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
 
             reference = pydicom.dcmread(reference_file, stop_before_pixels=True)
             names["rtdose"] = f"{prefix}rtdose.dcm"
+            if result.vois is not None and reference.get("NumberOfFrames") in (None, 1):
+                # The VOIs as DICOM SEG on the emission series, so viewers and PACS show what was measured.
+                from sirtkit.imaging import write_dicom_seg
+
+                names["seg"] = f"{prefix}vois_seg.dcm"
+                sources = [pydicom.dcmread(f, stop_before_pixels=True) for f in result.dicom_sources]
+                given = {n: m for n, m in result.vois.masks.items()
+                         if n not in result.vois.derived and m.array.any()}
+                write_dicom_seg(given, sources, stage / names["seg"], series_description="sirtkit dosimetry VOIs")
             dosimetry.write_rtdose(result.dose, stage / names["rtdose"], reference=reference,
                                    dose_comment=f"sirtkit {__version__} {result.case.engine.upper()} {result.provenance['nuclide']} SIRT; no RT Plan")
         from sirtkit.serialize import to_jsonable

@@ -1,0 +1,67 @@
+"""``sirtkit predict``: plan from an MAA SPECT and a segmentation, with the predicted dose map."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sirtkit.cli._common import EXIT_HARD_LIMIT, console, emit_json, handle_errors, progress_bar
+from sirtkit.cli.dose import parse_roles, parse_time
+from sirtkit.errors import InputError
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``predict`` command to ``app``."""
+
+    @app.command("predict")
+    @handle_errors
+    def predict(
+        spect: Path = typer.Argument(..., help="Tc-99m MAA SPECT (or Ho-166 scout): NRRD, NIfTI or DICOM folder."),
+        segmentation: Path = typer.Option(..., "--segmentation", "-s",
+                                          help="Liver, tumours, perfused territory (+ lungs) on the SPECT/CT."),
+        patient_id: str = typer.Option("patient", "--patient-id", help="Shown in the report."),
+        device: str = typer.Option("glass", help="glass, resin or holmium."),
+        intent: str = typer.Option("palliative",
+                                   help="palliative, radiation_lobectomy, radiation_segmentectomy or neoadjuvant."),
+        lung_shunt_fraction: float = typer.Option(None, "--lung-shunt-fraction",
+                                                  help="LSF 0–1, needed when the segmentation has no lungs."),
+        lung_mass_kg: float = typer.Option(None, "--lung-mass-kg", help="Default 1.0 kg."),
+        tumour_target_gy: float = typer.Option(None, "--tumour-target-gy", help="Override the intent's target."),
+        normal_liver_limit_gy: float = typer.Option(None, "--normal-liver-limit-gy", help="Override the limit."),
+        planned_infusion: str = typer.Option(None, "--planned-infusion", help="ISO time with offset."),
+        vial_calibration: str = typer.Option(None, "--vial-calibration", help="ISO time with offset (vial label)."),
+        voi_role: list[str] = typer.Option([], "--voi-role", help="SEGMENT=ROLE (liver, tumor, perfused, lung, ...)."),
+        engine: str = typer.Option("vsv", help="vsv or ldm for the predicted dose map."),
+        out: Path = typer.Option(Path("sirtkit-plan"), "--out", "-o", help="Folder for the report and maps."),
+        pdf: bool = typer.Option(False, "--pdf", help="Also write a PDF report."),
+        json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Measure compartments on the images, plan the activity under the device/intent limits, and
+        compute the predicted dose map (MAA scaled to the planned activity). Exit 1 if a hard limit fails."""
+        from sirtkit.cli.demo import render_image_plan
+        from sirtkit.workflows.imageplan import ImagePlanCase, run_image_plan, write_image_plan_outputs
+
+        if engine not in ("vsv", "ldm"):
+            raise InputError(f"--engine {engine!r}: use vsv or ldm")
+        case = ImagePlanCase.model_validate({
+            "patient_id": patient_id, "spect": spect, "segmentation": segmentation, "device": device,
+            "intent": intent, "lung_shunt_fraction": lung_shunt_fraction, "lung_mass_kg": lung_mass_kg,
+            "tumour_target_gy": tumour_target_gy, "normal_liver_limit_gy": normal_liver_limit_gy,
+            "planned_infusion": parse_time(planned_infusion, "--planned-infusion"),
+            "vial_calibration": parse_time(vial_calibration, "--vial-calibration"),
+            "voi_roles": parse_roles(voi_role), "engine": engine,
+        })
+        with progress_bar("plan", enabled=not json_out) as callback:
+            result = run_image_plan(case, progress=callback)
+            files = write_image_plan_outputs(result, out, pdf=pdf, prefix="") if result.predicted else {}
+        if json_out:
+            emit_json("predict", {**result.summary(), "files": {k: str(v) for k, v in files.items()}})
+        else:
+            render_image_plan(result)
+            if files:
+                console.print(f"\nReport: [bold]{files['html']}[/]")
+        if not result.plan.passes_hard_limits:
+            raise typer.Exit(EXIT_HARD_LIMIT)

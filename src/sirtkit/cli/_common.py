@@ -16,7 +16,6 @@ from typing import Any, ParamSpec, TypeVar
 
 import pydantic
 import typer
-import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -25,6 +24,7 @@ from sirtkit import __version__
 from sirtkit.errors import ConstraintViolation, InputError, MissingExtraError, SirtError
 from sirtkit.progress import ProgressCallback
 from sirtkit.serialize import to_jsonable
+from sirtkit.workflows._inputs import format_validation_error, read_yaml_mapping
 
 __all__ = [
     "EXIT_HARD_LIMIT",
@@ -48,20 +48,6 @@ err_console = Console(stderr=True, highlight=False)
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def format_validation_error(err: pydantic.ValidationError, source: str = "input") -> str:
-    """One line per problem: the field path, what is wrong and (pydantic's) what is allowed."""
-    lines = [f"{source}: {err.error_count()} problem(s):"]
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "missing":
-            msg = "required field is missing"
-        given = e.get("input")
-        shown = "" if e["type"] == "missing" or isinstance(given, dict) else f" (given: {given!r})"
-        lines.append(f"  - {loc}: {msg}{shown}")
-    return "\n".join(lines)
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -97,20 +83,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def load_yaml(path: Path) -> Any:
-    """Read a YAML (or JSON) file; a missing file or a syntax error names the file and line."""
-    if not path.exists():
-        raise InputError(f"{path}: file not found")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give a YAML file")
-    try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise InputError(f"{path}:{where}: not valid YAML ({getattr(err, 'problem', err)})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a UTF-8 text file; give a YAML case file") from None
+    """Read a YAML (or JSON) mapping; a missing file or a syntax error names the file and line."""
+    return read_yaml_mapping(path, "YAML file")
 
 
 def emit_json(kind: str, payload: Any) -> None:

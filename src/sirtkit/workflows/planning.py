@@ -27,8 +27,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import pydantic
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sirtkit.clinical.scores import body_surface_area_m2
@@ -77,6 +75,7 @@ from sirtkit.planning.schedule import (
 )
 from sirtkit.planning.targets import IntentName, intent_doses
 from sirtkit.units import require_fraction
+from sirtkit.workflows._inputs import load_model
 
 __all__ = [
     "CompartmentInput",
@@ -525,31 +524,7 @@ def load_case(path: str | Path) -> PlanCase:
     InputError
         Missing file, invalid YAML, or a field that fails validation (all problems listed).
     """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: case file not found (give the path of a YAML case file)")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
-        raise InputError(f"{p}:{where} not valid YAML ({getattr(err, 'problem', err)})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{p}: not a UTF-8 text file; give a YAML case file") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{p}: the case file must be a YAML mapping (field: value), got {type(data).__name__}")
-    try:
-        return PlanCase.model_validate(data)
-    except pydantic.ValidationError as err:
-        lines = [f"{p}: {err.error_count()} problem(s) in the case file:"]
-        for e in err.errors():
-            loc = ".".join(str(x) for x in e["loc"]) or "(top level)"
-            msg = "required field is missing" if e["type"] == "missing" else e["msg"]
-            msg = msg.removeprefix("Value error, ")
-            given = e.get("input")
-            shown = "" if e["type"] == "missing" or isinstance(given, dict) else f" (given: {given!r})"
-            lines.append(f"  - {loc}: {msg}{shown}")
-        raise InputError("\n".join(lines)) from None
+    return load_model(PlanCase, path, "case file")
 
 
 def _lung_shunt(case: PlanCase) -> tuple[float, str]:

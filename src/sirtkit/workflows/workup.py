@@ -15,8 +15,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from sirtkit.clinical.eligibility import EligibilityResult, RuleSet, evaluate_eligibility
 from sirtkit.clinical.patient import PatientWorkup
 from sirtkit.clinical.scores import (
@@ -29,6 +27,7 @@ from sirtkit.clinical.scores import (
     meld_score,
 )
 from sirtkit.errors import InputError
+from sirtkit.workflows._inputs import load_model
 
 __all__ = ["WorkupResult", "WorkupScores", "compute_scores", "load_patient", "run_workup"]
 
@@ -67,23 +66,9 @@ def load_patient(path: str | Path) -> PatientWorkup:
     ------
     InputError
         If the file is missing or not YAML, or holds no mapping.
-    pydantic.ValidationError
-        If a field is unknown, missing or out of range (the message names the field).
+        A field that is unknown, missing or out of range is named in the message, one line each.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found; give a patient work-up YAML file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
-        raise InputError(f"{path}:{where} not valid YAML ({getattr(err, 'problem', err)})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a UTF-8 text file; give a patient work-up YAML file") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a mapping of fields (patient_id, labs, ...), got {type(data).__name__}")
-    return PatientWorkup.model_validate(data)
+    return load_model(PatientWorkup, path, "patient work-up file")
 
 
 def _missing(**values: object) -> list[str]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from sirtkit.errors import (  # noqa: E402
+from sirtkit.errors import (
     ClinicalWarning,
     ConstraintViolation,
     DicomInputError,
@@ -30,7 +30,7 @@ from sirtkit.errors import (  # noqa: E402
     SirtError,
     UnitsError,
 )
-from sirtkit.physics import HO166, TC99M, Y90, decay_activity, decay_factor  # noqa: E402
+from sirtkit.physics import HO166, TC99M, Y90, decay_activity, decay_factor
 
 __all__ = [
     "HO166",

@@ -41,9 +41,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from sirtkit.cli import cohort, demo, dose, plan, predict, workup
+    from sirtkit.cli import cohort, compare, demo, dose, plan, predict, workup
 
-    for module in (workup, plan, predict, dose, cohort, demo):
+    for module in (workup, plan, predict, dose, compare, cohort, demo):
         module.register(app)
 
 

@@ -6,6 +6,7 @@ axial views, superior up in coronal and sagittal views) whatever the stacking di
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from sirtkit.imaging.volume import Volume
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["DvhCurve", "plot_dose_overlay", "plot_dvh", "plot_dvh_comparison"]
+__all__ = ["DvhCurve", "plot_dose_overlay", "plot_dvh", "plot_dvh_comparison", "plot_gamma_overlay"]
 
 # Margin around the VOIs shown in dose-map figures, mm.
 CROP_MARGIN_MM = 30.0
@@ -173,5 +174,63 @@ def plot_dose_overlay(dose: Volume, *, background: Volume | None = None,
         axes[2].legend(fontsize=7, loc="lower right", framealpha=0.6)
     if image is not None:
         fig.colorbar(image, ax=axes, shrink=0.85, label="Dose (Gy)")
+    fig.suptitle(title)
+    return fig
+
+
+def plot_gamma_overlay(gamma: Volume, *, background: Volume | None = None,
+                       region: np.ndarray | None = None, title: str = "Gamma index",
+                       max_gamma: float = 2.0) -> Figure:
+    """Axial, coronal and sagittal slices of a γ map (0–``max_gamma``; > 1 fails) over ``background``.
+
+    Slices pass through the centre of the failing voxels (or of ``region``, or of the evaluated
+    voxels); radiological display convention as :func:`sirtkit.report.plots_dose.plot_dose_overlay`.
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import BoundaryNorm
+
+    g = _to_display_order(gamma.with_array(np.asarray(gamma.array, dtype=np.float32)))[0]
+    spacing = _to_display_order(gamma)[1]
+    bg = _to_display_order(background)[0].astype(np.float32) if background is not None else None
+    evaluated = np.isfinite(g)
+    failing = evaluated & (g > 1.0)
+    reg = _to_display_order(gamma.with_array(region))[0] if region is not None else None
+    if reg is not None and reg.any():
+        # Show the region with a margin of CROP_MARGIN_MM rather than the whole field of view.
+        lo, hi = np.argwhere(reg).min(axis=0), np.argwhere(reg).max(axis=0)
+        crop = tuple(slice(max(int(a) - math.ceil(CROP_MARGIN_MM / sp), 0), min(int(b) + math.ceil(CROP_MARGIN_MM / sp) + 1, n))
+                     for a, b, sp, n in zip(lo, hi, spacing, g.shape, strict=True))
+        g, evaluated, failing, reg = g[crop], evaluated[crop], failing[crop], reg[crop]
+        bg = bg[crop] if bg is not None else None
+    for candidate in (failing, reg, evaluated):
+        if candidate is not None and np.any(candidate):
+            centre = tuple(int(c) for c in np.argwhere(candidate).mean(axis=0).round())
+            break
+    else:
+        centre = tuple(n // 2 for n in g.shape)
+    sz, sy, sx = spacing
+    views = [("Axial", lambda a: a[centre[0]], sy / sx), ("Coronal", lambda a: a[:, centre[1], :], sz / sx),
+             ("Sagittal", lambda a: a[:, :, centre[2]], sz / sy)]
+    cmap = colormaps["RdYlGn_r"].resampled(8)
+    norm = BoundaryNorm(np.linspace(0.0, max_gamma, 9), cmap.N)
+    fig = _new_figure(12.0, 4.4)
+    axes = fig.subplots(1, 3)
+    image = None
+    for ax, (label, cut, aspect) in zip(axes, views, strict=True):
+        if bg is not None:
+            sl = cut(bg)
+            lo, hi = (np.percentile(sl, [1, 99.5]) if sl.size else (0.0, 1.0))
+            ax.imshow(sl, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, aspect=aspect, interpolation="nearest")
+        image = ax.imshow(np.ma.masked_invalid(cut(g)), cmap=cmap, norm=norm, alpha=0.75 if bg is not None else 1.0,
+                          aspect=aspect, interpolation="nearest")
+        if reg is not None and cut(reg).any():
+            ax.contour(cut(reg).astype(np.float32), levels=[0.5], colors=["#1f77b4"], linewidths=0.9)
+        ax.set_title(label, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0].text(0.01, 0.5, "R", transform=axes[0].transAxes, color="w", fontsize=9, va="center")
+    axes[0].text(0.97, 0.5, "L", transform=axes[0].transAxes, color="w", fontsize=9, va="center")
+    if image is not None:
+        fig.colorbar(image, ax=axes, shrink=0.85, label="γ (≤ 1 passes)")
     fig.suptitle(title)
     return fig

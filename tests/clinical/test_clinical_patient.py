@@ -80,3 +80,15 @@ def test_transaminase_ratios() -> None:
     p = _validate(labs={"ast_u_l": 200.0, "ast_uln_u_l": 40.0})
     assert p.labs.ast_x_uln == pytest.approx(5.0)
     assert p.labs.alt_x_uln is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "hint"),
+    [("bilirubin_umol_l", 1.5, "bilirubin_mg_dl"), ("bilirubin_umol_l", 0.7, "bilirubin_mg_dl"),
+     ("creatinine_umol_l", 0.8, "creatinine_mg_dl")],
+)
+def test_mg_dl_typed_into_si_field_is_refused(field, value, hint):
+    """A bilirubin of 1.5 typed into the µmol/L field would read as 0.09 mg/dL and silently pass the
+    > 2 mg/dL contraindication (found by trying the CLI as a new user); it must be refused with a hint."""
+    with pytest.raises(pydantic.ValidationError, match=hint):
+        PatientWorkup.model_validate({"patient_id": "X", "labs": {field: value}})

@@ -53,6 +53,12 @@ _ALBUMIN_G_DL_RANGE = (0.5, 7.0)
 # Creatinine: ≤ 25 mg/dL (≈ 2200 µmol/L); above that the value is almost certainly µmol/L.
 _CREATININE_MG_DL_MAX = 25.0
 _INR_MAX = 20.0
+# Lower plausibility limits in SI units: total bilirubin below 2 µmol/L (0.12 mg/dL) is under the
+# detection limit of routine assays (reference range ≈ 3–21 µmol/L), and creatinine below 15 µmol/L
+# (0.17 mg/dL) is not seen in adults (reference range ≈ 45–110 µmol/L); such SI values are almost surely
+# mg/dL typed into the µmol/L field — a mix-up that silently removes contraindications.
+_BILIRUBIN_UMOL_L_MIN = 2.0
+_CREATININE_UMOL_L_MIN = 15.0
 # Relative tolerance when both units of one laboratory value are given.
 _UNIT_PAIR_REL_TOL = 0.02
 
@@ -114,6 +120,11 @@ class Labs(BaseModel):
         _finite_nonnegative(value, "bilirubin_umol_l", "µmol/L")
         if value is not None and value > _BILIRUBIN_MG_DL_MAX * BILIRUBIN_UMOL_L_PER_MG_DL:
             raise UnitsError(f"bilirubin_umol_l = {value:g} µmol/L is implausibly high; check the value")
+        if value is not None and value < _BILIRUBIN_UMOL_L_MIN:
+            raise UnitsError(
+                f"bilirubin_umol_l = {value:g} µmol/L is below any measurable bilirubin "
+                f"(< {_BILIRUBIN_UMOL_L_MIN:g} µmol/L); it looks like mg/dL: give it as bilirubin_mg_dl: {value:g}"
+            )
         return value
 
     @field_validator("albumin_g_dl")
@@ -161,6 +172,11 @@ class Labs(BaseModel):
         _finite_nonnegative(value, "creatinine_umol_l", "µmol/L")
         if value is not None and value > _CREATININE_MG_DL_MAX * CREATININE_UMOL_L_PER_MG_DL:
             raise UnitsError(f"creatinine_umol_l = {value:g} µmol/L is implausibly high; check the value")
+        if value is not None and value < _CREATININE_UMOL_L_MIN:
+            raise UnitsError(
+                f"creatinine_umol_l = {value:g} µmol/L is below any adult creatinine "
+                f"(< {_CREATININE_UMOL_L_MIN:g} µmol/L); it looks like mg/dL: give it as creatinine_mg_dl: {value:g}"
+            )
         return value
 
     @field_validator("inr")

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,14 +51,15 @@ def render_template(name: str, **context: Any) -> str:
     return _ENV.get_template(name).render(**context)
 
 
-def figure_png(fig: Figure, *, dpi: int = 110) -> bytes:
-    """PNG bytes of a matplotlib figure; the figure is closed afterwards."""
-    import matplotlib.pyplot as plt
+def figure_png(fig: Figure, *, dpi: int = 110, tight: bool = False) -> bytes:
+    """PNG bytes of a matplotlib figure.
 
+    Figures with constrained layout need no ``tight`` bounding box (which draws every figure twice);
+    figures without a layout engine pass ``tight=True``. Figures are built with
+    ``matplotlib.figure.Figure`` (no pyplot state), so nothing needs closing.
+    """
     buf = io.BytesIO()
-    # Figures use constrained layout, so no bbox_inches="tight" (which draws every figure twice).
-    fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
     return buf.getvalue()
 
 
@@ -94,11 +97,23 @@ def html_to_pdf(html: str, path: Path, *, base_url: str | None = None) -> Path:
         WeasyPrint or its system libraries (Pango) are missing.
     """
     try:
-        import weasyprint
+        with warnings.catch_warnings():
+            # WeasyPrint warns at import when the optional HarfBuzz-Subset library is missing; the PDF is
+            # still correct (fonts are embedded whole).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import weasyprint
     except (ImportError, OSError) as err:
         raise MissingExtraError(
-            f"PDF output needs WeasyPrint: pip install 'sirtkit[pdf]' (and on Debian: apt-get install "
-            f"libpango-1.0-0 libpangoft2-1.0-0); the HTML report was written. ({err})"
-        ) from err
-    pdf = weasyprint.HTML(string=html, base_url=base_url).write_pdf()
+            f"PDF output needs WeasyPrint and its system libraries ({err}): install sirtkit's optional 'pdf' "
+            "extra and the Pango libraries (Debian/Ubuntu: apt install libpango-1.0-0 libpangoft2-1.0-0), "
+            "or run without PDF output"
+        ) from None
+    # WeasyPrint logs font-subsetting notices at WARNING level; they are not about the report's content.
+    wp_logger = logging.getLogger("weasyprint")
+    level = wp_logger.level
+    wp_logger.setLevel(logging.ERROR)
+    try:
+        pdf = weasyprint.HTML(string=html, base_url=base_url).write_pdf()
+    finally:
+        wp_logger.setLevel(level)
     return atomic_write_bytes(path, pdf)

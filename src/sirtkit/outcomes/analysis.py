@@ -1,0 +1,476 @@
+"""The whole cohort analysis in one pure function: baseline table, response, toxicity, markers, survival,
+prognostic factors, dose–response and the literature side-by-side.
+
+Every table is a DataFrame (written to CSV by the report) and every headline number is in
+:meth:`CohortAnalysis.summary` (written to JSON), so a report never computes anything itself.
+
+>>> from sirtkit.outcomes.synthetic import synthetic_cohort
+>>> a = analyse_cohort(synthetic_cohort(60, rng=3), n_bootstrap=20)
+>>> a.summary()["n_patients"]
+60
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sirtkit.errors import InputError
+from sirtkit.outcomes import doseresponse, literature, markers, rates, response, survival, toxicity
+from sirtkit.outcomes.cohort import CohortData, derive_endpoints
+from sirtkit.progress import ProgressCallback, report
+
+__all__ = ["COVARIATES", "ENDPOINTS", "HEPATIC_TOXICITY_TERMS", "CohortAnalysis", "Covariate", "analyse_cohort"]
+
+logger = logging.getLogger(__name__)
+
+#: Time-to-event end points (CLINICAL.md §8): key → label.
+ENDPOINTS: dict[str, str] = {"os": "Overall survival", "pfs": "Progression-free survival",
+                             "hpfs": "Hepatic progression-free survival"}
+
+#: Landmark times reported for every KM curve (months).
+LANDMARK_MONTHS = (12.0, 24.0, 36.0)
+
+#: Lesion-level response used for dose–response: ≥ 30 % decrease of the lesion's diameter from baseline at
+#: any follow-up (the RECIST 1.1 PR threshold applied per lesion; Eisenhauer 2009) [K convention].
+LESION_RESPONSE_DECREASE_FRACTION = 0.30
+
+#: Factors with Kaplan–Meier curves and a log-rank test for OS (CLINICAL.md §7.2; device of the first session).
+STRATA = ("child_pugh_class", "lymph_node_metastases", "device")
+
+#: Terms counted as hepatic toxicity for normal-liver dose–toxicity (CLINICAL.md §9).
+HEPATIC_TOXICITY_TERMS = frozenset({
+    "reild", "hepatic_failure", "ascites", "blood_bilirubin_increased", "ast_increased", "alt_increased",
+    "alkaline_phosphatase_increased", "hypoalbuminemia"})
+
+#: Grade at or above which a toxicity counts as the dose–toxicity outcome (CTCAE v5 severe).
+SEVERE_GRADE = 3
+
+
+@dataclass(frozen=True)
+class Covariate:
+    """A 0/1 prognostic factor derived from a patients column (CLINICAL.md §7.2)."""
+
+    name: str
+    column: str
+    label: str
+    values: tuple[object, ...] = ()
+    above: float | None = None
+
+
+#: Prognostic factors tried in the Cox models (CLINICAL.md §7.2; each is 1 when the condition holds).
+COVARIATES: tuple[Covariate, ...] = (
+    Covariate("child_pugh_b_or_c", "child_pugh_class", "Child-Pugh B/C (vs A)", values=("B", "C")),
+    Covariate("lymph_node_metastases", "lymph_node_metastases", "Lymph-node metastases", values=(True,)),
+    Covariate("ecog_1_or_more", "ecog", "ECOG ≥ 1 (vs 0)", above=0.5),
+    Covariate("extrahepatic_disease", "extrahepatic_disease", "Extrahepatic disease", values=(True,)),
+    Covariate("tumour_burden_over_25_percent", "hepatic_tumour_burden_percent", "Hepatic tumour burden > 25 %",
+              above=25.0),
+    Covariate("grade_g3", "tumour_grade", "WHO grade G3 (vs G1/G2)", values=("G3",)),
+    Covariate("pancreatic_primary", "primary_site", "Pancreatic primary", values=("pancreas",)),
+    Covariate("prior_prrt", "prior_prrt", "Prior PRRT", values=(True,)),
+)
+
+
+@dataclass
+class CohortAnalysis:
+    """Results of :func:`analyse_cohort` (tables are DataFrames; see :meth:`tables` and :meth:`summary`)."""
+
+    n_patients: int
+    criteria: str
+    baseline: pd.DataFrame
+    treatments: pd.DataFrame
+    endpoints: pd.DataFrame
+    timepoints: pd.DataFrame
+    best_response: pd.DataFrame
+    rates: rates.ResponseRates
+    rates_by_criteria: pd.DataFrame
+    toxicity: pd.DataFrame
+    markers: pd.DataFrame
+    marker_table: pd.DataFrame
+    symptoms: pd.DataFrame
+    symptom_table: pd.DataFrame
+    km: dict[str, survival.KaplanMeier]
+    km_strata: dict[str, dict[str, survival.KaplanMeier]]
+    logrank: pd.DataFrame
+    survival_table: pd.DataFrame
+    cox_univariable: pd.DataFrame
+    cox_multivariable: pd.DataFrame
+    lesion_doses: pd.DataFrame
+    dose_response: dict[str, Any]
+    liver_toxicity: pd.DataFrame
+    dose_toxicity: dict[str, Any]
+    literature: pd.DataFrame
+    swimmer: pd.DataFrame
+    confirmation_min_days: float | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table by file stem (CSV export)."""
+        return {
+            "baseline_characteristics": self.baseline, "treatments_summary": self.treatments,
+            "endpoints": self.endpoints, "response_timepoints": self.timepoints,
+            "best_response": self.best_response, "response_rates": self.rates_by_criteria,
+            "toxicity": self.toxicity, "marker_responses": self.markers, "marker_table": self.marker_table,
+            "symptom_responses": self.symptoms, "symptom_table": self.symptom_table,
+            "survival": self.survival_table, "logrank": self.logrank, "cox_univariable": self.cox_univariable,
+            "cox_multivariable": self.cox_multivariable, "lesion_doses": self.lesion_doses,
+            "liver_dose_toxicity": self.liver_toxicity, "literature_comparison": self.literature,
+            "swimmer": self.swimmer,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers (JSON-ready after :func:`sirtkit.serialize.to_jsonable`)."""
+        km = {k: {"n": v.n, "events": v.n_events_total, "median_months": v.median,
+                  "median_ci_months": list(v.median_ci)} for k, v in self.km.items()}
+        return {
+            "n_patients": self.n_patients, "criteria": self.criteria,
+            "confirmation_min_days": self.confirmation_min_days,
+            "best_response_counts": self.rates.counts,
+            "orr": self.rates.orr, "dcr": self.rates.dcr, "survival": km,
+            "dose_response": self.dose_response, "dose_toxicity": self.dose_toxicity,
+            "warnings": self.warnings,
+        }
+
+
+def _covariate_frame(patients: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({"patient_id": patients["patient_id"]})
+    for c in COVARIATES:
+        if c.column not in patients.columns or patients[c.column].isna().all():
+            continue
+        col = patients[c.column]
+        if c.above is not None:
+            v = pd.to_numeric(col, errors="coerce").astype(float)
+            out[c.name] = np.where(v.isna(), np.nan, (v > c.above).astype(float))
+        else:
+            v = col.astype(object)
+            out[c.name] = np.where(col.isna(), np.nan, v.isin(list(c.values)).astype(float))
+    return out
+
+
+def _baseline_table(data: CohortData) -> pd.DataFrame:
+    p = data.patients
+    n = len(p)
+    rows: list[dict[str, Any]] = [{"characteristic": "Patients", "level": "", "n": n, "percent": 100.0,
+                                   "summary": str(n)}]
+    for col in ("age_years", "ki67_percent", "hepatic_tumour_burden_percent"):
+        v = pd.to_numeric(p[col], errors="coerce").dropna()
+        if len(v):
+            q1, med, q3 = np.percentile(v, [25, 50, 75])
+            rows.append({"characteristic": col, "level": "median (IQR)", "n": len(v), "percent": None,
+                         "summary": f"{med:.1f} ({q1:.1f}–{q3:.1f})"})
+    for col in ("sex", "primary_site", "tumour_grade", "ecog", "child_pugh_class", "lymph_node_metastases",
+                "extrahepatic_disease", "prior_prrt", "carcinoid_syndrome"):
+        counts = p[col].astype(object).where(p[col].notna(), "missing").astype(str).value_counts()
+        for level, k in sorted(counts.items()):
+            rows.append({"characteristic": col, "level": level, "n": int(k), "percent": 100.0 * k / n,
+                         "summary": f"{int(k)} ({100.0 * k / n:.1f} %)"})
+    return pd.DataFrame(rows)
+
+
+def _baseline_labs(labs: pd.DataFrame, first_sirt: pd.Series) -> list[dict[str, Any]]:
+    """Median (IQR) of the last value on or before the first SIRT, per test and unit."""
+    if labs.empty:
+        return []
+    df = labs[["patient_id", "date", "test", "value", "unit"]].copy()
+    df["unit"] = df["unit"].astype("string").fillna("")
+    df = df[df["date"] <= df["patient_id"].map(first_sirt)]
+    last = df.sort_values("date").groupby(["patient_id", "test", "unit"], as_index=False).last()
+    rows = []
+    for (test, unit), part in last.groupby(["test", "unit"], sort=True):
+        q1, med, q3 = np.percentile(part["value"].to_numpy(float), [25, 50, 75])
+        rows.append({"characteristic": f"baseline {test}" + (f" ({unit})" if unit else ""),
+                     "level": "median (IQR)", "n": len(part), "percent": None,
+                     "summary": f"{med:.3g} ({q1:.3g}–{q3:.3g})"})
+    return rows
+
+
+def _treatment_table(data: CohortData) -> pd.DataFrame:
+    t = data.treatments
+    rows: list[dict[str, Any]] = [{"item": "Sessions", "level": "", "n": len(t), "summary": str(len(t))}]
+    for level, k in t["device"].value_counts().sort_index().items():
+        rows.append({"item": "device", "level": level, "n": int(k), "summary": f"{int(k)} ({100 * k / len(t):.1f} %)"})
+    for col in ("activity_gbq", "normal_liver_dose_gy"):
+        v = t[col].dropna()
+        if len(v):
+            q1, med, q3 = np.percentile(v, [25, 50, 75])
+            rows.append({"item": col, "level": "median (IQR)", "n": len(v),
+                         "summary": f"{med:.2f} ({q1:.2f}–{q3:.2f})"})
+    return pd.DataFrame(rows)
+
+
+def _criteria_available(measurements: pd.DataFrame) -> list[str]:
+    have = {c for c in measurements.columns if measurements[c].notna().any()}
+    out = []
+    for name, crit in response.CRITERIA.items():
+        cols = response.MEASURE_COLUMNS[crit.measure]
+        if set(cols) <= have and (crit.density_pr_change_fraction is None or "attenuation_hu" in have):
+            out.append(name)
+    return out
+
+
+def _best_for_all(patients: pd.DataFrame, tp: pd.DataFrame, confirmation_min_days: float | None) -> pd.DataFrame:
+    best = response.best_overall_responses(tp, confirmation_min_days=confirmation_min_days)
+    out = patients[["patient_id"]].merge(best, on="patient_id", how="left")
+    out["best_response"] = out["best_response"].fillna("NE")
+    return out
+
+
+def _rates_row(name: str, best: pd.Series) -> dict[str, Any]:
+    r = rates.response_rates(best.replace({"NN": "SD"}).tolist())
+    return {"criteria": name, **{k: v for k, v in r.counts.items()}, "n": r.orr.total,
+            "orr_n": r.orr.count, "orr_percent": r.orr.percent, "orr_ci_low_percent": 100 * r.orr.ci_low,
+            "orr_ci_high_percent": 100 * r.orr.ci_high, "dcr_n": r.dcr.count, "dcr_percent": r.dcr.percent,
+            "dcr_ci_low_percent": 100 * r.dcr.ci_low, "dcr_ci_high_percent": 100 * r.dcr.ci_high}
+
+
+def _lesion_doses(data: CohortData) -> pd.DataFrame:
+    les = data.lesions
+    les = les[(les["role"] == "target") & les["tumour_dose_gy"].notna()][["patient_id", "lesion_id",
+                                                                          "tumour_dose_gy"]]
+    m = data.measurements[["patient_id", "lesion_id", "date", "diameter_mm"]].dropna()
+    m = m.merge(les[["patient_id", "lesion_id"]], on=["patient_id", "lesion_id"])
+    m = m.sort_values("date")
+    g = m.groupby(["patient_id", "lesion_id"])
+    first = g["diameter_mm"].first()
+    first_date = g["date"].first()
+    m = m.join(first_date.rename("d0"), on=["patient_id", "lesion_id"])
+    fu_min = m[m["date"] > m["d0"]].groupby(["patient_id", "lesion_id"])["diameter_mm"].min()
+    df = pd.concat([first.rename("baseline_diameter_mm"), fu_min.rename("best_diameter_mm")], axis=1).dropna()
+    df = df[df["baseline_diameter_mm"] > 0]
+    df["change_fraction"] = (df["best_diameter_mm"] - df["baseline_diameter_mm"]) / df["baseline_diameter_mm"]
+    df["responded"] = (df["change_fraction"] <= -LESION_RESPONSE_DECREASE_FRACTION + 1e-12).astype(int)
+    out = les.merge(df.reset_index(), on=["patient_id", "lesion_id"], how="inner")
+    return out[out["tumour_dose_gy"] > 0].reset_index(drop=True)
+
+
+def _dose_response(lesions: pd.DataFrame, n_bootstrap: int, rng: np.random.Generator,
+                   warnings_out: list[str]) -> dict[str, Any]:
+    if len(lesions) < 10 or lesions["responded"].nunique() < 2:
+        warnings_out.append("dose–response not computed: fewer than 10 lesions with dose and follow-up, or no "
+                            "variation in lesion response")
+        return {}
+    out: dict[str, Any] = {"n_lesions": len(lesions), "n_responding": int(lesions["responded"].sum()),
+                           "lesion_response_rule": f"diameter decrease >= {LESION_RESPONSE_DECREASE_FRACTION:.0%}"}
+    try:
+        fit = doseresponse.logistic_fit(lesions["tumour_dose_gy"], lesions["responded"], log_x=True)
+        d50 = fit.x_at_probability(0.5)
+        out.update({"logistic_intercept": fit.intercept, "logistic_slope_per_log_gy": fit.slope,
+                    "logistic_slope_ci": list(fit.slope_ci), "logistic_p_value": fit.slope_p_value,
+                    "d50_gy": d50[0], "d50_ci_gy": [d50[1], d50[2]]})
+    except InputError as err:
+        warnings_out.append(f"dose–response logistic fit: {err}")
+    y = doseresponse.youden_threshold(lesions["tumour_dose_gy"], lesions["responded"], n_bootstrap=n_bootstrap,
+                                      rng=rng)
+    out.update({"auc": y.auc, "auc_ci": [y.auc_ci_low, y.auc_ci_high], "youden_threshold_gy": y.threshold,
+                "youden_threshold_ci_gy": [y.ci_low, y.ci_high], "sensitivity": y.sensitivity,
+                "specificity": y.specificity, "n_bootstrap": y.n_bootstrap})
+    return out
+
+
+def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmation_min_days: float | None = None,
+                   n_bootstrap: int = 1000, rng: np.random.Generator | int | None = 0,
+                   progress: ProgressCallback | None = None) -> CohortAnalysis:
+    """Run every analysis of the cohort report.
+
+    Parameters
+    ----------
+    data : CohortData
+        Validated cohort (:func:`sirtkit.outcomes.cohort.read_cohort` or the synthetic generator).
+    criteria : str
+        Primary response criteria (key of :data:`sirtkit.outcomes.response.CRITERIA`).
+    confirmation_min_days : float, optional
+        Confirmation interval for CR/PR (RECIST 1.1: 28 days) or None for unconfirmed best response.
+    n_bootstrap : int
+        Bootstrap resamples for the dose threshold CI.
+    rng : Generator, int or None
+        Seed of the bootstrap (default 0: reports are reproducible).
+    progress : ProgressCallback, optional
+        Receives the fraction done.
+
+    Returns
+    -------
+    CohortAnalysis
+    """
+    g = np.random.default_rng(rng)
+    warn: list[str] = []
+    n = data.n_patients
+    if n < 1:
+        raise InputError("the cohort has no patients; fill the patients sheet")
+    report(progress, 0.02, "baseline")
+    treatments = _treatment_table(data)
+    endpoints = derive_endpoints(data)
+    first_sirt = endpoints.set_index("patient_id")["first_sirt_date"]
+    baseline = pd.DataFrame([*_baseline_table(data).to_dict("records"), *_baseline_labs(data.labs, first_sirt)])
+
+    report(progress, 0.1, "response")
+    available = _criteria_available(data.measurements)
+    criteria = response.get_criteria(criteria).name
+    if data.measurements.empty:
+        tp = pd.DataFrame(columns=["patient_id", "date", "days", "overall_response",
+                                   "change_from_baseline_fraction"])
+        warn.append("no lesion measurements: every best response is NE")
+    elif criteria not in available:
+        raise InputError(f"criteria {criteria}: the measurements sheet lacks the columns it needs "
+                         f"({', '.join(response.MEASURE_COLUMNS[response.CRITERIA[criteria].measure])})")
+    else:
+        tp = response.assess_timepoints(data.lesions, data.measurements, criteria)
+    best = _best_for_all(data.patients, tp, confirmation_min_days)
+    primary_rates = rates.response_rates(best["best_response"].replace({"NN": "SD"}).tolist())
+    rows = [_rates_row(criteria, best["best_response"])]
+    for other in available:
+        if other == criteria:
+            continue
+        tpo = response.assess_timepoints(data.lesions, data.measurements, other)
+        rows.append(_rates_row(other, _best_for_all(data.patients, tpo, confirmation_min_days)["best_response"]))
+    rates_by = pd.DataFrame(rows)
+
+    report(progress, 0.3, "toxicity")
+    lab_tox = toxicity.lab_toxicity(data.labs, first_sirt)
+    clin = data.toxicities[["patient_id", "term", "grade"]].dropna()
+    all_tox = pd.concat([clin.astype({"grade": int}), lab_tox[["patient_id", "term", "grade"]]], ignore_index=True)
+    tox_table = toxicity.toxicity_table(all_tox, n) if len(all_tox) else pd.DataFrame()
+
+    report(progress, 0.4, "markers and symptoms")
+    mk = []
+    for test in ("cga", "5hiaa"):
+        r = markers.marker_responses(data.labs, first_sirt, test)
+        mk.append(r.assign(test=test))
+    marker_df = pd.concat(mk, ignore_index=True)
+    marker_table = _category_table(marker_df, "test", markers.MARKER_CATEGORIES)
+    sym = markers.symptom_responses(data.symptoms, first_sirt)
+    sym_table = _category_table(sym.assign(test="carcinoid_syndrome"), "test",
+                                ("complete", "improved", "stable", "worse"))
+
+    report(progress, 0.5, "survival")
+    covs = _covariate_frame(data.patients)
+    ep = endpoints.merge(covs, on="patient_id")
+    raw = data.patients.set_index("patient_id")
+    km: dict[str, survival.KaplanMeier] = {}
+    strata: dict[str, dict[str, survival.KaplanMeier]] = {}
+    lr_rows = []
+    surv_rows = []
+    for key, label in ENDPOINTS.items():
+        k = survival.kaplan_meier(ep[f"{key}_months"], ep[f"{key}_event"], label=label)
+        km[key] = k
+        sa = survival.survival_at(k, LANDMARK_MONTHS)
+        surv_rows.append({"endpoint": key, "label": label, "n": k.n, "events": k.n_events_total,
+                          "median_months": k.median, "median_ci_low_months": k.median_ci[0],
+                          "median_ci_high_months": k.median_ci[1],
+                          **{f"survival_{int(t)}m": s for t, s in zip(sa["time"], sa["survival"], strict=True)}})
+    first_device = data.treatments.sort_values("treatment_date").groupby("patient_id")["device"].first()
+    raw = raw.assign(device=first_device.reindex(raw.index))
+    for factor in STRATA:
+        col = pd.Series(raw[factor].reindex(ep["patient_id"]).to_numpy(object), index=ep.index)
+        col = col.where(col.notna())
+        groups = [x for x in pd.unique(col) if not pd.isna(x)]
+        if len(groups) < 2:
+            continue
+        strata[factor] = {str(gv): survival.kaplan_meier(ep.loc[col == gv, "os_months"],
+                                                         ep.loc[col == gv, "os_event"], label=f"{factor}={gv}")
+                          for gv in sorted(groups, key=str)}
+        mask = col.notna().to_numpy()
+        lr = survival.logrank_test(ep.loc[mask, "os_months"], ep.loc[mask, "os_event"], col[mask].to_numpy())
+        lr_rows.append({"endpoint": "os", "factor": factor, "chi2": lr.chi2, "df": lr.df, "p_value": lr.p_value,
+                        "groups": "; ".join(f"{r.group}: n={r.n}, O={r.observed:.0f}, E={r.expected:.1f}"
+                                            for r in lr.groups.itertuples())})
+
+    report(progress, 0.6, "Cox models")
+    cov_names = [c.name for c in COVARIATES if c.name in covs.columns and covs[c.name].nunique() >= 2]
+    uni_rows = []
+    for name, res in survival.univariable_cox(ep, "os_months", "os_event", cov_names).items():
+        hr = res.rows[0]
+        uni_rows.append({"covariate": name, "label": _label(name), "n": res.n, "events": res.n_events,
+                         "hazard_ratio": hr.hazard_ratio, "ci_low": hr.ci_low, "ci_high": hr.ci_high,
+                         "p_value": hr.p_value})
+        warn.extend(res.warnings)
+    multi = pd.DataFrame()
+    if cov_names:
+        try:
+            mres = survival.cox_regression(ep, "os_months", "os_event", cov_names)
+            multi = mres.table().assign(label=lambda d: d["covariate"].map(_label), n=mres.n, events=mres.n_events)
+            warn.extend(mres.warnings)
+        except InputError as err:
+            warn.append(f"multivariable Cox not fitted: {err}")
+
+    report(progress, 0.7, "dose–response")
+    lesion_doses = _lesion_doses(data)
+    dr = _dose_response(lesion_doses, n_bootstrap, g, warn)
+    nl = data.treatments.groupby("patient_id")["normal_liver_dose_gy"].max().rename("normal_liver_dose_gy")
+    hep = all_tox[all_tox["term"].isin(HEPATIC_TOXICITY_TERMS)].groupby("patient_id")["grade"].max()
+    liver_tox = pd.DataFrame({"patient_id": data.patients["patient_id"]}).join(nl, on="patient_id")
+    liver_tox["worst_hepatic_grade"] = liver_tox["patient_id"].map(hep).fillna(0).astype(int)
+    liver_tox["severe_hepatic_toxicity"] = (liver_tox["worst_hepatic_grade"] >= SEVERE_GRADE).astype(int)
+    liver_tox = liver_tox.dropna(subset=["normal_liver_dose_gy"])
+    dt: dict[str, Any] = {}
+    if len(liver_tox) >= 10 and liver_tox["severe_hepatic_toxicity"].nunique() == 2:
+        try:
+            f = doseresponse.logistic_fit(liver_tox["normal_liver_dose_gy"], liver_tox["severe_hepatic_toxicity"])
+            d = f.x_at_probability(0.1)
+            dt = {"n_patients": len(liver_tox), "n_events": f.n_events, "logistic_intercept": f.intercept,
+                  "logistic_slope_per_gy": f.slope, "odds_ratio_per_gy": f.odds_ratio,
+                  "logistic_slope_ci": list(f.slope_ci), "logistic_p_value": f.slope_p_value,
+                  "dose_at_10_percent_risk_gy": d[0], "dose_at_10_percent_risk_ci_gy": [d[1], d[2]],
+                  "outcome": f"worst hepatic toxicity grade >= {SEVERE_GRADE}"}
+        except InputError as err:
+            warn.append(f"normal-liver dose–toxicity fit: {err}")
+    else:
+        warn.append("normal-liver dose–toxicity not computed: fewer than 10 patients with a normal-liver dose or "
+                    "no variation in severe hepatic toxicity")
+
+    report(progress, 0.85, "literature")
+    os_km = km["os"]
+    lit = literature.compare_with_literature({
+        "n": n, "device": ", ".join(sorted(data.treatments["device"].dropna().unique())),
+        "orr_percent": primary_rates.orr.percent, "dcr_percent": primary_rates.dcr.percent,
+        "median_os_months": os_km.median, "median_pfs_months": km["pfs"].median,
+        "os_3y_percent": _landmark(os_km, 36.0)})
+    swimmer = _swimmer(endpoints, tp)
+    report(progress, 1.0, "analysis done")
+    return CohortAnalysis(
+        n_patients=n, criteria=criteria, baseline=baseline, treatments=treatments, endpoints=endpoints,
+        timepoints=tp, best_response=best, rates=primary_rates, rates_by_criteria=rates_by, toxicity=tox_table,
+        markers=marker_df, marker_table=marker_table, symptoms=sym, symptom_table=sym_table, km=km,
+        km_strata=strata, logrank=pd.DataFrame(lr_rows), survival_table=pd.DataFrame(surv_rows),
+        cox_univariable=pd.DataFrame(uni_rows), cox_multivariable=multi, lesion_doses=lesion_doses,
+        dose_response=dr, liver_toxicity=liver_tox, dose_toxicity=dt, literature=lit, swimmer=swimmer,
+        confirmation_min_days=confirmation_min_days, warnings=warn)
+
+
+def _label(name: str) -> str:
+    return next((c.label for c in COVARIATES if c.name == name), name)
+
+
+def _landmark(km: survival.KaplanMeier, months: float) -> float | None:
+    v = survival.survival_at(km, [months])["survival"].iloc[0]
+    return None if pd.isna(v) else 100.0 * float(v)
+
+
+def _category_table(df: pd.DataFrame, by: str, categories: tuple[str, ...]) -> pd.DataFrame:
+    rows = []
+    for key, part in df.groupby(by, sort=True):
+        n = len(part)
+        row: dict[str, Any] = {by: key, "n": n}
+        for c in categories:
+            k = int((part["category"] == c).sum())
+            row[f"{c}_n"] = k
+            row[f"{c}_percent"] = 100.0 * k / n if n else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _swimmer(endpoints: pd.DataFrame, tp: pd.DataFrame) -> pd.DataFrame:
+    """Per patient: follow-up (OS time), death, first response and first progression (months)."""
+    sw = endpoints[["patient_id", "os_months", "os_event", "pfs_months", "pfs_event", "first_sirt_date"]].copy()
+    if len(tp):
+        t = tp.merge(sw[["patient_id", "first_sirt_date"]], on="patient_id")
+        t["months"] = (t["date"] - t["first_sirt_date"]).dt.days / (365.25 / 12)
+        resp = t[t["overall_response"].isin(["CR", "PR"])].groupby("patient_id")["months"].min()
+        sw["first_response_months"] = sw["patient_id"].map(resp)
+    else:
+        sw["first_response_months"] = np.nan
+    return sw.drop(columns=["first_sirt_date"])

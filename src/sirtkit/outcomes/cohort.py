@@ -1,0 +1,587 @@
+"""The cohort template (tables, columns, units), reading it from CSV or Excel, validating it and deriving
+the time-to-event end points.
+
+A cohort is eight tables, one sheet each in an ``.xlsx`` workbook or one ``<table>.csv`` each in a folder:
+``patients``, ``treatments``, ``lesions``, ``measurements``, ``labs``, ``toxicities``, ``symptoms``,
+``events`` (see ``docs/cohort-template.md`` and :data:`TABLES`). Validation collects *every* problem and
+names the sheet, the spreadsheet row (the header is row 1) and the column of each.
+
+Time origin of every end point is the **first SIRT date** of the patient (CLINICAL.md §8): OS = death of
+any cause; PFS = first progression (any site) or death; hepatic PFS = first intrahepatic progression or
+death; TTP = first progression (death censored). Patients without the event are censored at the latest
+``last_follow_up`` event, or else at the latest date recorded for them anywhere in the workbook.
+
+>>> sorted(TABLES)[:3]
+['events', 'labs', 'lesions']
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from sirtkit.errors import InputError
+
+__all__ = [
+    "DAYS_PER_MONTH",
+    "TABLES",
+    "CohortData",
+    "CohortValidationError",
+    "ColumnSpec",
+    "Issue",
+    "TableSpec",
+    "derive_endpoints",
+    "read_cohort",
+    "validate_cohort",
+    "write_cohort",
+    "write_template",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Mean Gregorian month in days (365.25 / 12), used to report times in months.
+DAYS_PER_MONTH = 365.25 / 12.0
+
+Kind = Literal["id", "str", "date", "float", "int", "bool", "category"]
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column of a template table."""
+
+    name: str
+    kind: Kind
+    required: bool
+    description: str
+    allowed: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table (sheet / CSV file) of the template."""
+
+    name: str
+    description: str
+    columns: tuple[ColumnSpec, ...]
+    key: tuple[str, ...] = ()
+
+    def column(self, name: str) -> ColumnSpec:
+        """The column called ``name``."""
+        return next(c for c in self.columns if c.name == name)
+
+
+C = ColumnSpec
+_PID = C("patient_id", "id", True, "Pseudonymous patient identifier (no names, no hospital numbers)")
+
+#: CTCAE v5.0 terms most relevant after SIRT (CLINICAL.md §9); other terms are accepted as free text.
+TOXICITY_TERMS = (
+    "fatigue", "nausea", "vomiting", "abdominal_pain", "anorexia", "fever", "ascites", "hepatic_failure",
+    "reild", "gastric_ulcer", "duodenal_ulcer", "cholecystitis", "pancreatitis", "pneumonitis",
+    "hepatic_infection", "blood_bilirubin_increased", "ast_increased", "alt_increased",
+    "alkaline_phosphatase_increased", "hypoalbuminemia", "platelet_count_decreased",
+    "lymphocyte_count_decreased", "post_embolization_syndrome",
+)
+
+#: Laboratory tests of the template and the units accepted for those graded on absolute values.
+LAB_TESTS = ("bilirubin", "ast", "alt", "alp", "ggt", "albumin", "platelets", "lymphocytes", "cga", "5hiaa")
+
+#: The template (also written by :func:`write_template` and described in docs/cohort-template.md).
+TABLES: dict[str, TableSpec] = {t.name: t for t in (
+    TableSpec("patients", "One row per patient: baseline characteristics and prognostic factors", (
+        _PID,
+        C("age_years", "float", False, "Age at first SIRT", minimum=0, maximum=120),
+        C("sex", "category", False, "F or M", allowed=("F", "M")),
+        C("primary_site", "category", False, "Primary tumour site",
+          allowed=("pancreas", "foregut", "midgut", "hindgut", "unknown")),
+        C("tumour_grade", "category", False, "WHO grade", allowed=("G1", "G2", "G3")),
+        C("ki67_percent", "float", False, "Ki-67 index (%)", minimum=0, maximum=100),
+        C("ecog", "int", False, "ECOG performance status 0-4", minimum=0, maximum=4),
+        C("child_pugh_class", "category", False, "Child-Pugh class at baseline", allowed=("A", "B", "C")),
+        C("lymph_node_metastases", "bool", False, "Lymph-node metastases at baseline (true/false)"),
+        C("extrahepatic_disease", "bool", False, "Extrahepatic disease at baseline (true/false)"),
+        C("hepatic_tumour_burden_percent", "float", False, "Hepatic tumour burden (% of liver volume)",
+          minimum=0, maximum=100),
+        C("prior_prrt", "bool", False, "PRRT before SIRT (true/false)"),
+        C("carcinoid_syndrome", "bool", False, "Carcinoid syndrome at baseline (true/false)"),
+    ), key=("patient_id",)),
+    TableSpec("treatments", "One row per SIRT session", (
+        _PID,
+        C("treatment_date", "date", True, "Date of the SIRT session (YYYY-MM-DD)"),
+        C("device", "category", True, "Microsphere device", allowed=("glass", "resin", "holmium")),
+        C("activity_gbq", "float", False, "Delivered activity (GBq)", minimum=0, maximum=20),
+        C("territory", "category", False, "Treated territory",
+          allowed=("whole_liver", "right_lobe", "left_lobe", "segmental", "other")),
+        C("normal_liver_dose_gy", "float", False, "Mean absorbed dose to non-tumoural liver (Gy)",
+          minimum=0, maximum=1000),
+    )),
+    TableSpec("lesions", "One row per lesion (RECIST role fixed at baseline; new lesions with role 'new')", (
+        _PID,
+        C("lesion_id", "id", True, "Lesion identifier, unique within the patient"),
+        C("role", "category", True, "target, non_target or new", allowed=("target", "non_target", "new")),
+        C("organ", "category", False, "Organ", allowed=("liver", "lymph_node", "lung", "bone", "peritoneum",
+                                                         "pancreas", "other")),
+        C("is_lymph_node", "bool", False, "Lesion is a lymph node (RECIST uses its short axis)"),
+        C("tumour_dose_gy", "float", False, "Mean absorbed dose to the lesion from post-treatment dosimetry (Gy)",
+          minimum=0, maximum=10000),
+    ), key=("patient_id", "lesion_id")),
+    TableSpec("measurements", "One row per lesion and imaging date (the earliest date is the baseline)", (
+        _PID,
+        C("lesion_id", "id", True, "Lesion identifier (must exist in lesions)"),
+        C("date", "date", True, "Imaging date (YYYY-MM-DD)"),
+        C("diameter_mm", "float", False, "Longest diameter (mm); short axis for lymph nodes; 0 if gone",
+          minimum=0, maximum=500),
+        C("perpendicular_mm", "float", False, "Longest perpendicular diameter (mm), WHO", minimum=0, maximum=500),
+        C("viable_diameter_mm", "float", False, "Longest enhancing (viable) diameter (mm), mRECIST/EASL",
+          minimum=0, maximum=500),
+        C("viable_perpendicular_mm", "float", False, "Perpendicular enhancing diameter (mm), EASL",
+          minimum=0, maximum=500),
+        C("attenuation_hu", "float", False, "Mean attenuation, portal-venous CT (HU), Choi",
+          minimum=-1000, maximum=3000),
+        C("non_target_status", "category", False, "Non-target lesions: present, absent or progression",
+          allowed=("present", "absent", "progression")),
+    ), key=("patient_id", "lesion_id", "date")),
+    TableSpec("labs", "One row per laboratory value", (
+        _PID,
+        C("date", "date", True, "Sampling date (YYYY-MM-DD)"),
+        C("test", "category", True, "Test name", allowed=LAB_TESTS),
+        C("value", "float", True, "Value in the unit of the row", minimum=0),
+        C("unit", "str", False, "Unit as reported (albumin g/dL or g/L; platelets and lymphocytes 10^9/L)"),
+        C("uln", "float", False, "Upper limit of normal of the laboratory, same unit", minimum=0),
+        C("lln", "float", False, "Lower limit of normal of the laboratory, same unit", minimum=0),
+    )),
+    TableSpec("toxicities", "One row per adverse event (CTCAE v5.0 grade)", (
+        _PID,
+        C("date", "date", True, "Onset date (YYYY-MM-DD)"),
+        C("term", "str", True, "CTCAE term in snake_case, e.g. " + ", ".join(TOXICITY_TERMS[:6])),
+        C("grade", "int", True, "CTCAE v5.0 grade 1-5", minimum=1, maximum=5),
+        C("related_to_sirt", "bool", False, "Attributed to SIRT (true/false)"),
+    )),
+    TableSpec("symptoms", "Carcinoid-syndrome symptom diary (one row per patient and date)", (
+        _PID,
+        C("date", "date", True, "Date (YYYY-MM-DD)"),
+        C("flushing_per_day", "float", False, "Flushing episodes per day", minimum=0, maximum=100),
+        C("bowel_movements_per_day", "float", False, "Bowel movements per day", minimum=0, maximum=100),
+    )),
+    TableSpec("events", "Dated events for time-to-event end points", (
+        _PID,
+        C("date", "date", True, "Event date (YYYY-MM-DD)"),
+        C("event", "category", True, "Event type", allowed=(
+            "progression", "hepatic_progression", "extrahepatic_progression", "death", "last_follow_up")),
+    )),
+)}
+
+_TRUE = {"true", "yes", "y", "1", "t"}
+_FALSE = {"false", "no", "n", "0", "f"}
+MAX_ISSUES_SHOWN = 40
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One validation problem, located by sheet, spreadsheet row (header = row 1) and column."""
+
+    sheet: str
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.sheet + (f", row {self.row}" if self.row is not None else "") + (
+            f", column {self.column}" if self.column else "")
+        return f"{where}: {self.message}"
+
+
+class CohortValidationError(InputError):
+    """The cohort workbook has problems; ``issues`` lists every one with sheet, row and column."""
+
+    def __init__(self, issues: list[Issue], source: str = "cohort") -> None:
+        self.issues = issues
+        shown = "\n".join(f"  - {i}" for i in issues[:MAX_ISSUES_SHOWN])
+        more = f"\n  ... and {len(issues) - MAX_ISSUES_SHOWN} more" if len(issues) > MAX_ISSUES_SHOWN else ""
+        super().__init__(f"{source}: {len(issues)} problem(s); fix them and run again "
+                         f"(template: docs/cohort-template.md, `sirtkit cohort template`):\n{shown}{more}")
+
+
+@dataclass
+class CohortData:
+    """The validated cohort tables (pandas DataFrames with typed columns)."""
+
+    patients: pd.DataFrame
+    treatments: pd.DataFrame
+    lesions: pd.DataFrame
+    measurements: pd.DataFrame
+    labs: pd.DataFrame
+    toxicities: pd.DataFrame
+    symptoms: pd.DataFrame
+    events: pd.DataFrame
+    source: str = field(default="memory")
+
+    def table(self, name: str) -> pd.DataFrame:
+        """The table called ``name``."""
+        df: pd.DataFrame = getattr(self, name)
+        return df
+
+    @property
+    def n_patients(self) -> int:
+        """Number of patients."""
+        return len(self.patients)
+
+
+def _empty(spec: TableSpec) -> pd.DataFrame:
+    return pd.DataFrame({c.name: pd.Series(dtype=object) for c in spec.columns})
+
+
+def _rows(mask: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(mask)
+
+
+def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd.DataFrame:
+    """Check columns and types of one table; return a typed copy (invalid cells become NA)."""
+    df = raw.copy()
+    df.columns = [str(c).strip() for c in df.columns]
+    known = {c.name for c in spec.columns}
+    for extra in sorted(set(df.columns) - known):
+        logger.info("%s: column %r is not in the template and is ignored", spec.name, extra)
+    out = pd.DataFrame(index=df.index)
+    for col in spec.columns:
+        if col.name not in df.columns:
+            if col.required:
+                issues.append(Issue(spec.name, None, col.name, "required column is missing; add it (see the "
+                                    "template)"))
+            out[col.name] = pd.Series(pd.NA, index=df.index, dtype=object)
+            continue
+        s = df[col.name]
+        v: Any
+        textual = s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
+        blank = (s.isna() | (s.astype("string").str.strip() == "")).astype(bool) if textual else s.isna()
+        if col.required:
+            for r in _rows(blank.to_numpy())[:MAX_ISSUES_SHOWN]:
+                issues.append(Issue(spec.name, int(r) + 2, col.name, "value is required but empty"))
+        if col.kind in ("id", "str"):
+            v = s.astype("string").str.strip().where(~blank) if textual else s.astype("string")
+        elif col.kind == "category":
+            v = s.astype("string").str.strip().str.lower().where(~blank)
+            allowed = {a.lower(): a for a in col.allowed}
+            bad = v.notna() & ~v.isin(list(allowed))
+            for r in _rows(bad.to_numpy())[:MAX_ISSUES_SHOWN]:
+                issues.append(Issue(spec.name, int(r) + 2, col.name,
+                                    f"{s.iloc[r]!r} is not allowed; use one of {', '.join(col.allowed)}"))
+            v = v.map(allowed).where(~bad)
+        elif col.kind == "bool" and pd.api.types.is_bool_dtype(s.dtype):
+            v = s.astype("boolean")
+        elif col.kind == "bool":
+            text = s.astype("string").str.strip().str.lower()
+            bad = ~blank & ~text.isin(list(_TRUE | _FALSE))
+            for r in _rows(bad.to_numpy())[:MAX_ISSUES_SHOWN]:
+                issues.append(Issue(spec.name, int(r) + 2, col.name, f"{s.iloc[r]!r} is not true/false"))
+            v = text.isin(list(_TRUE)).astype("boolean").where(~blank & ~bad)
+        elif col.kind == "date":
+            v = pd.to_datetime(s.where(~blank), errors="coerce", format="mixed") if not \
+                pd.api.types.is_datetime64_any_dtype(s) else s
+            bad = ~blank & v.isna()
+            for r in _rows(bad.to_numpy())[:MAX_ISSUES_SHOWN]:
+                issues.append(Issue(spec.name, int(r) + 2, col.name, f"{s.iloc[r]!r} is not a date; write "
+                                    "YYYY-MM-DD"))
+            v = pd.to_datetime(v).astype("datetime64[ns]")
+        else:
+            v = pd.to_numeric(s.where(~blank), errors="coerce") if textual else s.astype(float)
+            bad = ~blank & v.isna()
+            for r in _rows(bad.to_numpy())[:MAX_ISSUES_SHOWN]:
+                issues.append(Issue(spec.name, int(r) + 2, col.name, f"{s.iloc[r]!r} is not a number"))
+            rng_bad = pd.Series(False, index=v.index)
+            if col.minimum is not None:
+                rng_bad |= v < col.minimum
+            if col.maximum is not None:
+                rng_bad |= v > col.maximum
+            for r in _rows(rng_bad.to_numpy())[:MAX_ISSUES_SHOWN]:
+                issues.append(Issue(spec.name, int(r) + 2, col.name,
+                                    f"{v.iloc[r]} is outside {col.minimum}–{col.maximum} ({col.description})"))
+            if col.kind == "int":
+                frac = v.notna() & (v != np.round(v))
+                for r in _rows(frac.to_numpy())[:MAX_ISSUES_SHOWN]:
+                    issues.append(Issue(spec.name, int(r) + 2, col.name, f"{v.iloc[r]} is not a whole number"))
+                v = v.where(~frac).round().astype("Int64")
+            else:
+                v = v.astype(float)
+        out[col.name] = v
+    if spec.key and all(k in df.columns for k in spec.key):
+        dup = out.duplicated(list(spec.key), keep="first") & out[list(spec.key)].notna().all(axis=1)
+        for r in _rows(dup.to_numpy())[:MAX_ISSUES_SHOWN]:
+            key = ", ".join(f"{k}={out[k].iloc[r]}" for k in spec.key)
+            issues.append(Issue(spec.name, int(r) + 2, spec.key[-1], f"duplicate row ({key}); keep one"))
+    return out.reset_index(drop=True)
+
+
+def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort") -> CohortData:
+    """Type-check and cross-check raw tables; return :class:`CohortData` or raise with every problem.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        Raw tables keyed by table name (missing optional tables are allowed; ``patients`` and
+        ``treatments`` are required).
+    source : str
+        Name of the file or folder, used in messages.
+
+    Raises
+    ------
+    CohortValidationError
+        Listing each problem as ``sheet, row N, column C: what is wrong``.
+    """
+    issues: list[Issue] = []
+    typed: dict[str, pd.DataFrame] = {}
+    for name, spec in TABLES.items():
+        if name not in tables:
+            if name in ("patients", "treatments"):
+                issues.append(Issue(name, None, None, "sheet/table is missing; add it (see the template)"))
+            typed[name] = _coerce_table(spec, _empty(spec), [])
+            continue
+        typed[name] = _coerce_table(spec, tables[name], issues)
+    for extra in sorted(set(tables) - set(TABLES)):
+        logger.info("sheet %r is not part of the template and is ignored", extra)
+
+    pids = set(typed["patients"]["patient_id"].dropna())
+    for name, df in typed.items():
+        if name == "patients" or df.empty:
+            continue
+        unknown = df["patient_id"].notna() & ~df["patient_id"].isin(pids)
+        for r in _rows(unknown.to_numpy())[:MAX_ISSUES_SHOWN]:
+            issues.append(Issue(name, int(r) + 2, "patient_id",
+                                f"patient {df['patient_id'].iloc[r]!r} is not in the patients sheet"))
+    treated = set(typed["treatments"]["patient_id"].dropna())
+    untreated = typed["patients"]["patient_id"].notna() & ~typed["patients"]["patient_id"].isin(treated)
+    for r in _rows(untreated.to_numpy())[:MAX_ISSUES_SHOWN]:
+        issues.append(Issue("patients", int(r) + 2, "patient_id",
+                            f"patient {typed['patients']['patient_id'].iloc[r]!r} has no row in treatments; "
+                            "the first SIRT date is the time origin"))
+    meas, les = typed["measurements"], typed["lesions"]
+    if not meas.empty:
+        keys = pd.MultiIndex.from_frame(les[["patient_id", "lesion_id"]].astype(object))
+        mkeys = pd.MultiIndex.from_frame(meas[["patient_id", "lesion_id"]].astype(object))
+        unknown_lesion = ~np.asarray(mkeys.isin(keys))
+        for r in _rows(unknown_lesion)[:MAX_ISSUES_SHOWN]:
+            issues.append(Issue("measurements", int(r) + 2, "lesion_id",
+                                f"lesion {meas['lesion_id'].iloc[r]!r} of patient {meas['patient_id'].iloc[r]!r} "
+                                "is not in the lesions sheet"))
+    labs = typed["labs"]
+    if not labs.empty:
+        needs_uln = labs["test"].isin(["bilirubin", "ast", "alt", "alp", "ggt"]) & labs["uln"].isna()
+        for r in _rows(needs_uln.to_numpy())[:MAX_ISSUES_SHOWN]:
+            issues.append(Issue("labs", int(r) + 2, "uln", f"{labs['test'].iloc[r]} needs the laboratory's upper "
+                                "limit of normal (same unit) for CTCAE grading"))
+        alb = labs["test"] == "albumin"
+        unit = labs["unit"].astype("string").str.strip()
+        bad_alb = alb & ~unit.isin(["g/dL", "g/L"])
+        for r in _rows(bad_alb.to_numpy())[:MAX_ISSUES_SHOWN]:
+            issues.append(Issue("labs", int(r) + 2, "unit", f"albumin unit {labs['unit'].iloc[r]!r}: write g/dL "
+                                "or g/L"))
+    if issues:
+        raise CohortValidationError(issues, source)
+    return CohortData(source=source, **typed)
+
+
+def read_cohort(path: str | os.PathLike[str]) -> CohortData:
+    """Read and validate a cohort from an ``.xlsx`` workbook (one sheet per table) or a CSV folder.
+
+    Raises
+    ------
+    InputError
+        If the path does not exist or has another format.
+    CohortValidationError
+        If the content is invalid (every problem listed with sheet, row and column).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: not found; give a .xlsx workbook or a folder of CSV files")
+    tables: dict[str, pd.DataFrame] = {}
+    if p.is_dir():
+        for name in TABLES:
+            f = p / f"{name}.csv"
+            if f.exists():
+                try:
+                    tables[name] = pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""])
+                except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+                    raise InputError(f"{f}: cannot be read as a UTF-8 CSV table with a header row ({err}); "
+                                     "save the sheet as CSV UTF-8") from None
+        if not tables:
+            raise InputError(f"{p}: no <table>.csv files found (expected {', '.join(f'{n}.csv' for n in TABLES)})")
+    elif p.suffix.lower() in (".xlsx", ".xlsm"):
+        try:
+            sheets = pd.read_excel(p, sheet_name=None, dtype=object, engine="openpyxl")
+        except (ValueError, OSError, KeyError, zipfile.BadZipFile) as err:
+            raise InputError(f"{p}: cannot be read as an Excel workbook ({err})") from None
+        tables = {str(k).strip().lower(): v for k, v in sheets.items()}
+    else:
+        raise InputError(f"{p}: unsupported file type {p.suffix!r}; give a .xlsx workbook or a folder of CSV files")
+    return validate_cohort(tables, source=str(p))
+
+
+def _default_mode(directory: bool) -> int:
+    """Permissions a normally created file/folder would get (mkstemp/mkdtemp use 0600/0700)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
+def _to_text_frame(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[c]):
+            out[c] = out[c].dt.strftime("%Y-%m-%d")
+    return out
+
+
+def write_cohort(data: CohortData, path: str | os.PathLike[str]) -> Path:
+    """Write a cohort as ``.xlsx`` (one sheet per table) or, for a path without suffix, a CSV folder.
+
+    The file (or folder) is written beside the target and moved into place, never left half-written.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.suffix.lower() == ".xlsx":
+        fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=p.parent)
+        os.close(fd)
+        try:
+            with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+                for name in TABLES:
+                    _to_text_frame(data.table(name)).to_excel(xw, sheet_name=name, index=False)
+            os.chmod(tmp, _default_mode(False))
+            os.replace(tmp, p)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return p
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{p.name}.", dir=p.parent))
+    os.chmod(tmpdir, _default_mode(True))
+    for name in TABLES:
+        _to_text_frame(data.table(name)).to_csv(tmpdir / f"{name}.csv", index=False)
+    if p.exists():
+        old = p.with_name(f".{p.name}.old")
+        os.replace(p, old)
+        os.replace(tmpdir, p)
+        for f in old.iterdir():
+            f.unlink()
+        old.rmdir()
+    else:
+        os.replace(tmpdir, p)
+    return p
+
+
+#: Rows of the template that get drop-down lists for category and true/false columns.
+TEMPLATE_VALIDATED_ROWS = 5000
+
+
+def _add_dropdowns(xw: pd.ExcelWriter) -> None:
+    """Excel drop-down lists for category and boolean columns of every template sheet."""
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    for name, spec in TABLES.items():
+        ws = xw.sheets[name]
+        for j, col in enumerate(spec.columns, start=1):
+            if col.kind == "category":
+                options = ",".join(col.allowed)
+            elif col.kind == "bool":
+                options = "true,false"
+            else:
+                continue
+            letter = get_column_letter(j)
+            dv = DataValidation(type="list", formula1=f'"{options}"', allow_blank=True,
+                                error=f"{col.name}: use one of {options}", showErrorMessage=True)
+            dv.add(f"{letter}2:{letter}{TEMPLATE_VALIDATED_ROWS + 1}")
+            ws.add_data_validation(dv)
+
+
+def write_template(path: str | os.PathLike[str]) -> Path:
+    """Write the empty template as ``.xlsx``: headers, drop-down lists for categories, a ``README`` sheet."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=p.parent)
+    os.close(fd)
+    try:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+            for name, spec in TABLES.items():
+                pd.DataFrame(columns=[c.name for c in spec.columns]).to_excel(xw, sheet_name=name, index=False)
+            rows = [{"sheet": s.name, "column": c.name, "required": "yes" if c.required else "no",
+                     "type": c.kind, "allowed": ", ".join(c.allowed),
+                     "range": "" if c.minimum is None else f"{c.minimum}–{c.maximum}",
+                     "description": c.description} for s in TABLES.values() for c in s.columns]
+            pd.DataFrame(rows).to_excel(xw, sheet_name="README", index=False)
+            _add_dropdowns(xw)
+        os.chmod(tmp, _default_mode(False))
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return p
+
+
+def derive_endpoints(data: CohortData) -> pd.DataFrame:
+    """Time-to-event end points per patient from the first SIRT date.
+
+    Returns
+    -------
+    DataFrame
+        ``patient_id``, ``first_sirt_date``, ``n_treatments``, and for each of ``os``, ``pfs``, ``hpfs``,
+        ``ttp``: ``<ep>_months`` (time from first SIRT, months of 365.25/12 days) and ``<ep>_event``
+        (1 event, 0 censored).
+
+    Raises
+    ------
+    InputError
+        If an event or follow-up date precedes the first SIRT date.
+    """
+    tr = data.treatments.groupby("patient_id")["treatment_date"].agg(["min", "count"])
+    tr.columns = ["first_sirt_date", "n_treatments"]
+    out = data.patients[["patient_id"]].join(tr, on="patient_id")
+    ev = data.events
+    dated = [df[["patient_id", "date"]] for df in (data.events, data.measurements, data.labs, data.toxicities,
+                                                    data.symptoms) if not df.empty]
+    dated.append(data.treatments.rename(columns={"treatment_date": "date"})[["patient_id", "date"]])
+    last_any = pd.concat(dated).groupby("patient_id")["date"].max()
+    last_fu = ev[ev["event"] == "last_follow_up"].groupby("patient_id")["date"].max()
+    censor = last_fu.reindex(out["patient_id"]).fillna(last_any.reindex(out["patient_id"]))
+    out["censor_date"] = censor.to_numpy()
+
+    def first(kinds: tuple[str, ...]) -> pd.Series:
+        return ev[ev["event"].isin(kinds)].groupby("patient_id")["date"].min().reindex(out["patient_id"])
+
+    death = first(("death",))
+    prog = first(("progression", "hepatic_progression", "extrahepatic_progression"))
+    hprog = first(("hepatic_progression",))
+    # A 'progression' event without a site counts for PFS and TTP, not for hepatic PFS (record
+    # 'hepatic_progression' for that): hepatic PFS is never shortened by a guess about the site.
+    start = out["first_sirt_date"].to_numpy()
+    spec = {"os": [death], "pfs": [prog, death], "hpfs": [hprog, death], "ttp": [prog]}
+    for ep, parts in spec.items():
+        event_date = pd.concat([s.reset_index(drop=True) for s in parts], axis=1).min(axis=1)
+        has = event_date.notna().to_numpy()
+        end = np.where(has, event_date.to_numpy(), out["censor_date"].to_numpy())
+        if ep == "ttp":
+            # deaths without progression are censored at death
+            d = death.to_numpy()
+            end = np.where(~has & ~pd.isna(d), d, end)
+        days = (pd.to_datetime(end) - pd.to_datetime(start)).days.to_numpy(float)
+        out[f"{ep}_months"] = days / DAYS_PER_MONTH
+        out[f"{ep}_event"] = has.astype(int)
+    bad = out["os_months"] < 0
+    if bad.any():
+        pid = out.loc[bad, "patient_id"].iloc[0]
+        raise InputError(f"patient {pid!r}: death or follow-up date precedes the first SIRT date; check the events "
+                         "sheet")
+    for ep in ("pfs", "hpfs", "ttp"):
+        badp = out[f"{ep}_months"] < 0
+        if badp.any():
+            pid = out.loc[badp, "patient_id"].iloc[0]
+            raise InputError(f"patient {pid!r}: a progression date precedes the first SIRT date; check the events "
+                             "sheet (progression before SIRT is not an end point)")
+    return out.reset_index(drop=True)

@@ -1,0 +1,292 @@
+"""Toxicity: CTCAE v5.0 grading of the laboratory adverse events relevant to SIRT, REILD, tables.
+
+Laboratory terms are graded from the value, the laboratory's limits of normal and, where CTCAE v5.0 says
+so, the patient's baseline (an abnormal baseline moves the grade-1 boundary to a multiple of baseline).
+Clinical terms (fatigue, ascites, pneumonitis, ulcer ...) are recorded as the grade the clinician gave;
+the template stores the grade, not the text.
+
+Grade boundaries (the value must be *above* the lower bound of a grade for "increased" terms and
+*below* it for "decreased" terms):
+
+>>> grade_lab("bilirubin", 2.0, uln=1.2)       # 1.67 × ULN → >1.5–3.0 × ULN
+2
+>>> grade_lab("ast", 50.0, uln=40.0, baseline=60.0)   # abnormal baseline: 50 < 1.5 × 60
+0
+>>> grade_lab("platelets", 60.0, lln=150.0)    # <75–50 × 10⁹/L
+2
+
+References
+----------
+National Cancer Institute. Common Terminology Criteria for Adverse Events (CTCAE) v5.0, 27 Nov 2017
+(Investigations / Metabolism SOCs); liver-test rows as tabulated in WJH 2026 Table 1 (CLINICAL.md §9).
+Braat MNGA et al. / van Roekel C (thesis, pp. 38–39): REILD definition and hepatotoxicity grading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from sirtkit.errors import InputError, UnitsError
+
+__all__ = [
+    "BRAAT_HEPATOTOXICITY_GRADES",
+    "CTCAE_GENERIC_GRADES",
+    "LAB_RULES",
+    "REILD_DEFINITION",
+    "LabRule",
+    "grade_lab",
+    "grade_labs",
+    "lab_toxicity",
+    "toxicity_table",
+]
+
+#: CTCAE v5.0 generic grade descriptions (NCI CTCAE v5.0, "Grades"; CLINICAL.md §9).
+CTCAE_GENERIC_GRADES: dict[int, str] = {
+    1: "Mild; asymptomatic or mild symptoms; clinical or diagnostic observations only; intervention not indicated",
+    2: "Moderate; minimal, local or noninvasive intervention indicated; limiting age-appropriate instrumental ADL",
+    3: "Severe or medically significant but not immediately life-threatening; hospitalization indicated; "
+       "limiting self care ADL",
+    4: "Life-threatening consequences; urgent intervention indicated",
+    5: "Death related to AE",
+}
+
+#: Radioembolization-induced liver disease (Braat et al. 2017, as cited in van Roekel, thesis p. 38).
+REILD_DEFINITION = (
+    "Symptomatic post-radioembolization deterioration in the liver's synthetic, excretory and detoxifying "
+    "functions, characterised by jaundice and development or increase of ascites, hyperbilirubinaemia and "
+    "hypoalbuminaemia, developing at least 2 weeks to 4 months after radioembolization, in the absence of tumour "
+    "progression or biliary obstruction (Braat MNGA et al., 2017)."
+)
+
+#: Hepatotoxicity grading after radioembolization (Braat et al. 2017; van Roekel thesis p. 39).
+BRAAT_HEPATOTOXICITY_GRADES: dict[int, str] = {
+    0: "None",
+    1: "Minor: transaminases, ALP or GGT increase up to CTCAE grade 1",
+    2: "Moderate, self-limiting",
+    3: "REILD treated non-invasively (diuretics, ursodeoxycholic acid, steroids)",
+    4: "REILD needing invasive treatment (paracentesis, transfusion, dialysis, TIPS)",
+    5: "Fatal REILD",
+}
+
+
+@dataclass(frozen=True)
+class LabRule:
+    """CTCAE v5.0 grading of one laboratory term.
+
+    ``direction = "increased"``: grade g ≥ 1 when value > ``uln_multiples[g-1]`` × ULN (normal baseline)
+    or > ``baseline_multiples[g-1]`` × baseline (baseline above ULN).
+    ``direction = "decreased"``: grade 1 below LLN, grade g ≥ 2 below ``absolute_limits[g-2]`` (canonical unit).
+    """
+
+    term: str
+    test: str
+    direction: Literal["increased", "decreased"]
+    uln_multiples: tuple[float, ...] = ()
+    baseline_multiples: tuple[float, ...] = ()
+    absolute_limits: tuple[float, ...] = ()
+    unit: str = ""
+    source: str = "NCI CTCAE v5.0 (2017)"
+
+
+#: The laboratory rules (CTCAE v5.0; liver tests also in WJH 2026 Table 1, CLINICAL.md §9).
+LAB_RULES: dict[str, LabRule] = {r.test: r for r in (
+    LabRule("blood_bilirubin_increased", "bilirubin", "increased", (1.0, 1.5, 3.0, 10.0), (1.0, 1.5, 3.0, 10.0)),
+    LabRule("ast_increased", "ast", "increased", (1.0, 3.0, 5.0, 20.0), (1.5, 3.0, 5.0, 20.0)),
+    LabRule("alt_increased", "alt", "increased", (1.0, 3.0, 5.0, 20.0), (1.5, 3.0, 5.0, 20.0)),
+    LabRule("alkaline_phosphatase_increased", "alp", "increased", (1.0, 2.5, 5.0, 20.0), (2.0, 2.5, 5.0, 20.0)),
+    LabRule("ggt_increased", "ggt", "increased", (1.0, 2.5, 5.0, 20.0), (2.0, 2.5, 5.0, 20.0)),
+    # Hypoalbuminemia: G1 <LLN–3 g/dL; G2 <3–2 g/dL; G3 <2 g/dL (G4 is clinical, not a value).
+    LabRule("hypoalbuminemia", "albumin", "decreased", absolute_limits=(3.0, 2.0), unit="g/dL"),
+    # Platelet count decreased: G1 <LLN–75; G2 <75–50; G3 <50–25; G4 <25 × 10⁹/L.
+    LabRule("platelet_count_decreased", "platelets", "decreased", absolute_limits=(75.0, 50.0, 25.0),
+            unit="10^9/L"),
+    # Lymphocyte count decreased: G1 <LLN–0.8; G2 <0.8–0.5; G3 <0.5–0.2; G4 <0.2 × 10⁹/L.
+    LabRule("lymphocyte_count_decreased", "lymphocytes", "decreased", absolute_limits=(0.8, 0.5, 0.2),
+            unit="10^9/L"),
+)}
+
+#: Unit conversions to the canonical unit of the absolute-limit rules.
+_UNIT_FACTORS: dict[str, dict[str, float]] = {
+    "albumin": {"g/dl": 1.0, "g/l": 0.1},
+    "platelets": {"10^9/l": 1.0, "g/l": 1.0, "x10^9/l": 1.0, "10^3/ul": 1.0, "10^3/µl": 1.0},
+    "lymphocytes": {"10^9/l": 1.0, "g/l": 1.0, "x10^9/l": 1.0, "10^3/ul": 1.0, "10^3/µl": 1.0},
+}
+
+
+#: Relative tolerance at grade boundaries so that 1.5 × 1.2 = 1.8 (binary 1.7999…) is not "above" 1.8.
+_REL_TOL = 1e-9
+
+
+def _rule(test: str) -> LabRule:
+    key = str(test).lower()
+    if key not in LAB_RULES:
+        raise InputError(f"no CTCAE grading rule for lab test {test!r}; graded tests: {', '.join(LAB_RULES)}")
+    return LAB_RULES[key]
+
+
+def _factor(test: str, unit: str | None) -> float:
+    if test not in _UNIT_FACTORS:
+        return 1.0
+    if unit is None:
+        return 1.0
+    key = str(unit).replace(" ", "").lower()
+    if key not in _UNIT_FACTORS[test]:
+        raise UnitsError(f"{test} unit {unit!r} not recognised; use one of {', '.join(_UNIT_FACTORS[test])}")
+    return _UNIT_FACTORS[test][key]
+
+
+def _grade_arrays(rule: LabRule, value: np.ndarray, uln: np.ndarray, lln: np.ndarray,
+                  baseline: np.ndarray) -> np.ndarray:
+    grade = np.zeros(value.shape, dtype=int)
+    if rule.direction == "increased":
+        abnormal_base = np.isfinite(baseline) & (baseline > uln)
+        for mult_n, mult_b in zip(rule.uln_multiples, rule.baseline_multiples, strict=True):
+            limit = np.where(abnormal_base, mult_b * baseline, mult_n * uln)
+            grade += (value > limit * (1.0 + _REL_TOL)).astype(int)
+        grade = np.where(np.isfinite(value) & np.isfinite(uln), grade, -1)
+    else:
+        grade += (np.isfinite(lln) & (value < lln * (1.0 - _REL_TOL))).astype(int)
+        # a value under an absolute limit is at least that grade even when LLN is missing
+        for g, lim in enumerate(rule.absolute_limits, start=2):
+            grade = np.where(value < lim * (1.0 - _REL_TOL), np.maximum(grade, g), grade)
+        grade = np.where(np.isfinite(value), grade, -1)
+    return grade
+
+
+def grade_lab(test: str, value: float, *, uln: float | None = None, lln: float | None = None,
+              baseline: float | None = None, unit: str | None = None) -> int:
+    """CTCAE v5.0 grade (0–4) of one laboratory value.
+
+    Parameters
+    ----------
+    test : str
+        ``bilirubin``, ``ast``, ``alt``, ``alp``, ``ggt``, ``albumin``, ``platelets``, ``lymphocytes``.
+    value : float
+        The value (any unit for ULN-based tests, as long as ``uln``/``baseline`` share it).
+    uln, lln : float, optional
+        The laboratory's limits of normal (``uln`` needed for "increased" terms).
+    baseline : float, optional
+        Pre-treatment value; an abnormal baseline (> ULN) switches to the baseline-relative limits.
+    unit : str, optional
+        For albumin (g/dL or g/L) and counts (10^9/L).
+
+    Raises
+    ------
+    InputError
+        On an unknown test, a missing ULN, or a negative value.
+    """
+    rule = _rule(test)
+    if value < 0:
+        raise InputError(f"{test} value {value} is negative")
+    if rule.direction == "increased" and (uln is None or uln <= 0):
+        raise InputError(f"{test}: give the laboratory's upper limit of normal (uln > 0) to grade it")
+    f = _factor(rule.test, unit)
+    g = _grade_arrays(rule, np.array([value * f]), np.array([np.nan if uln is None else uln * f]),
+                      np.array([np.nan if lln is None else lln * f]),
+                      np.array([np.nan if baseline is None else baseline * f]))
+    return int(g[0])
+
+
+def grade_labs(labs: pd.DataFrame, first_sirt_date: pd.Series) -> pd.DataFrame:
+    """Grade every graded laboratory row of the template ``labs`` table.
+
+    The baseline of a patient and test is the last value on or before the first SIRT date; rows after SIRT
+    use it for the abnormal-baseline limits, baseline rows are graded against the limits of normal.
+
+    Returns
+    -------
+    DataFrame
+        The graded rows with ``term``, ``grade`` (0–4), ``baseline_value``, ``after_sirt`` (bool).
+    """
+    cols = ["patient_id", "date", "test", "value", "unit", "uln", "lln"]
+    df = labs.loc[labs["test"].isin(list(LAB_RULES)), cols].copy()
+    df["first_sirt_date"] = df["patient_id"].map(first_sirt_date)
+    df["after_sirt"] = (df["date"] > df["first_sirt_date"]).astype(bool)
+    pre = df[~df["after_sirt"]].sort_values("date").groupby(["patient_id", "test"])["value"].last()
+    df = df.join(pre.rename("baseline_value"), on=["patient_id", "test"])
+    # Baseline rows are graded against the limits of normal only.
+    df["baseline_value"] = df["baseline_value"].where(df["after_sirt"])
+    out = []
+    for test, part in df.groupby("test", sort=False):
+        rule = LAB_RULES[str(test)]
+        units = part["unit"].astype("string").fillna("")
+        factor = np.ones(len(part))
+        if rule.test in _UNIT_FACTORS:
+            factor = np.array([_factor(rule.test, u or None) for u in units])
+        value = part["value"].to_numpy(float) * factor
+        g = _grade_arrays(rule, value, part["uln"].to_numpy(float) * factor, part["lln"].to_numpy(float) * factor,
+                          part["baseline_value"].to_numpy(float) * factor)
+        out.append(part.assign(term=rule.term, grade=g))
+    if not out:
+        return df.assign(term=pd.Series(dtype=object), grade=pd.Series(dtype=int))
+    return pd.concat(out, ignore_index=True)
+
+
+def lab_toxicity(labs: pd.DataFrame, first_sirt_date: pd.Series) -> pd.DataFrame:
+    """Worst post-SIRT CTCAE grade per patient and laboratory term, only where it worsened from baseline.
+
+    Returns
+    -------
+    DataFrame
+        ``patient_id``, ``term``, ``grade`` (≥ 1), ``baseline_grade``.
+    """
+    g = grade_labs(labs, first_sirt_date)
+    if g.empty:
+        return pd.DataFrame(columns=["patient_id", "term", "grade", "baseline_grade"])
+    base = g[~g["after_sirt"]].groupby(["patient_id", "term"])["grade"].max().rename("baseline_grade")
+    post = g[g["after_sirt"]].groupby(["patient_id", "term"])["grade"].max().rename("grade")
+    t = pd.concat([post, base], axis=1).dropna(subset=["grade"])
+    t["baseline_grade"] = t["baseline_grade"].fillna(0).astype(int)
+    t["grade"] = t["grade"].astype(int)
+    t = t[(t["grade"] >= 1) & (t["grade"] > t["baseline_grade"])]
+    return t.reset_index()
+
+
+def toxicity_table(events: pd.DataFrame, n_patients: int) -> pd.DataFrame:
+    """Adverse events by term: patients with the term at any grade, at each grade and at grade ≥ 3.
+
+    Each patient counts once per term, at the worst grade. Percentages are recomputed from counts over
+    ``n_patients``. The first row, ``any_adverse_event``, counts patients with any term.
+
+    Parameters
+    ----------
+    events : DataFrame
+        ``patient_id``, ``term``, ``grade`` (1–5).
+    n_patients : int
+        Denominator (all treated patients).
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"patient_id": ["a", "a", "b"], "term": ["fatigue", "fatigue", "ascites"],
+    ...                    "grade": [1, 3, 2]})
+    >>> t = toxicity_table(ev, 4)
+    >>> row = t.set_index("term").loc["fatigue"]
+    >>> int(row["any_grade_n"]), int(row["grade3plus_n"]), float(row["grade3plus_percent"])
+    (1, 1, 25.0)
+    """
+    if n_patients < 1:
+        raise InputError("n_patients must be >= 1")
+    worst = events.groupby(["patient_id", "term"])["grade"].max().reset_index()
+    any_ev = worst.groupby("patient_id")["grade"].max().reset_index().assign(term="any_adverse_event")
+    worst = pd.concat([any_ev, worst], ignore_index=True)
+    rows = []
+    for term, part in worst.groupby("term", sort=False):
+        grades = part["grade"].astype(int).to_numpy()
+        row: dict[str, object] = {"term": term, "any_grade_n": int(grades.size)}
+        for k in range(1, 6):
+            row[f"grade{k}_n"] = int((grades == k).sum())
+        row["grade3plus_n"] = int((grades >= 3).sum())
+        row["any_grade_percent"] = 100.0 * grades.size / n_patients
+        row["grade3plus_percent"] = 100.0 * int((grades >= 3).sum()) / n_patients
+        rows.append(row)
+    t = pd.DataFrame(rows)
+    if t.empty:
+        return pd.DataFrame(columns=["term", "any_grade_n", "any_grade_percent", "grade3plus_n",
+                                     "grade3plus_percent"])
+    first = t[t["term"] == "any_adverse_event"]
+    rest = t[t["term"] != "any_adverse_event"].sort_values(["any_grade_n", "term"], ascending=[False, True])
+    return pd.concat([first, rest], ignore_index=True)

@@ -1,0 +1,265 @@
+"""Render a :class:`~sirtkit.outcomes.analysis.CohortAnalysis` as an HTML + PDF report with every number also
+as JSON and CSV.
+
+The output folder holds ``report.html`` (self-contained: figures inlined as base64 PNG), ``report.pdf``
+(WeasyPrint, optional extra ``pdf``), ``summary.json``, ``tables/*.csv`` and ``figures/*.png``. Everything is
+written into a temporary folder beside the target and moved into place at the end, so a failed run never
+leaves a half-written report.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+from markupsafe import Markup, escape
+
+from sirtkit import __version__
+from sirtkit.errors import InputError
+from sirtkit.outcomes.analysis import CohortAnalysis
+from sirtkit.outcomes.markers import DEFAULT_MARKER_RULE, DEFAULT_SYMPTOM_RULE
+from sirtkit.outcomes.toxicity import REILD_DEFINITION
+from sirtkit.progress import ProgressCallback, report
+from sirtkit.report import plots_outcomes as plots
+from sirtkit.report.render import html_to_pdf
+from sirtkit.serialize import to_jsonable
+
+__all__ = ["REPORT_MARKER", "CohortReportFiles", "render_cohort_html", "write_cohort_report"]
+
+logger = logging.getLogger(__name__)
+
+#: File that marks a folder as a sirtkit cohort report (only such folders are replaced).
+REPORT_MARKER = "summary.json"
+_TEMPLATE = "cohort.html.j2"
+
+
+@dataclass(frozen=True)
+class CohortReportFiles:
+    """Paths of the written report."""
+
+    folder: Path
+    html: Path
+    pdf: Path | None
+    summary_json: Path
+    tables: tuple[Path, ...]
+    figures: tuple[Path, ...]
+
+
+def _fmt_cell(col: str, v: Any) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA or v is pd.NaT:
+        return "–"
+    if isinstance(v, bool | np.bool_):
+        return "yes" if v else "no"
+    if isinstance(v, int | np.integer):
+        return str(int(v))
+    if isinstance(v, float | np.floating):
+        f = float(v)
+        if "p_value" in col:
+            return "< 0.001" if f < 0.001 else f"{f:.3f}"
+        if "percent" in col:
+            return f"{f:.1f}"
+        if col.startswith("survival_"):
+            return f"{100 * f:.1f} %"
+        if f == int(f) and abs(f) < 1e9 and col in ("n", "events"):
+            return str(int(f))
+        return f"{f:.2f}"
+    if isinstance(v, pd.Timestamp):
+        return v.strftime("%Y-%m-%d")
+    return str(v)
+
+
+def _html_table(df: pd.DataFrame, columns: list[str] | None = None) -> Markup:
+    if df is None or df.empty:
+        return Markup('<p class="note">not available</p>')
+    cols = [c for c in (columns or list(df.columns)) if c in df.columns]
+    head = "".join(f'<th class="{"text" if df[c].dtype == object else ""}">{escape(c.replace("_", " "))}'
+                   "</th>" for c in cols)
+    body = []
+    for row in df[cols].itertuples(index=False):
+        cells = []
+        for c, v in zip(cols, row, strict=True):
+            cls = "text" if isinstance(v, str) else ""
+            cells.append(f'<td class="{cls}">{escape(_fmt_cell(c, v))}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return Markup(f"<table><tr>{head}</tr>{''.join(body)}</table>")  # cells escaped above
+
+
+def _ci(low: float | None, high: float | None, scale: float = 1.0, digits: int = 1) -> str:
+    if low is None or high is None:
+        return "–"
+    return f"{scale * low:.{digits}f}–{scale * high:.{digits}f}"
+
+
+def _headline(a: CohortAnalysis) -> list[tuple[str, str, str]]:
+    rows = [
+        (f"Objective response ({a.criteria})", f"{a.rates.orr.count}/{a.rates.orr.total} ({a.rates.orr.percent:.1f} %)",
+         _ci(a.rates.orr.ci_low, a.rates.orr.ci_high, 100) + " %"),
+        (f"Disease control ({a.criteria})", f"{a.rates.dcr.count}/{a.rates.dcr.total} ({a.rates.dcr.percent:.1f} %)",
+         _ci(a.rates.dcr.ci_low, a.rates.dcr.ci_high, 100) + " %"),
+    ]
+    for km in a.km.values():
+        med = "not reached" if km.median is None else f"{km.median:.1f} months"
+        lo, hi = km.median_ci
+        ci = f"{'–' if lo is None else f'{lo:.1f}'} to {'NR' if hi is None else f'{hi:.1f}'}"
+        rows.append((f"Median {km.label.lower()} ({km.n_events_total} events / {km.n})", med, ci))
+    dr = a.dose_response
+    if "youden_threshold_gy" in dr:
+        rows.append(("Tumour-dose threshold for lesion response (Youden)", f"{dr['youden_threshold_gy']:.0f} Gy",
+                     _ci(dr["youden_threshold_ci_gy"][0], dr["youden_threshold_ci_gy"][1], digits=0) + " Gy"))
+        rows.append(("AUC of tumour dose for lesion response", f"{dr['auc']:.2f}", _ci(dr["auc_ci"][0], dr["auc_ci"][1], digits=2)))
+    return rows
+
+
+def _kv_table(d: dict[str, Any]) -> pd.DataFrame:
+    rows = []
+    for k, v in d.items():
+        if isinstance(v, list | tuple):
+            v = " – ".join(_fmt_cell(k, x) for x in v)
+        rows.append({"quantity": k, "value": v if isinstance(v, str) else _fmt_cell(k, v)})
+    return pd.DataFrame(rows)
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _figures(a: CohortAnalysis, progress: ProgressCallback | None) -> dict[str, bytes]:
+    figs: dict[str, bytes] = {}
+    lr: dict[str, float] = ({str(f): float(p) for f, p in zip(a.logrank["factor"], a.logrank["p_value"],
+                                                               strict=True)} if len(a.logrank) else {})
+    for key, km in a.km.items():
+        figs[f"km_{key}"] = plots.figure_png(plots.km_figure([km], title=km.label))
+    report(progress, 0.3, "figures: strata")
+    for factor, curves in a.km_strata.items():
+        figs[f"km_os_by_{factor}"] = plots.figure_png(plots.km_figure(
+            list(curves.values()), title=f"Overall survival by {factor.replace('_', ' ')}", p_value=lr.get(factor)))
+    forest_src = a.cox_multivariable if len(a.cox_multivariable) else a.cox_univariable
+    figs["forest"] = plots.figure_png(plots.forest_figure(forest_src))
+    report(progress, 0.45, "figures: waterfall, swimmer, dose–response")
+    figs["waterfall"] = plots.figure_png(plots.waterfall_figure(a.best_response))
+    figs["swimmer"] = plots.figure_png(plots.swimmer_figure(a.swimmer))
+    figs["dose_response"] = plots.figure_png(plots.dose_response_figure(a.lesion_doses, a.dose_response))
+    return figs
+
+
+def render_cohort_html(a: CohortAnalysis, figures: dict[str, bytes], *, title: str = "SIRT cohort outcomes",
+                       source: str = "") -> str:
+    """The report as one self-contained HTML string (figures inlined)."""
+    env = jinja2.Environment(loader=jinja2.PackageLoader("sirtkit.report", "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    tpl = env.get_template(_TEMPLATE)
+    uris = {k: _data_uri(v) for k, v in figures.items()}
+    km_figs = [(k, uris[k]) for k in figures if k.startswith("km_")]
+    tables = {
+        "baseline": _html_table(a.baseline, ["characteristic", "level", "n", "summary"]),
+        "treatments": _html_table(a.treatments),
+        "rates": _html_table(a.rates_by_criteria),
+        "markers": _html_table(a.marker_table),
+        "symptoms": _html_table(a.symptom_table),
+        "toxicity": _html_table(a.toxicity),
+        "survival": _html_table(a.survival_table),
+        "logrank": _html_table(a.logrank),
+        "cox_uni": _html_table(a.cox_univariable),
+        "cox_multi": _html_table(a.cox_multivariable, ["label", "coef", "se", "hazard_ratio", "ci_low", "ci_high",
+                                                       "p_value", "n", "events"]),
+        "dose_response": _html_table(_kv_table(a.dose_response)),
+        "dose_toxicity": _html_table(_kv_table(a.dose_toxicity)),
+        "literature": _html_table(a.literature.drop(columns=["citation"], errors="ignore")),
+    }
+    marker_rule = (f"Marker response [K, configurable]: complete = normalised and ≥ "
+                   f"{DEFAULT_MARKER_RULE.partial_decrease_fraction:.0%} decrease; partial = ≥ "
+                   f"{DEFAULT_MARKER_RULE.partial_decrease_fraction:.0%} decrease of the lowest post-SIRT value; "
+                   f"progression = ≥ {DEFAULT_MARKER_RULE.progression_increase_fraction:.0%} increase. Symptom "
+                   f"response [K]: improved = ≥ {DEFAULT_SYMPTOM_RULE.flushing_decrease_fraction:.0%} fewer flushes "
+                   f"or ≥ {DEFAULT_SYMPTOM_RULE.bowel_decrease_fraction:.0%} fewer bowel movements per day.")
+    return tpl.render(
+        title=title, version=__version__, generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        source=source, n_patients=a.n_patients, criteria=a.criteria, confirmation=a.confirmation_min_days, warnings=a.warnings,
+        headline=_headline(a), tables=tables, figures=uris, km_figures=km_figs, marker_rule=marker_rule,
+        reild=REILD_DEFINITION)
+
+
+def write_cohort_report(a: CohortAnalysis, out_dir: str | os.PathLike[str], *, pdf: bool = True,
+                        title: str = "SIRT cohort outcomes", source: str = "",
+                        progress: ProgressCallback | None = None) -> CohortReportFiles:
+    """Write the HTML/PDF report, ``summary.json``, ``tables/*.csv`` and ``figures/*.png`` into ``out_dir``.
+
+    Parameters
+    ----------
+    a : CohortAnalysis
+        Result of :func:`sirtkit.outcomes.analysis.analyse_cohort`.
+    out_dir : path
+        Target folder: must be absent, empty, or an earlier sirtkit cohort report (it is replaced).
+    pdf : bool
+        Also write ``report.pdf`` (needs the ``pdf`` extra).
+
+    Raises
+    ------
+    InputError
+        If ``out_dir`` is a file or a non-empty folder that is not a sirtkit cohort report.
+    MissingExtraError
+        If ``pdf`` is requested and WeasyPrint cannot be loaded.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file; give a folder for the report")
+    if out.is_dir() and any(out.iterdir()) and not (out / REPORT_MARKER).exists():
+        raise InputError(f"{out}: folder is not empty and holds no earlier cohort report ({REPORT_MARKER}); "
+                         "give a new or empty folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; give the report normal permissions
+    try:
+        report(progress, 0.05, "tables")
+        (tmp / "tables").mkdir()
+        (tmp / "figures").mkdir()
+        table_paths = []
+        for name, df in a.tables().items():
+            p = tmp / "tables" / f"{name}.csv"
+            df.to_csv(p, index=False)
+            table_paths.append(p)
+        summary = to_jsonable({"sirtkit_version": __version__, "kind": "cohort_report", "source": source,
+                               "result": a.summary()})
+        (tmp / REPORT_MARKER).write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+        report(progress, 0.15, "figures")
+        figs = _figures(a, progress)
+        fig_paths = []
+        for name, png in figs.items():
+            p = tmp / "figures" / f"{name}.png"
+            p.write_bytes(png)
+            fig_paths.append(p)
+        report(progress, 0.6, "HTML")
+        html = render_cohort_html(a, figs, title=title, source=source)
+        (tmp / "report.html").write_text(html, encoding="utf-8")
+        if pdf:
+            report(progress, 0.7, "PDF")
+            html_to_pdf(html, tmp / "report.pdf", base_url=str(tmp))
+        report(progress, 0.95, "moving into place")
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    report(progress, 1.0, "report written")
+    rel = lambda p: out / p.relative_to(tmp)  # noqa: E731
+    return CohortReportFiles(folder=out, html=out / "report.html", pdf=(out / "report.pdf") if pdf else None,
+                             summary_json=out / REPORT_MARKER, tables=tuple(rel(p) for p in table_paths),
+                             figures=tuple(rel(p) for p in fig_paths))

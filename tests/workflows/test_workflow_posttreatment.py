@@ -86,7 +86,7 @@ def test_bad_inputs_are_named(phantom_files):
     with pytest.raises(InputError, match="image_reference_time"):
         run_dose(_case(phantom_files, emission=phantom_files["activity"], quantification="absolute",
                        administration_time=t0))
-    with pytest.raises(InputError, match="voi_roles"):
+    with pytest.raises(InputError, match="voi-role"):
         run_dose(_case(phantom_files, segment_labels={3: "lung"}))
 
 
@@ -113,3 +113,21 @@ def test_negative_values_clipped_and_reported(phantom_files, tmp_path):
     result = run_dose(_case(phantom_files, emission=noisy))
     assert any("negative values" in n for n in result.notes + result.warnings)
     assert float(np.min(result.dose.array)) >= 0.0
+
+
+def test_label_map_liver_without_tumours_gives_the_same_doses(phantom_files):
+    """A label map's "liver" label excludes the tumours (one label per voxel). Treating it as the whole
+    liver would scale the delivered activity into the parenchyma only and inflate tumour doses (3.5× in
+    a new-user trial); the whole liver must be liver ∪ tumours, so the doses equal the reference case."""
+    labels = {k: ("liver" if v == "normal liver" else v) for k, v in phantom_files["labels"].items()}
+    as_liver = _by_name(run_dose(_case(phantom_files, segment_labels=labels)))
+    reference = _by_name(run_dose(_case(phantom_files)))
+    assert as_liver["tumor_1"].metrics.mean_gy == pytest.approx(reference["tumor_1"].metrics.mean_gy, rel=1e-6)
+
+
+def test_image_time_before_administration_refused(phantom_files):
+    t0 = phantom_files["phantom"].administration_time
+    with pytest.raises(InputError, match="before the administration"):
+        run_dose(_case(phantom_files, emission=phantom_files["activity"], quantification="absolute",
+                       delivered_activity_gbq=None, administration_time=t0,
+                       image_reference_time=t0 - timedelta(hours=2)))

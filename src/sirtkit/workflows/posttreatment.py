@@ -156,27 +156,43 @@ BED_TISSUE_OF_ROLE: dict[str, str] = {
 }
 
 
+def _union_of(vois: VoiSet, role: str) -> np.ndarray | None:
+    names = vois.names_with_role(role)
+    if not names:
+        return None
+    out = np.zeros(vois.masks[names[0]].shape, dtype=bool)
+    for n in names:
+        out |= vois.masks[n].array.astype(bool)
+    return out
+
+
 def _liver_and_lungs(case: DoseCase, vois: VoiSet, notes: list[str]) -> dict[str, Volume]:
-    """``{"liver": whole liver incl. tumours, "lung": both lungs (if segmented)}`` for quantification."""
-    liver = vois.first("liver")
+    """``{"liver": whole liver incl. tumours, "lung": both lungs (if segmented)}`` for quantification.
+
+    The whole liver is the union of every liver (or normal-liver) segment and every tumour: a label map
+    cannot hold overlapping labels, so its "liver" label usually excludes the tumours — taking it alone
+    would put the delivered activity into the parenchyma only and inflate tumour doses.
+    """
+    liver = _union_of(vois, "liver")
     if liver is None:
-        normal = vois.first("normal_liver")
-        if normal is None:
+        liver = _union_of(vois, "normal_liver")
+        if liver is None:
             raise InputError(
                 f"{case.segmentation}: no liver segment found among {', '.join(vois.masks)}: name one "
-                "'Liver' or map it with voi_roles (e.g. --voi-role 'Segment_1=liver')")
-        union = normal.array.astype(bool)
-        for name in vois.names_with_role("tumor"):
-            union = union | vois.masks[name].array.astype(bool)
-        liver = normal.with_array(union)
+                "'Liver' or give its role (--voi-role 'NAME=liver', e.g. 'label_1=liver' for a label map)")
         notes.append("Liver = normal liver ∪ tumours (no whole-liver segment given).")
-    compartments = {"liver": liver}
-    lung_names = vois.names_with_role("lung")
-    if lung_names:
-        lung_arr = np.zeros(liver.shape, bool)
-        for n in lung_names:
-            lung_arr |= vois.masks[n].array.astype(bool)
-        compartments["lung"] = liver.with_array(lung_arr)
+    tumours = _union_of(vois, "tumor")
+    if tumours is not None:
+        outside = int(np.count_nonzero(tumours & ~liver))
+        if outside > 0.01 * int(np.count_nonzero(tumours)):
+            notes.append(f"{100 * outside / np.count_nonzero(tumours):.0f} % of the tumour voxels lie outside the "
+                         "liver segment (label maps exclude them): the liver is taken as liver ∪ tumours.")
+        liver = liver | tumours
+    reference = next(iter(vois.masks.values()))
+    compartments = {"liver": reference.with_array(liver)}
+    lung = _union_of(vois, "lung")
+    if lung is not None:
+        compartments["lung"] = reference.with_array(lung)
     return compartments
 
 
@@ -210,6 +226,11 @@ def _activity_map(case: DoseCase, emission: Volume, vois: VoiSet | None, notes: 
                 "image_reference_time (--image-time), e.g. the scan start if decay-corrected to START")
         emission = emission.with_array(emission.array, metadata={**emission.metadata,
                                                                  "reference_datetime": case.image_reference_time})
+    reference_time = emission.metadata["reference_datetime"]
+    if reference_time < case.administration_time:
+        raise InputError(
+            f"the image's values refer to {reference_time.isoformat()}, before the administration at "
+            f"{case.administration_time.isoformat()}: check both times (and their time zones)")
     activity = activity_at_administration(emission, administration_time=case.administration_time,
                                           nuclide=nuclide)
     notes.append("Absolute quantification: Bq/mL decayed back to the administration time.")

@@ -88,3 +88,16 @@ def test_sample_spect_has_negative_z() -> None:
 def test_unknown_sample_refused() -> None:
     with pytest.raises(InputError, match="patient_1_pet"):
         sample_path("patient_3")  # type: ignore[arg-type]
+
+
+def test_empty_nrrd_is_a_clear_input_error(tmp_path):
+    """An empty file made pynrrd raise StopIteration, which reached users as an internal error."""
+    from sirtkit.errors import InputError
+    from sirtkit.imaging import read_segmentation, read_volume
+
+    empty = tmp_path / "empty.nrrd"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="empty file"):
+        read_volume(empty)
+    with pytest.raises(InputError, match="empty file"):
+        read_segmentation(empty)

@@ -17,7 +17,6 @@ import csv
 import datetime as dt
 import io
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Literal
@@ -28,6 +27,7 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 from pydicom.valuerep import format_number_as_ds
 
+from sirtkit._files import atomic_write
 from sirtkit.dosimetry.dvh import DoseMetrics, Dvh
 from sirtkit.errors import DicomInputError, GeometryError, InputError, UnitsError
 from sirtkit.imaging.volume import Volume
@@ -53,20 +53,16 @@ DoseType = Literal["PHYSICAL", "EFFECTIVE", "ERROR"]
 
 
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
-    """Write via a temporary file in the same folder, then rename over ``path``."""
+    """Write via a temporary file in the same folder, then rename over ``path`` (normal permissions)."""
     path = Path(path)
     if not path.parent.is_dir():
         raise InputError(f"output folder {path.parent} does not exist: create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
+
+    def write_file(tmp: Path) -> None:
+        with tmp.open("wb") as handle:
             write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+
+    return atomic_write(path, write_file)
 
 
 def _ds(value: float) -> str:

@@ -23,8 +23,6 @@ Examples
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from datetime import tzinfo
 from pathlib import Path
@@ -34,6 +32,7 @@ import nibabel as nib
 import nrrd
 import numpy as np
 
+from sirtkit._files import atomic_write as _atomic_write
 from sirtkit.errors import GeometryError, InputError
 from sirtkit.imaging.convert import volume_from_nifti, volume_to_nifti
 from sirtkit.imaging.volume import Volume
@@ -67,24 +66,11 @@ def _suffix(path: Path) -> str:
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it to ``path``.
+    """Write through a temporary file that keeps the final suffix (writers pick the format from it).
 
-    The temporary file keeps the final suffix (writers choose the format from it) and is removed if
-    ``write`` fails, so no half-written file is ever left at ``path``.
+    See :func:`sirtkit._files.atomic_write`.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    suffix = _suffix(target)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+    return _atomic_write(path, write, suffix=_suffix(Path(path)))
 
 
 def nrrd_geometry(header: dict[str, Any], path: Path) -> tuple[np.ndarray, list[int]]:
@@ -128,8 +114,8 @@ def nrrd_geometry(header: dict[str, Any], path: Path) -> tuple[np.ndarray, list[
 def _read_nrrd(path: Path, quantity: str | None, unit: str | None) -> Volume:
     try:
         data, header = nrrd.read(str(path), index_order="C")
-    except (nrrd.NRRDError, OSError, ValueError, EOFError) as err:
-        raise InputError(f"{path}: cannot read NRRD file ({err}); check that it is complete and uncorrupted") from err
+    except (nrrd.NRRDError, OSError, ValueError, EOFError, StopIteration) as err:  # empty file: StopIteration
+        raise InputError(f"{path}: cannot read NRRD file ({str(err) or 'empty file, or it ends early'}); check that it is complete and uncorrupted") from err
     affine, non_spatial = nrrd_geometry(header, path)
     if non_spatial:
         raise GeometryError(

@@ -139,8 +139,8 @@ def _mask_volume(array: np.ndarray, affine: np.ndarray, frame: str | None, meta:
 def _read_slicer_or_labelmap_nrrd(path: Path, labels: Mapping[int, str] | None) -> dict[str, Volume]:
     try:
         data, header = nrrd.read(str(path), index_order="C")
-    except (nrrd.NRRDError, OSError, ValueError, EOFError) as err:
-        raise InputError(f"{path}: cannot read NRRD segmentation ({err}); check that it is complete") from err
+    except (nrrd.NRRDError, OSError, ValueError, EOFError, StopIteration) as err:  # empty file: StopIteration
+        raise InputError(f"{path}: cannot read NRRD segmentation ({str(err) or 'empty file, or it ends early'}); check that it is complete") from err
     affine, non_spatial = nrrd_geometry(header, path)
     if len(non_spatial) > 1:
         raise GeometryError(f"{path}: segmentation NRRD has {len(non_spatial)} non-spatial axes; expected at most 1")

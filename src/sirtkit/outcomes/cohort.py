@@ -28,6 +28,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from sirtkit._files import default_mode
 from sirtkit.errors import InputError
 
 __all__ = [
@@ -425,13 +426,6 @@ def read_cohort(path: str | os.PathLike[str]) -> CohortData:
     return validate_cohort(tables, source=str(p))
 
 
-def _default_mode(directory: bool) -> int:
-    """Permissions a normally created file/folder would get (mkstemp/mkdtemp use 0600/0700)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return (0o777 if directory else 0o666) & ~umask
-
-
 def _to_text_frame(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy()
     for c in out.columns:
@@ -454,14 +448,14 @@ def write_cohort(data: CohortData, path: str | os.PathLike[str]) -> Path:
             with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
                 for name in TABLES:
                     _to_text_frame(data.table(name)).to_excel(xw, sheet_name=name, index=False)
-            os.chmod(tmp, _default_mode(False))
+            os.chmod(tmp, default_mode(False))
             os.replace(tmp, p)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
         return p
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{p.name}.", dir=p.parent))
-    os.chmod(tmpdir, _default_mode(True))
+    os.chmod(tmpdir, default_mode(True))
     for name in TABLES:
         _to_text_frame(data.table(name)).to_csv(tmpdir / f"{name}.csv", index=False)
     if p.exists():
@@ -517,7 +511,7 @@ def write_template(path: str | os.PathLike[str]) -> Path:
                      "description": c.description} for s in TABLES.values() for c in s.columns]
             pd.DataFrame(rows).to_excel(xw, sheet_name="README", index=False)
             _add_dropdowns(xw)
-        os.chmod(tmp, _default_mode(False))
+        os.chmod(tmp, default_mode(False))
         os.replace(tmp, p)
     finally:
         if os.path.exists(tmp):

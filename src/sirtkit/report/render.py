@@ -10,14 +10,13 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from sirtkit._files import atomic_write_bytes
 from sirtkit.errors import MissingExtraError
 
 if TYPE_CHECKING:
@@ -66,21 +65,6 @@ def figure_png(fig: Figure, *, dpi: int = 110, tight: bool = False) -> bytes:
 def figure_to_data_uri(png: bytes) -> str:
     """``data:image/png;base64,...`` for embedding a PNG in HTML."""
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def atomic_write_text(path: Path, text: str) -> Path:

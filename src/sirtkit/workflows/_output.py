@@ -25,8 +25,12 @@ def staged_output(out_dir: Path) -> Iterator[Path]:
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir} exists and is not a folder: give a folder path")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+    except OSError as err:
+        raise InputError(f"cannot write results to {out_dir}: {err.strerror or err}; give a folder you can "
+                         "write to (--out)") from None
     try:
         yield stage
         out_dir.mkdir(exist_ok=True)

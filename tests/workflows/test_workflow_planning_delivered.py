@@ -55,3 +55,13 @@ def test_whole_glass_vial_infused_is_checked():
     infused = {c.name: c.status.value for c in result.checks if c.name.startswith("as_infused_")}
     assert infused["as_infused_normal_liver_dose"] == "fail"
     assert not result.passes_hard_limits
+
+
+def test_perfused_volume_in_litres_is_refused():
+    """perfused_volume_ml: 1.0 (litres typed as mL) gave a 0.003 GBq plan and 117 293 Gy as delivered."""
+    import pytest
+
+    from sirtkit.errors import UnitsError
+
+    with pytest.raises((UnitsError, ValueError), match="litres"):
+        _case("nelm_glass_mird_residual.yaml", **{"territories": [{"name": "right lobe", "perfused_volume_ml": 1.0}]})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,7 @@ from sirtkit.workflows._inputs import format_validation_error, read_yaml_mapping
 
 __all__ = [
     "EXIT_HARD_LIMIT",
+    "build_from_options",
     "EXIT_INPUT",
     "EXIT_INTERNAL",
     "console",
@@ -47,7 +49,26 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 P = ParamSpec("P")
+M = TypeVar("M", bound=pydantic.BaseModel)
 R = TypeVar("R")
+
+
+def build_from_options(model: type[M], values: dict[str, Any]) -> M:
+    """Validate command-line option values as ``model``; problems name the option (``--lung-shunt-fraction``),
+    not the internal field."""
+    try:
+        return model.model_validate(values)
+    except pydantic.ValidationError as err:
+        lines = [f"{err.error_count()} problem(s) with the options:"]
+        for e in err.errors():
+            field = str(e["loc"][0]) if e["loc"] else ""
+            where = f"--{field.replace('_', '-')}" if field else "options"
+            msg = "required" if e["type"] == "missing" else e["msg"].removeprefix("Value error, ")
+            for name in values:
+                if "_" in name:  # only multi-word field names: plain words ("ct") would hit ordinary text
+                    msg = re.sub(rf"\b{re.escape(name)}\b", f"--{name.replace('_', '-')}", msg)
+            lines.append(f"  - {where}: {msg}")
+        raise InputError("\n".join(lines)) from None
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:

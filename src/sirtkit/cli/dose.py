@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, cast
 
 import typer
 from rich.table import Table
 
-from sirtkit.cli._common import console, emit_json, handle_errors, progress_bar
+from sirtkit.cli._common import build_from_options, console, emit_json, handle_errors, progress_bar
 from sirtkit.errors import InputError
 
 __all__ = ["register"]
@@ -70,16 +69,14 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--density {density!r}: use uniform or ct")
         if emission_unit not in (None, "Bq/mL", "counts"):
             raise InputError(f"--emission-unit {emission_unit!r}: use Bq/mL or counts")
-        case = DoseCase(
-            emission=emission, segmentation=segmentation, ct=ct,
-            emission_unit=cast(Literal["Bq/mL", "counts"] | None, emission_unit),
-            quantification=cast(Literal["relative", "absolute"], quantification),
-            delivered_activity_gbq=delivered_activity_gbq, lung_shunt_fraction=lung_shunt_fraction,
-            administration_time=parse_time(administration_time, "--administration-time"),
-            image_reference_time=parse_time(image_time, "--image-time"),
-            engine=cast(Literal["vsv", "ldm"], engine), density=cast(Literal["uniform", "ct"], density),
-            voi_roles=parse_roles(voi_role),
-        )
+        case = build_from_options(DoseCase, {
+            "emission": emission, "segmentation": segmentation, "ct": ct, "emission_unit": emission_unit,
+            "quantification": quantification, "delivered_activity_gbq": delivered_activity_gbq,
+            "lung_shunt_fraction": lung_shunt_fraction,
+            "administration_time": parse_time(administration_time, "--administration-time"),
+            "image_reference_time": parse_time(image_time, "--image-time"),
+            "engine": engine, "density": density, "voi_roles": parse_roles(voi_role),
+        })
         with progress_bar("dose", enabled=not json_out) as callback:
             result = run_dose(case, progress=callback)
             files = write_dose_outputs(result, out, pdf=pdf, subtitle=str(emission))

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import typer
 
-from sirtkit.cli._common import EXIT_HARD_LIMIT, console, emit_json, handle_errors, progress_bar
+from sirtkit.cli._common import (
+    EXIT_HARD_LIMIT,
+    build_from_options,
+    console,
+    emit_json,
+    handle_errors,
+    progress_bar,
+)
 from sirtkit.cli.dose import parse_roles, parse_time
 from sirtkit.errors import InputError
 
@@ -46,7 +53,7 @@ def register(app: typer.Typer) -> None:
 
         if engine not in ("vsv", "ldm"):
             raise InputError(f"--engine {engine!r}: use vsv or ldm")
-        case = ImagePlanCase.model_validate({
+        case = build_from_options(ImagePlanCase, {
             "patient_id": patient_id, "spect": spect, "segmentation": segmentation, "device": device,
             "intent": intent, "lung_shunt_fraction": lung_shunt_fraction, "lung_mass_kg": lung_mass_kg,
             "tumour_target_gy": tumour_target_gy, "normal_liver_limit_gy": normal_liver_limit_gy,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sirtkit.errors import InputError
 from sirtkit.imaging import read_segmentation, read_volume
@@ -28,6 +28,7 @@ from sirtkit.planning.devices import DeviceName
 from sirtkit.planning.methods import LIVER_DENSITY_G_PER_ML
 from sirtkit.planning.targets import IntentName
 from sirtkit.progress import ProgressCallback, report
+from sirtkit.units import require_fraction
 from sirtkit.workflows.planning import PlanCase, PlanResult, run_plan
 from sirtkit.workflows.posttreatment import DoseCase, DoseResult, run_dose
 from sirtkit.workflows.vois import VoiSet, build_voi_set
@@ -46,7 +47,7 @@ class ImagePlanCase(BaseModel):
     device: DeviceName = "glass"
     intent: IntentName = "palliative"
     lung_shunt_fraction: float | None = Field(
-        default=None, ge=0.0, le=1.0, description="needed when the segmentation has no lungs (e.g. from planar imaging)")
+        default=None, description="0–1; needed when the segmentation has no lungs (e.g. from planar imaging)")
     lung_mass_kg: float | None = Field(default=None, gt=0.1, lt=5.0)
     prior_lung_doses_gy: tuple[float, ...] = ()
     tumour_target_gy: float | None = Field(default=None, gt=0)
@@ -57,6 +58,12 @@ class ImagePlanCase(BaseModel):
     voi_roles: dict[str, str] = Field(default_factory=dict)
     segment_labels: dict[int, str] | None = None
     engine: Literal["vsv", "ldm"] = "vsv"
+
+
+    @field_validator("lung_shunt_fraction")
+    @classmethod
+    def _lsf(cls, value: float | None) -> float | None:
+        return None if value is None else require_fraction(value, "lung_shunt_fraction")
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,8 @@ logger = logging.getLogger(__name__)
 MAX_PLAUSIBLE_ACTIVITY_GBQ = 30.0
 MAX_PLAUSIBLE_ORGAN_MASS_KG = 10.0
 MAX_PLAUSIBLE_LUNG_MASS_KG = 5.0
+# A perfused territory below 5 mL is almost surely litres typed as mL: even a subsegment is tens of mL [K].
+MIN_PLAUSIBLE_PERFUSED_VOLUME_ML = 5.0
 MIN_PLAUSIBLE_LIVER_VOLUME_ML = 50.0
 MAX_PLAUSIBLE_VOLUME_ML = 10_000.0
 # Decay-table step and span (presentation only).
@@ -231,6 +233,10 @@ class TerritoryInput(_Model):
     @field_validator("perfused_volume_ml")
     @classmethod
     def _volume(cls, v: float | None) -> float | None:
+        if v is not None and 0 < v < MIN_PLAUSIBLE_PERFUSED_VOLUME_ML:
+            raise UnitsError(
+                f"perfused_volume_ml = {v:g} mL is smaller than any treated territory: is it in litres (then "
+                f"{v * 1000:g} mL)? Give mL")
         return _volume_guard(v, "perfused_volume_ml")
 
     @field_validator("perfused_mass_kg")

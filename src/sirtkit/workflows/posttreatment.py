@@ -30,6 +30,7 @@ from sirtkit.imaging import (
 from sirtkit.imaging.volume import Volume
 from sirtkit.physics.nuclides import get_nuclide
 from sirtkit.progress import ProgressCallback, report
+from sirtkit.units import require_fraction
 from sirtkit.workflows.vois import VoiSet, build_voi_set
 
 __all__ = ["DoseCase", "DoseResult", "VoiDose", "run_dose"]
@@ -62,7 +63,7 @@ class DoseCase(BaseModel):
         default=None, description="unit of the emission values when the file does not say (NRRD, NIfTI)")
     quantification: Literal["relative", "absolute"] = "relative"
     delivered_activity_gbq: float | None = Field(default=None, description="relative mode: activity in liver + lungs")
-    lung_shunt_fraction: float | None = Field(default=None, ge=0.0, le=1.0)
+    lung_shunt_fraction: float | None = None
     administration_time: AwareDatetime | None = None
     image_reference_time: AwareDatetime | None = Field(
         default=None, description="absolute mode, files without timing (NRRD/NIfTI): when the Bq/mL values apply")
@@ -73,6 +74,11 @@ class DoseCase(BaseModel):
     segment_labels: dict[int, str] | None = Field(
         default=None, description="label-map segmentations: {label value: segment name}")
     dose_thresholds_gy: tuple[float, ...] = (40.0, 70.0, 100.0, 120.0, 150.0, 205.0)
+
+    @field_validator("lung_shunt_fraction")
+    @classmethod
+    def _lsf(cls, value: float | None) -> float | None:
+        return None if value is None else require_fraction(value, "lung_shunt_fraction")
 
     @field_validator("delivered_activity_gbq")
     @classmethod

@@ -99,7 +99,7 @@ def _render(result: PlanResult) -> None:
         vial.add_row("excess over required", "—" if g.excess_fraction is None else f"{g.excess_fraction:.1%}")
         for o in g.options:
             vial.add_row(f"{o.vial_size_gbq:g} GBq vial reaches the activity at",
-                         f"{o.time.isoformat()} (t_cal + {o.hours_after_calibration:.2f} h)"
+                         f"{o.time.isoformat(timespec='minutes')} (t_cal + {o.hours_after_calibration:.2f} h)"
                          + ("" if o.within_window else " [yellow]outside window[/]"))
         console.print(vial)
     if result.resin_draw is not None:
@@ -116,7 +116,7 @@ def _render(result: PlanResult) -> None:
         for col in ("time", "h from calibration", "decay factor", "activity (GBq)"):
             table.add_column(col)
         for row in result.decay_table:
-            table.add_row(row.time.isoformat(), f"{row.hours_from_reference:.1f}", f"{row.decay_factor:.5f}",
+            table.add_row(row.time.isoformat(timespec="minutes"), f"{row.hours_from_reference:.1f}", f"{row.decay_factor:.5f}",
                           f"{row.activity_gbq:.4f}")
         console.print(table)
     if result.delivered is not None and result.delivered_plan is not None:

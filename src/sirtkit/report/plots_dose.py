@@ -15,12 +15,16 @@ import numpy as np
 from sirtkit.imaging.volume import Volume
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = ["DvhCurve", "plot_dose_overlay", "plot_dvh", "plot_dvh_comparison", "plot_gamma_overlay"]
 
 # Margin around the VOIs shown in dose-map figures, mm.
 CROP_MARGIN_MM = 30.0
+# DVH dose axis: up to the dose received by 1 % of the hottest VOI, so that a few hot voxels do not squash
+# the clinically relevant range (the full curves are in dvh.csv).
+DVH_AXIS_VOLUME_FRACTION = 0.01
 
 # (dose axis in Gy, cumulative volume fraction 0–1)
 DvhCurve = tuple[np.ndarray, np.ndarray]
@@ -43,7 +47,7 @@ def plot_dvh(curves: Mapping[str, DvhCurve], *, title: str = "Cumulative dose–
     max_dose = 1.0
     for n, (name, (dose_gy, fraction)) in enumerate(curves.items()):
         ax.plot(dose_gy, 100.0 * np.asarray(fraction), color=_COLOURS[n % len(_COLOURS)], lw=1.8, label=name)
-        above = np.asarray(dose_gy)[np.asarray(fraction) > 0.005]
+        above = np.asarray(dose_gy)[np.asarray(fraction) > DVH_AXIS_VOLUME_FRACTION]
         if above.size:
             max_dose = max(max_dose, float(above.max()))
     for t in thresholds_gy:
@@ -51,7 +55,8 @@ def plot_dvh(curves: Mapping[str, DvhCurve], *, title: str = "Cumulative dose–
         ax.text(t, 101, f"{t:g} Gy", ha="center", va="bottom", fontsize=7, color="0.35")
     ax.set_xlim(0, max_dose * 1.05)
     ax.set_ylim(0, 105)
-    ax.set_xlabel("Absorbed dose (Gy)")
+    ax.set_xlabel(f"Absorbed dose (Gy) — axis ends where every VOI is below {100 * DVH_AXIS_VOLUME_FRACTION:g} % "
+                  "of its volume")
     ax.set_ylabel("Volume receiving at least this dose (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -102,6 +107,17 @@ def _to_display_order(volume: Volume) -> tuple[np.ndarray, tuple[float, float, f
     return arr, (float(spacing[0]), float(spacing[1]), float(spacing[2]))
 
 
+def _orientation_labels(axes: Sequence[Axes]) -> None:
+    """R/L on the axial, R/L and S/I on the coronal, A/P and S/I on the sagittal view (radiological)."""
+    marks = [(("R", 0.01, 0.5), ("L", 0.97, 0.5), ("A", 0.5, 0.96), ("P", 0.5, 0.01)),
+             (("R", 0.01, 0.5), ("L", 0.97, 0.5), ("S", 0.5, 0.96), ("I", 0.5, 0.01)),
+             (("A", 0.01, 0.5), ("P", 0.97, 0.5), ("S", 0.5, 0.96), ("I", 0.5, 0.01))]
+    for ax, view in zip(axes, marks, strict=True):
+        for text, x, y in view:
+            ax.text(x, y, text, transform=ax.transAxes, color="w", fontsize=9, va="bottom" if y < 0.5 else "top",
+                    ha="left" if x < 0.5 else ("right" if x > 0.5 else "center"), fontweight="bold")
+
+
 def plot_dose_overlay(dose: Volume, *, background: Volume | None = None,
                       masks: Mapping[str, Volume] | None = None, centre_index: Sequence[int] | None = None,
                       dose_max_gy: float | None = None, title: str = "Absorbed dose") -> Figure:
@@ -139,6 +155,11 @@ def plot_dose_overlay(dose: Volume, *, background: Volume | None = None,
                      for a, b, mg, n in zip(lo, hi, margin, dose_arr.shape, strict=True))
         centre = tuple(min(max(c, sl.start), sl.stop - 1) - sl.start
                        for c, sl in zip(centre, crop, strict=True))
+        if centre_index is None:
+            # Each view through the plane holding the most dose inside the VOIs.
+            weighted = np.where(union, dose_arr, 0.0)
+            centre = tuple(int(np.argmax(weighted.sum(axis=tuple(a for a in range(3) if a != axis))))
+                           - crop[axis].start for axis in range(3))
         dose_arr = dose_arr[crop]
         bg_arr = bg_arr[crop] if bg_arr is not None else None
         mask_arrs = {name: m[crop] for name, m in mask_arrs.items()}
@@ -168,12 +189,14 @@ def plot_dose_overlay(dose: Volume, *, background: Volume | None = None,
         ax.set_title(label, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[0].text(0.01, 0.5, "R", transform=axes[0].transAxes, color="w", fontsize=9, va="center")
-    axes[0].text(0.97, 0.5, "L", transform=axes[0].transAxes, color="w", fontsize=9, va="center")
+    _orientation_labels(axes)
     if mask_arrs:
         axes[2].legend(fontsize=7, loc="lower right", framealpha=0.6)
     if image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.85, label="Dose (Gy)")
+        full_max = float(np.max(dose_arr)) if dose_arr.size else 0.0
+        saturated = full_max > vmax * 1.001
+        label = f"Dose (Gy) — saturated ≥ {vmax:.0f} (max {full_max:.0f})" if saturated else "Dose (Gy)"
+        fig.colorbar(image, ax=axes, shrink=0.85, label=label, extend="max" if saturated else "neither")
     fig.suptitle(title)
     return fig
 
@@ -228,8 +251,7 @@ def plot_gamma_overlay(gamma: Volume, *, background: Volume | None = None,
         ax.set_title(label, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[0].text(0.01, 0.5, "R", transform=axes[0].transAxes, color="w", fontsize=9, va="center")
-    axes[0].text(0.97, 0.5, "L", transform=axes[0].transAxes, color="w", fontsize=9, va="center")
+    _orientation_labels(axes)
     if image is not None:
         fig.colorbar(image, ax=axes, shrink=0.85, label="γ (≤ 1 passes)")
     fig.suptitle(title)

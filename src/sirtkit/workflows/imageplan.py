@@ -318,7 +318,8 @@ def plan_sections(result: ImagePlanResult) -> list[dict[str, Any]]:
     if pr.glass_vial is not None:
         gv = pr.glass_vial
         sections.append({"title": "Glass vial order", "header": None, "left_columns": [1], "rows": [
-            ["Infusion time", gv.infusion_time.isoformat()], ["Calibration time", gv.calibration_time.isoformat()],
+            ["Infusion time", gv.infusion_time.isoformat(timespec="minutes")],
+            ["Calibration time", gv.calibration_time.isoformat(timespec="minutes")],
             ["Vial size (GBq at calibration)", _fmt(gv.vial_size_gbq, 1)],
             ["Activity needed at calibration (GBq)", _fmt(gv.activity_needed_at_calibration_gbq, 3)],
             ["Vial activity at infusion (GBq)", _fmt(gv.vial_activity_at_infusion_gbq, 3)],

@@ -373,7 +373,8 @@ def voi_table_row(v: VoiDose) -> list[str]:
 
     bed = "–" if v.mean_bed_gy is None else f"{v.mean_bed_gy:.1f}"
     ab = "–" if v.alpha_beta_gy is None else f"{v.alpha_beta_gy:g}"
-    return [v.name, f"{m.volume_ml:.1f}", f"{m.mass_g:.0f}", f"{m.mean_gy:.1f}", f"{m.d98_gy:.1f}",
+    mass = f"{m.mass_g:.1f}" if m.mass_g < 10 else f"{m.mass_g:.0f}"
+    return [v.name, f"{m.volume_ml:.1f}", mass, f"{m.mean_gy:.1f}", f"{m.d98_gy:.1f}",
             f"{m.d70_gy:.1f}", f"{m.d50_gy:.1f}", f"{m.d2_gy:.1f}", f"{m.max_gy:.1f}", vx(100.0), vx(205.0), bed, ab,
             f"{v.activity_mbq:.1f}"]
 
@@ -381,7 +382,7 @@ def voi_table_row(v: VoiDose) -> list[str]:
 def _activity_rows(summary: Any) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     labels = {
-        "total_in_fov_mbq": "Total in field of view (MBq)", "in_liver_mbq": "In liver (MBq)",
+        "total_in_fov_mbq": "Total in field of view at administration (MBq)", "in_liver_mbq": "In liver (MBq)",
         "in_lungs_mbq": "In lungs (MBq)", "outside_body_mbq": "Outside the body (MBq)",
         "outside_liver_and_lungs_fraction": "Outside liver and lungs (%)", "scale_factor": "Scale factor",
         "mode": "Quantification", "reference_time": "Reference time",
@@ -391,12 +392,27 @@ def _activity_rows(summary: Any) -> list[tuple[str, str]]:
         if value is None:
             continue
         if key == "outside_liver_and_lungs_fraction":
-            rows.append((label, f"{100 * value:.1f}"))
+            has_lungs = getattr(summary, "in_lungs_mbq", None) is not None
+            rows.append((label if has_lungs else "Outside the liver (%) — no lung segment", f"{100 * value:.1f}"))
         elif isinstance(value, float):
             rows.append((label, f"{value:.4g}" if key == "scale_factor" else f"{value:.1f}"))
         else:
             rows.append((label, str(value)))
     return rows
+
+
+def _write_voi_table_csv(result: DoseResult, path: Path) -> None:
+    """The report's per-VOI table (with mean BED and activity) as CSV."""
+    import csv
+    import io
+
+    from sirtkit._files import atomic_write_bytes
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(VOI_TABLE_HEADER)
+    writer.writerows(voi_table_row(v) for v in result.voi_doses)
+    atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
 
 
 def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-treatment dosimetry",
@@ -438,6 +454,8 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
         metrics = [v.metrics for v in result.voi_doses]
         if metrics:
             dosimetry.write_metrics_csv(metrics, stage / names["metrics_csv"])
+            names["voi_table_csv"] = f"{prefix}voi_table.csv"
+            _write_voi_table_csv(result, stage / names["voi_table_csv"])
         reference_file = result.provenance.get("dicom_reference_file")
         if reference_file:
             import pydicom
@@ -459,20 +477,12 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
 
         document = {**(to_jsonable(extra_json) if extra_json else {}), "dosimetry": result.summary()}
         atomic_write_text(stage / names["json"], json.dumps(document, indent=2, ensure_ascii=False))
-        tumour_names = [v.name for v in result.voi_doses if v.role in ("tumor", "tumor_union")]
-        dvh_png = figure_png(plot_dvh(dvh_curves(result.dvhs), thresholds_gy=(70.0, 120.0, 205.0),
-                                      title=f"{title}: cumulative DVH")) if result.dvhs else None
+        dvh_png = figure_png(plot_dvh(dvh_curves(result.dvhs), title=f"{title}: cumulative DVH")) if result.dvhs \
+            else None
         contour_masks = {} if result.vois is None else {
             n: m for n, m in result.vois.masks.items() if result.vois.roles[n] in ("liver", "tumor", "lung", "perfused")}
-        centre = None
-        if tumour_names and result.vois is not None:
-            hottest = max((v for v in result.voi_doses if v.role == "tumor"), key=lambda v: v.metrics.mean_gy,
-                          default=None)
-            if hottest is not None:
-                idx = np.argwhere(result.vois.masks[hottest.name].array)
-                centre = tuple(int(c) for c in idx.mean(axis=0).round())
         overlay_png = figure_png(plot_dose_overlay(result.dose, background=result.background, masks=contour_masks,
-                                                   centre_index=centre, title=f"{title}: absorbed dose (Gy)"))
+                                                   title=f"{title}: absorbed dose (Gy)"))
         figures = []
         if dvh_png is not None:
             (stage / names["dvh_png"]).write_bytes(dvh_png)

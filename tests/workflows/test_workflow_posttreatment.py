@@ -131,3 +131,20 @@ def test_image_time_before_administration_refused(phantom_files):
         run_dose(_case(phantom_files, emission=phantom_files["activity"], quantification="absolute",
                        delivered_activity_gbq=None, administration_time=t0,
                        image_reference_time=t0 - timedelta(hours=2)))
+
+
+def test_ct_density_raises_lung_ldm_dose(phantom_files):
+    """Reference: LDM D = K·a₀/ρ (CLINICAL.md §11.1) with ρ = (HU + 1000)/1000 from CT (Kao EJNMMI Res
+    2014;4:33). The mean dose of a VOI is energy over mass, Σ mᵢDᵢ/Σ mᵢ = K·Σaᵢ/Σρᵢ (per voxel volume), so
+    with CT density the lung mean is the uniform-density mean × 1.03·N/Σρᵢ — about 7× for lung at
+    −880 HU — while liver doses barely move (ρ ≈ 1.02 g/mL at +20 HU). Tolerance 1e-3."""
+    phantom = phantom_files["phantom"]
+    uniform = _by_name(run_dose(_case(phantom_files)))
+    with_ct = _by_name(run_dose(_case(phantom_files, ct=phantom_files["ct"], density="ct")))
+    lung = phantom.masks["lung"].array
+    rho = np.clip((phantom.ct.array[lung] + 1000.0) / 1000.0, 0.001205, 1.1)
+    expected_ratio = float(1.03 * rho.size / np.sum(rho))
+    ratio = with_ct["lung"].metrics.mean_gy / uniform["lung"].metrics.mean_gy
+    assert expected_ratio > 5
+    assert ratio == pytest.approx(expected_ratio, rel=1e-3)
+    assert with_ct["tumor_1"].metrics.mean_gy == pytest.approx(uniform["tumor_1"].metrics.mean_gy, rel=0.05)

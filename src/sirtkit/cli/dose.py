@@ -10,6 +10,7 @@ from rich.table import Table
 
 from sirtkit.cli._common import build_from_options, console, emit_json, handle_errors, progress_bar
 from sirtkit.errors import InputError
+from sirtkit.physics.nuclides import get_nuclide
 
 __all__ = ["register"]
 
@@ -52,6 +53,7 @@ def register(app: typer.Typer) -> None:
         administration_time: str = typer.Option(None, "--administration-time", help="ISO time with offset."),
         image_time: str = typer.Option(None, "--image-time", help="When the image's Bq/mL apply (files without timing)."),
         engine: str = typer.Option("vsv", help="vsv (voxel S-value convolution) or ldm (local deposition)."),
+        nuclide: str = typer.Option("Y-90", help="Y-90 or Ho-166 (Ho-166: --engine ldm; no Ho-166 kernels yet)."),
         density: str = typer.Option("uniform", help="uniform (1.03 g/mL) or ct."),
         emission_unit: str = typer.Option(None, "--emission-unit", help="Bq/mL or counts, when the file does not say (NRRD, NIfTI)."),
         voi_role: list[str] = typer.Option([], "--voi-role", help="SEGMENT=ROLE (liver, tumor, normal_liver, lung, perfused)."),
@@ -76,6 +78,7 @@ def register(app: typer.Typer) -> None:
             "administration_time": parse_time(administration_time, "--administration-time"),
             "image_reference_time": parse_time(image_time, "--image-time"),
             "engine": engine, "density": density, "voi_roles": parse_roles(voi_role),
+            "nuclide": get_nuclide(nuclide).name,
         })
         with progress_bar("dose", enabled=not json_out) as callback:
             result = run_dose(case, progress=callback)

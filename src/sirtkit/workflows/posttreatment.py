@@ -102,6 +102,8 @@ class DoseCase(BaseModel):
             raise ValueError("relative quantification needs a segmentation with the liver")
         if self.quantification == "absolute" and self.administration_time is None:
             raise ValueError("absolute quantification needs administration_time (with a timezone)")
+        if self.nuclide != "Y-90" and self.engine == "vsv":
+            raise ValueError(f"sirtkit has voxel S-value kernels for Y-90 only: use engine 'ldm' for {self.nuclide}")
         return self
 
 

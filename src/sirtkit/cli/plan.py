@@ -7,6 +7,7 @@ limit; 1 a check FAILs a hard limit (named on stderr); 2 bad input.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -68,7 +69,7 @@ def _plan_tables(plan: ActivityPlan, title: str) -> None:
     console.print(terr)
 
 
-def _render(result: PlanResult) -> None:
+def _render(result: PlanResult, *, infusion: datetime | None = None) -> None:
     console.print(f"[bold]sirtkit plan[/] — patient {escape(result.patient_id)}: {escape(result.product)}, method "
                   f"{result.method}, intent {result.intent} ({result.nuclide})")
     console.print(f"LSF {result.lung_shunt_fraction:.4f} ({result.lung_shunt_fraction_source}); lung mass "
@@ -112,12 +113,17 @@ def _render(result: PlanResult) -> None:
         draw.add_row("fraction of vial to draw", f"{d.fraction_of_vial:.4f}")
         console.print(draw)
     if result.decay_table:
-        table = Table(title="Decay table (vial)")
+        table = Table(title="Decay table (vial; times in the infusion's time zone)")
         for col in ("time", "h from calibration", "decay factor", "activity (GBq)"):
             table.add_column(col)
-        for row in result.decay_table:
-            table.add_row(row.time.isoformat(timespec="minutes"), f"{row.hours_from_reference:.1f}", f"{row.decay_factor:.5f}",
-                          f"{row.activity_gbq:.4f}")
+        nearest = None if infusion is None else min(
+            range(len(result.decay_table)),
+            key=lambda i: abs((result.decay_table[i].time - infusion).total_seconds()))
+        for i, row in enumerate(result.decay_table):
+            shown = row.time.astimezone(infusion.tzinfo) if infusion is not None else row.time
+            mark = " [bold]← infusion[/]" if i == nearest else ""
+            table.add_row(shown.isoformat(timespec="minutes") + mark, f"{row.hours_from_reference:.1f}",
+                          f"{row.decay_factor:.5f}", f"{row.activity_gbq:.4f}")
         console.print(table)
     if result.delivered is not None and result.delivered_plan is not None:
         console.print(f"Delivered {result.delivered.activity_delivered_gbq:.4f} GBq (residual fraction "
@@ -136,11 +142,12 @@ def register(app: typer.Typer) -> None:
         = False,
     ) -> None:
         """Plan the activity of a SIRT treatment from a case file and check it against safety limits."""
-        result = run_plan(load_case(case))
+        plan_case = load_case(case)
+        result = run_plan(plan_case)
         if as_json:
             emit_json("plan", result)
         else:
-            _render(result)
+            _render(result, infusion=plan_case.schedule.planned_infusion if plan_case.schedule else None)
         if not result.passes_hard_limits:
             err_console.print("[bold red]refused:[/] the plan breaks a hard limit — "
                               + escape("; ".join(result.hard_failures)), markup=True)

@@ -390,8 +390,51 @@ def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort") -> 
     return CohortData(source=source, **typed)
 
 
-def read_cohort(path: str | os.PathLike[str]) -> CohortData:
+#: Workbook parsers accepted by :func:`read_cohort` (writing always uses openpyxl: drop-down lists).
+ExcelEngine = Literal["calamine", "openpyxl"]
+
+
+def _as_datetime(v: object) -> object:
+    return v.to_pydatetime() if isinstance(v, pd.Timestamp) else v
+
+
+def _read_workbook(p: Path, engine: ExcelEngine) -> dict[str, pd.DataFrame]:
+    """Every sheet of a workbook as raw object columns, keyed by the stripped, lower-case sheet name.
+
+    The calamine parser returns date cells as ``pandas.Timestamp`` where openpyxl returns
+    ``datetime.datetime`` (equal values); they are converted so that the raw cells, hence validation
+    messages that quote a cell, do not depend on the parser. Whitespace-only text cells come back empty
+    from calamine and as the text from openpyxl; validation treats both as empty.
+    """
+    from python_calamine import CalamineError
+
+    if engine not in ("calamine", "openpyxl"):
+        raise InputError(f"excel_engine {engine!r} unknown; use 'calamine' or 'openpyxl'")
+    try:
+        sheets = pd.read_excel(p, sheet_name=None, dtype=object, engine=engine)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile, CalamineError) as err:
+        raise InputError(f"{p}: cannot be read as an Excel workbook ({err}); save it as .xlsx from Excel or "
+                         "LibreOffice, or export the sheets as CSV files into a folder") from None
+    tables = {}
+    for name, df in sheets.items():
+        for c in df.columns:
+            values = df[c].to_numpy()
+            if values.dtype == object and any(isinstance(v, pd.Timestamp) for v in values):
+                df[c] = pd.Series([_as_datetime(v) for v in values], index=df.index, dtype=object)
+        tables[str(name).strip().lower()] = df
+    return tables
+
+
+def read_cohort(path: str | os.PathLike[str], *, excel_engine: ExcelEngine = "calamine") -> CohortData:
     """Read and validate a cohort from an ``.xlsx`` workbook (one sheet per table) or a CSV folder.
+
+    Parameters
+    ----------
+    path : path
+        ``.xlsx``/``.xlsm`` workbook or folder of ``<table>.csv`` files.
+    excel_engine : {"calamine", "openpyxl"}
+        Parser of workbooks. ``calamine`` (Rust, default) reads a 10 000-patient workbook about 20 times
+        faster than ``openpyxl``; both give the same validated tables and the same messages (tested).
 
     Raises
     ------
@@ -416,11 +459,7 @@ def read_cohort(path: str | os.PathLike[str]) -> CohortData:
         if not tables:
             raise InputError(f"{p}: no <table>.csv files found (expected {', '.join(f'{n}.csv' for n in TABLES)})")
     elif p.suffix.lower() in (".xlsx", ".xlsm"):
-        try:
-            sheets = pd.read_excel(p, sheet_name=None, dtype=object, engine="openpyxl")
-        except (ValueError, OSError, KeyError, zipfile.BadZipFile) as err:
-            raise InputError(f"{p}: cannot be read as an Excel workbook ({err})") from None
-        tables = {str(k).strip().lower(): v for k, v in sheets.items()}
+        tables = _read_workbook(p, excel_engine)
     else:
         raise InputError(f"{p}: unsupported file type {p.suffix!r}; give a .xlsx workbook or a folder of CSV files")
     return validate_cohort(tables, source=str(p))

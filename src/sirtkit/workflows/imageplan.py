@@ -325,10 +325,18 @@ def plan_sections(result: ImagePlanResult) -> list[dict[str, Any]]:
             ["Vial activity at infusion (GBq)", _fmt(gv.vial_activity_at_infusion_gbq, 3)],
         ]})
     if pr.decay_table:
-        sections.append({"title": "Decay table", "header": ["Time", "Hours from reference", "Decay factor",
-                                                            "Activity (GBq)"],
-                         "rows": [[r.time.isoformat(timespec="minutes"), f"{r.hours_from_reference:.1f}",
-                                   f"{r.decay_factor:.4f}", f"{r.activity_gbq:.3f}"] for r in pr.decay_table]})
+        infusion = result.plan_case.schedule.planned_infusion if result.plan_case.schedule else None
+        rows, classes = [], []
+        nearest = None if infusion is None else min(
+            range(len(pr.decay_table)), key=lambda i: abs((pr.decay_table[i].time - infusion).total_seconds()))
+        for i, r in enumerate(pr.decay_table):
+            shown = r.time.astimezone(infusion.tzinfo) if infusion is not None else r.time
+            rows.append([shown.isoformat(timespec="minutes") + ("  ← infusion" if i == nearest else ""),
+                         f"{r.hours_from_reference:.1f}", f"{r.decay_factor:.4f}", f"{r.activity_gbq:.3f}"])
+            classes.append("caution" if i == nearest else "")
+        sections.append({"title": "Decay table (vial; times in the infusion's time zone)",
+                         "header": ["Time", "Hours from calibration", "Decay factor", "Activity (GBq)"],
+                         "rows": rows, "row_classes": classes})
     return sections
 
 

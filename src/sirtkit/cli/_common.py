@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from sirtkit import __version__
 from sirtkit.errors import ConstraintViolation, InputError, MissingExtraError, SirtError
@@ -38,6 +39,8 @@ __all__ = [
     "format_validation_error",
     "handle_errors",
     "load_yaml",
+    "print_notes",
+    "print_selected_columns",
     "progress_bar",
 ]
 
@@ -106,6 +109,26 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
 def load_yaml(path: Path) -> Any:
     """Read a YAML (or JSON) mapping; a missing file or a syntax error names the file and line."""
     return read_yaml_mapping(path, "YAML file")
+
+
+def print_selected_columns(title: str, header: Sequence[str], rows: Iterable[Sequence[str]],
+                           columns: Sequence[str]) -> None:
+    """Print ``rows`` (laid out as ``header``) as a rich table showing only ``columns``, first one left-aligned."""
+    keep = [list(header).index(c) for c in columns]
+    table = Table(title=title, header_style="bold")
+    for n, c in enumerate(columns):
+        table.add_column(c, justify="left" if n == 0 else "right")
+    for row in rows:
+        table.add_row(*(str(row[i]) for i in keep))
+    console.print(table)
+
+
+def print_notes(notes: Iterable[str], warnings: Iterable[str]) -> None:
+    """Notes dimmed, warnings in yellow, one per line."""
+    for note in notes:
+        console.print(f"[dim]{escape(note)}[/]")
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def emit_json(kind: str, payload: Any) -> None:

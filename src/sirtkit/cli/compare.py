@@ -6,9 +6,15 @@ from pathlib import Path
 from typing import Literal, cast
 
 import typer
-from rich.table import Table
 
-from sirtkit.cli._common import console, emit_json, handle_errors, progress_bar
+from sirtkit.cli._common import (
+    console,
+    emit_json,
+    handle_errors,
+    print_notes,
+    print_selected_columns,
+    progress_bar,
+)
 from sirtkit.errors import InputError
 
 __all__ = ["register"]
@@ -75,21 +81,12 @@ def render_compare_table(result: object) -> None:
     from sirtkit.workflows.compare import COMPARE_VOI_HEADER, CompareResult, compare_voi_row
 
     assert isinstance(result, CompareResult)
-    keep = [COMPARE_VOI_HEADER.index(c) for c in _TERMINAL_COLUMNS]
-    table = Table(title="Delivered − predicted dose per VOI", header_style="bold")
-    for c in _TERMINAL_COLUMNS:
-        table.add_column(c, justify="left" if c == "VOI" else "right")
-    for comparison in result.comparisons:
-        row = compare_voi_row(comparison)
-        table.add_row(*(row[i] for i in keep))
-    console.print(table)
+    print_selected_columns("Delivered − predicted dose per VOI", COMPARE_VOI_HEADER,
+                           (compare_voi_row(c) for c in result.comparisons), _TERMINAL_COLUMNS)
     g = result.gamma
     rate = "–" if g.n_evaluated == 0 else f"{g.pass_rate_percent:.1f} %"
     console.print(
         f"Gamma pass rate ({g.dose_percent:g} %/{g.distance_mm:g} mm global, cut-off "
         f"{g.lower_dose_cutoff_percent:g} %, over the {result.gamma_region}): [bold]{rate}[/] "
         f"of {g.n_evaluated} voxels")
-    for note in result.notes:
-        console.print(f"[dim]{note}[/]")
-    for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+    print_notes(result.notes, result.warnings)

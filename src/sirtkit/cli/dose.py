@@ -6,9 +6,16 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from sirtkit.cli._common import build_from_options, console, emit_json, handle_errors, progress_bar
+from sirtkit.cli._common import (
+    build_from_options,
+    console,
+    emit_json,
+    handle_errors,
+    print_notes,
+    print_selected_columns,
+    progress_bar,
+)
 from sirtkit.errors import InputError
 from sirtkit.physics.nuclides import get_nuclide
 
@@ -100,15 +107,6 @@ def render_dose_table(result: object) -> None:
     from sirtkit.workflows.posttreatment import VOI_TABLE_HEADER, DoseResult, voi_table_row
 
     assert isinstance(result, DoseResult)
-    keep = [VOI_TABLE_HEADER.index(c) for c in _TERMINAL_COLUMNS]
-    table = Table(title="Absorbed dose per VOI", header_style="bold")
-    for c in _TERMINAL_COLUMNS:
-        table.add_column(c, justify="left" if c == "VOI" else "right")
-    for v in result.voi_doses:
-        row = voi_table_row(v)
-        table.add_row(*(row[i] for i in keep))
-    console.print(table)
-    for note in result.notes:
-        console.print(f"[dim]{note}[/]")
-    for warning in result.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+    print_selected_columns("Absorbed dose per VOI", VOI_TABLE_HEADER,
+                           (voi_table_row(v) for v in result.voi_doses), _TERMINAL_COLUMNS)
+    print_notes(result.notes, result.warnings)

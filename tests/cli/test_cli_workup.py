@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -34,16 +35,137 @@ def test_human_output_shows_scores_rules_and_advice() -> None:
     result = runner.invoke(app, ["workup", str(EXAMPLES / "nelm_caution_whipple_prrt.yaml")],
                            env={"COLUMNS": "250"})
     out = result.output
-    for text in ("BSA Du Bois", "Child-Pugh", "ALBI", "MELD", "ECOG", "biliary_abscess_risk", "fired",
+    for text in ("BSA Du Bois", "Child-Pugh", "ALBI", "MELD", "ECOG", "biliary_abscess_risk", "FIRED",
                  "prophylactic antibiotics", "Braat"):
         assert text in out, text
 
 
-def test_incomplete_names_missing_inputs() -> None:
+def test_incomplete_names_missing_inputs_once() -> None:
+    """Each missing input is listed once (not again in a summary or on stderr)."""
     result = runner.invoke(app, ["workup", str(EXAMPLES / "nelm_incomplete_missing_labs.yaml")],
                            env={"COLUMNS": "250"})
     assert result.exit_code == 2
-    assert "labs.granulocytes_10e9_l" in result.output
+    for field in ("labs.granulocytes_10e9_l", "maa.lung_shunt_fraction", "liver.clinical_liver_failure"):
+        assert result.output.count(field) == 1, field
+    assert "Missing inputs" in result.output
+
+
+def test_incomplete_json_names_missing_inputs_on_stderr() -> None:
+    """With --json stdout holds only the document; stderr names what to provide."""
+    result = runner.invoke(app, ["workup", str(EXAMPLES / "nelm_incomplete_missing_labs.yaml"), "--json"])
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["result"]["eligibility"]["verdict"] == "incomplete"
+    assert "labs.granulocytes_10e9_l" in result.stderr
+
+
+def _evaluations(name: str) -> list[dict[str, Any]]:
+    doc = json.loads(runner.invoke(app, ["workup", str(EXAMPLES / name), "--json"]).stdout)
+    evaluations: list[dict[str, Any]] = doc["result"]["eligibility"]["evaluations"]
+    return evaluations
+
+
+def _rule_rows(lines: list[str]) -> list[str]:
+    """First word of each unindented line: rule rows start at column 0, their details are indented."""
+    return [line.split()[0] for line in lines if line.strip() and not line.startswith(" ")]
+
+
+def _run80(*args: str) -> tuple[int, list[str]]:
+    result = runner.invoke(app, ["workup", *args], env={"COLUMNS": "80"})
+    return result.exit_code, result.output.splitlines()
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
+def test_80_columns_no_line_wider(name: str) -> None:
+    _, lines = _run80(str(EXAMPLES / name), "--all")
+    assert max(len(line) for line in lines) <= 80
+
+
+@pytest.mark.parametrize(
+    "name", ["nelm_contraindicated_bilirubin_ascites.yaml", "nelm_incomplete_missing_labs.yaml",
+             "nelm_caution_whipple_prrt.yaml"],
+)
+def test_80_columns_rule_ids_and_outcomes_in_full(name: str) -> None:
+    """At 80 columns every fired/unknown rule id is printed whole, on one line with its whole outcome."""
+    _, lines = _run80(str(EXAMPLES / name))
+    shown = [e for e in _evaluations(name) if e["status"] in ("fired", "unknown")]
+    assert shown
+    for e in shown:
+        rows = [line.split() for line in lines if line.startswith(e["rule_id"] + " ")]
+        assert len(rows) == 1, e["rule_id"]
+        assert e["outcome"] in rows[0], (e["rule_id"], rows[0])
+
+
+def test_80_columns_contraindicated_lists_every_fired_rule_and_verdict_first() -> None:
+    code, lines = _run80(str(EXAMPLES / "nelm_contraindicated_bilirubin_ascites.yaml"))
+    assert code == 1
+    assert lines[0] == "Verdict: CONTRAINDICATED — 3 contraindications, 8 cautions, 0 unknown"
+    scores = next(i for i, line in enumerate(lines) if line.startswith("Scores"))
+    rules = next(i for i, line in enumerate(lines) if line.startswith("Rules"))
+    assert 0 < scores < rules
+    out = "\n".join(lines)
+    fired = [e["rule_id"] for e in _evaluations("nelm_contraindicated_bilirubin_ascites.yaml")
+             if e["status"] == "fired"]
+    assert {"bilirubin_gt_2", "child_pugh_c", "ascites", "albumin_lt_3_with_tumour_gt_50"} <= set(fired)
+    for rule_id in fired:
+        assert rule_id in out.split(), rule_id
+    assert "bilirubin_mg_dl = 3.1 mg/dL > 2 mg/dL" in out  # value vs threshold
+    assert "19 rules passed, 4 not applicable (--all to list them)" in out
+    assert "Verdict" not in out.split("\n", 1)[1]  # said once, first
+
+
+def test_only_fired_and_unknown_rules_without_all() -> None:
+    name = "nelm_contraindicated_bilirubin_ascites.yaml"
+    _, lines = _run80(str(EXAMPLES / name))
+    first_words = _rule_rows(lines)
+    for e in _evaluations(name):
+        listed = e["rule_id"] in first_words
+        assert listed == (e["status"] in ("fired", "unknown")), e["rule_id"]
+
+
+def test_all_lists_every_rule() -> None:
+    name = "nelm_contraindicated_bilirubin_ascites.yaml"
+    code, lines = _run80(str(EXAMPLES / name), "--all")
+    assert code == 1
+    first_words = _rule_rows(lines)
+    for e in _evaluations(name):
+        assert first_words.count(e["rule_id"]) == 1, e["rule_id"]
+    out = "\n".join(lines)
+    for heading in ("FIRED", "PASSED", "NOT APPLICABLE"):
+        assert heading in [line.strip() for line in lines], heading
+    assert "19 rules passed, 4 not applicable" in out
+    assert "--all to list them" not in out
+
+
+def test_sources_are_numbered_notes() -> None:
+    _, lines = _run80(str(EXAMPLES / "nelm_caution_whipple_prrt.yaml"))
+    out = "\n".join(lines)
+    assert "Sources" in out
+    assert "[3] Braat AJAT et al. CVIR 2019;43:246" in out
+
+
+def test_eligible_is_short() -> None:
+    code, lines = _run80(str(EXAMPLES / "nelm_eligible_midgut.yaml"))
+    assert code == 0
+    assert lines[0] == "Verdict: ELIGIBLE — 0 contraindications, 0 cautions, 0 unknown"
+    assert len(lines) < 20
+    assert "30 rules passed, 4 not applicable (--all to list them)" in lines
+
+
+def test_field_typo_suggests_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("patient_id: X\necgo: 1\n", encoding="utf-8")
+    result = runner.invoke(app, ["workup", str(path)], env={"COLUMNS": "250"})
+    assert result.exit_code == 2
+    assert "unknown field 'ecgo': did you mean 'ecog'?" in result.output
+
+
+def test_empty_file_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("", encoding="utf-8")
+    result = runner.invoke(app, ["workup", str(path)], env={"COLUMNS": "250"})
+    assert result.exit_code == 2
+    assert "the file is empty" in result.output
+    assert "NoneType" not in result.output
 
 
 def test_bad_input_exit_2_names_field(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ def test_full_report_with_pdf(tmp_path: Path, analysis: CohortAnalysis) -> None:
     assert "Headline results" in text and "Published NELM radioembolization series" in text
     html = files.html.read_text()
     assert "data:image/png;base64," in html and "<table>" in html and "&lt;table" not in html
+    assert "End-point definitions" in html and "Eisenhauer" in html and "Event sources in this cohort" in html
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     # running again replaces the earlier report
     rc.write_cohort_report(analysis, out, pdf=False)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from sirtkit.errors import InputError
 from sirtkit.outcomes import doseresponse, literature, markers, rates, response, survival, toxicity
-from sirtkit.outcomes.cohort import CohortData, derive_endpoints
+from sirtkit.outcomes.cohort import ENDPOINT_DEFINITIONS, CohortData, derive_endpoints, hepatic_lesions
 from sirtkit.progress import ProgressCallback, report
 
 __all__ = ["COVARIATES", "ENDPOINTS", "HEPATIC_TOXICITY_TERMS", "CohortAnalysis", "Covariate", "analyse_cohort"]
@@ -127,11 +127,16 @@ class CohortAnalysis:
         """Headline numbers (JSON-ready after :func:`sirtkit.serialize.to_jsonable`)."""
         km = {k: {"n": v.n, "events": v.n_events_total, "median_months": v.median,
                   "median_ci_months": list(v.median_ci)} for k, v in self.km.items()}
+        sources = {ep: {str(k): int(v) for k, v in self.endpoints[f"{ep}_source"].value_counts().sort_index().items()}
+                   for ep in ENDPOINTS if f"{ep}_source" in self.endpoints.columns}
         return {
             "n_patients": self.n_patients, "criteria": self.criteria,
             "confirmation_min_days": self.confirmation_min_days,
             "best_response_counts": self.rates.counts,
             "orr": self.rates.orr, "dcr": self.rates.dcr, "survival": km,
+            "endpoint_definitions": {k: v.replace("the chosen criteria", self.criteria)
+                                     for k, v in ENDPOINT_DEFINITIONS.items()},
+            "endpoint_event_sources": sources,
             "dose_response": self.dose_response, "dose_toxicity": self.dose_toxicity,
             "warnings": self.warnings,
         }
@@ -303,9 +308,6 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
         raise InputError("the cohort has no patients; fill the patients sheet")
     report(progress, 0.02, "baseline")
     treatments = _treatment_table(data)
-    endpoints = derive_endpoints(data)
-    first_sirt = endpoints.set_index("patient_id")["first_sirt_date"]
-    baseline = pd.DataFrame([*_baseline_table(data).to_dict("records"), *_baseline_labs(data.labs, first_sirt)])
 
     report(progress, 0.1, "response")
     available = _criteria_available(data.measurements)
@@ -319,6 +321,13 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
                          f"({', '.join(response.MEASURE_COLUMNS[response.CRITERIA[criteria].measure])})")
     else:
         tp = response.assess_timepoints(data.lesions, data.measurements, criteria)
+    hepatic_tp = (response.assess_timepoints(hepatic_lesions(data.lesions), data.measurements, criteria)
+                  if not data.measurements.empty else None)
+    endpoints = derive_endpoints(data, criteria=criteria, timepoints=tp if len(tp) else None,
+                                 hepatic_timepoints=hepatic_tp)
+    first_sirt = endpoints.set_index("patient_id")["first_sirt_date"]
+    baseline = pd.DataFrame([*_baseline_table(data).to_dict("records"), *_baseline_labs(data.labs, first_sirt)])
+    warn.extend(_site_warnings(data.lesions))
     best = _best_for_all(data.patients, tp, confirmation_min_days)
     primary_rates = rates.response_rates(best["best_response"].replace({"NN": "SD"}).tolist())
     rows = [_rates_row(criteria, best["best_response"])]
@@ -439,6 +448,19 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
         cox_univariable=pd.DataFrame(uni_rows), cox_multivariable=multi, lesion_doses=lesion_doses,
         dose_response=dr, liver_toxicity=liver_tox, dose_toxicity=dt, literature=lit, swimmer=swimmer,
         confirmation_min_days=confirmation_min_days, warnings=warn)
+
+
+def _site_warnings(lesions: pd.DataFrame) -> list[str]:
+    """Caveat when lesions lack the organ that hepatic PFS needs."""
+    if lesions.empty:
+        return []
+    no_site = lesions["organ"].isna() & ~lesions["is_lymph_node"].astype("boolean").fillna(False)
+    if not no_site.any():
+        return []
+    n_new = int((no_site & (lesions["role"] == "new")).sum())
+    return [f"{int(no_site.sum())} lesion(s) ({n_new} new) have no organ in the lesions sheet: they count for PFS "
+            "but never for hepatic PFS; fill the organ column (liver, lymph_node, ...) to attribute their "
+            "progression"]
 
 
 def _label(name: str) -> str:

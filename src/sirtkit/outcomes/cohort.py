@@ -8,8 +8,11 @@ names the sheet, the spreadsheet row (the header is row 1) and the column of eac
 
 Time origin of every end point is the **first SIRT date** of the patient (CLINICAL.md §8): OS = death of
 any cause; PFS = first progression (any site) or death; hepatic PFS = first intrahepatic progression or
-death; TTP = first progression (death censored). Patients without the event are censored at the latest
-``last_follow_up`` event, or else at the latest date recorded for them anywhere in the workbook.
+death; TTP = first progression. Progression comes from imaging (first time point with overall response PD
+by the chosen criteria, RECIST 1.1 by default; the liver-only assessment for hepatic PFS) and from the
+``events`` sheet, the earliest date winning (:func:`derive_endpoints`, :data:`ENDPOINT_DEFINITIONS`).
+OS is censored at the latest ``last_follow_up`` event, or else at the latest date recorded for the patient;
+PFS, hepatic PFS and TTP at the last tumour assessment (latest imaging date).
 
 >>> sorted(TABLES)[:3]
 ['events', 'labs', 'lesions']
@@ -30,9 +33,14 @@ import pandas as pd
 
 from sirtkit._files import default_mode
 from sirtkit.errors import InputError
+from sirtkit.outcomes.response import assess_timepoints
 
 __all__ = [
     "DAYS_PER_MONTH",
+    "ENDPOINT_DEFINITIONS",
+    "ENDPOINT_SOURCES",
+    "EVENT_SOURCES",
+    "HEPATIC_ORGAN",
     "TABLES",
     "CohortData",
     "CohortValidationError",
@@ -40,6 +48,7 @@ __all__ = [
     "Issue",
     "TableSpec",
     "derive_endpoints",
+    "hepatic_lesions",
     "read_cohort",
     "validate_cohort",
     "write_cohort",
@@ -558,54 +567,168 @@ def write_template(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def derive_endpoints(data: CohortData) -> pd.DataFrame:
-    """Time-to-event end points per patient from the first SIRT date.
+#: Organ value of the ``lesions`` sheet that makes a lesion hepatic (target, non-target or new).
+HEPATIC_ORGAN = "liver"
+
+#: Sources of a progression/death event, in the order used to list ties (``pfs_source`` etc.).
+EVENT_SOURCES = ("imaging", "imaging_hepatic", "progression", "hepatic_progression", "extrahepatic_progression",
+                 "death")
+
+#: Which sources end each end point (CLINICAL.md §8; radiological PD per Eisenhauer 2009).
+ENDPOINT_SOURCES: dict[str, tuple[str, ...]] = {
+    "os": ("death",),
+    "pfs": ("imaging", "imaging_hepatic", "progression", "hepatic_progression", "extrahepatic_progression",
+            "death"),
+    "hpfs": ("imaging_hepatic", "hepatic_progression", "death"),
+    "ttp": ("imaging", "imaging_hepatic", "progression", "hepatic_progression", "extrahepatic_progression"),
+}
+
+#: End-point definitions as stated in the cohort report (CLINICAL.md §8; RECIST 1.1, Eisenhauer 2009).
+ENDPOINT_DEFINITIONS: dict[str, str] = {
+    "os": "Overall survival: first SIRT to death of any cause; alive patients censored at the last follow-up "
+          "(last_follow_up event, else the latest date recorded for the patient).",
+    "pfs": "Progression-free survival: first SIRT to the first of radiological progression (first follow-up "
+           "time point after the first SIRT with overall response PD by the chosen criteria — RECIST 1.1: "
+           ">= 20 % and >= 5 mm increase of the target sum over the nadir, unequivocal non-target progression "
+           "or a new lesion; Eisenhauer et al., Eur J Cancer 2009;45:228-247 — or hepatic PD as below), "
+           "progression recorded in the events sheet (progression, hepatic_progression, "
+           "extrahepatic_progression) or death of any cause; earliest date wins.",
+    "hpfs": "Hepatic progression-free survival: first SIRT to the first of intrahepatic radiological "
+            "progression (the same criteria applied to the lesions whose organ is 'liver' only: liver "
+            "target sum, liver non-target lesions, new lesions with organ 'liver'), a hepatic_progression "
+            "event or death of any cause. Lesions without an organ and events 'progression' without a site "
+            "never count as hepatic.",
+    "censoring": "PFS, hepatic PFS and TTP without an event are censored at the last tumour assessment: the "
+                 "latest imaging date of the patient (the first SIRT date if no imaging after it; the OS "
+                 "censoring date if the patient has no imaging at all). Deaths after a long gap without "
+                 "imaging still count as PFS events (no missed-visit rule).",
+}
+
+
+def _first_pd(tp: pd.DataFrame, first_sirt: pd.Series) -> pd.Series:
+    """Date of the first follow-up time point with overall response PD after the first SIRT, per patient."""
+    if tp is None or len(tp) == 0:
+        return pd.Series(dtype="datetime64[ns]")
+    t = tp[tp["overall_response"].astype(str) == "PD"]
+    t = t[t["date"] > t["patient_id"].map(first_sirt)]
+    return t.groupby("patient_id")["date"].min()
+
+
+def hepatic_lesions(lesions: pd.DataFrame) -> pd.DataFrame:
+    """Lesions with the role of every non-hepatic lesion set to ``extrahepatic``, for a liver-only assessment.
+
+    A lesion is hepatic when its ``organ`` is ``liver`` (:data:`HEPATIC_ORGAN`); a lesion without an organ
+    is *not* hepatic (hepatic PFS is never shortened by a guess about the site). The relabelled lesions
+    keep their measurements, so the baseline date and the follow-up time points stay those of the
+    patient, while target sum, non-target status and new lesions count the liver only.
+
+    >>> les = pd.DataFrame({"patient_id": ["a", "a"], "lesion_id": ["L1", "N1"], "role": ["target", "new"],
+    ...                     "organ": ["liver", "bone"], "is_lymph_node": [False, False]})
+    >>> list(hepatic_lesions(les)["role"])
+    ['target', 'extrahepatic']
+    """
+    out = lesions.copy()
+    organ = out["organ"].astype("string") if "organ" in out.columns else pd.Series(pd.NA, index=out.index,
+                                                                                     dtype="string")
+    liver = (organ == HEPATIC_ORGAN).fillna(False).to_numpy(bool)
+    out["role"] = np.where(liver, out["role"].astype(object), "extrahepatic")
+    return out
+
+
+def derive_endpoints(data: CohortData, *, criteria: str = "recist1.1",
+                     timepoints: pd.DataFrame | None = None,
+                     hepatic_timepoints: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Time-to-event end points per patient from the first SIRT date, from imaging and the events sheet.
+
+    Radiological progression is the first follow-up time point after the first SIRT whose overall response
+    is PD by ``criteria`` (:func:`sirtkit.outcomes.response.assess_timepoints`); hepatic radiological
+    progression is PD of the liver-only assessment (:func:`hepatic_lesions`). Progression events of the
+    ``events`` sheet are a second source; the earliest date wins. See :data:`ENDPOINT_DEFINITIONS` for the
+    definitions and the censoring rule.
+
+    Parameters
+    ----------
+    data : CohortData
+        Validated cohort.
+    criteria : str
+        Response criteria of the radiological PD (key of :data:`sirtkit.outcomes.response.CRITERIA`).
+    timepoints, hepatic_timepoints : DataFrame, optional
+        Already computed :func:`~sirtkit.outcomes.response.assess_timepoints` output for all lesions and
+        for :func:`hepatic_lesions` (computed here when not given).
 
     Returns
     -------
     DataFrame
-        ``patient_id``, ``first_sirt_date``, ``n_treatments``, and for each of ``os``, ``pfs``, ``hpfs``,
-        ``ttp``: ``<ep>_months`` (time from first SIRT, months of 365.25/12 days) and ``<ep>_event``
-        (1 event, 0 censored).
+        ``patient_id``, ``first_sirt_date``, ``n_treatments``, ``censor_date`` (OS), ``last_assessment_date``
+        (PFS/hPFS/TTP censoring), ``imaging_pd_date``, ``hepatic_imaging_pd_date`` and for each of ``os``,
+        ``pfs``, ``hpfs``, ``ttp``: ``<ep>_months`` (time from first SIRT, months of 365.25/12 days),
+        ``<ep>_event`` (1 event, 0 censored), ``<ep>_date`` (event or censoring date) and ``<ep>_source``
+        (the source(s) of the event among :data:`EVENT_SOURCES`, ties joined by ``+``; ``censored``).
 
     Raises
     ------
     InputError
-        If an event or follow-up date precedes the first SIRT date.
+        If an event or follow-up date precedes the first SIRT date, or the measurements lack the
+        columns of ``criteria``.
     """
     tr = data.treatments.groupby("patient_id")["treatment_date"].agg(["min", "count"])
     tr.columns = ["first_sirt_date", "n_treatments"]
     out = data.patients[["patient_id"]].join(tr, on="patient_id")
+    pids = out["patient_id"]
+    first_sirt = out.set_index("patient_id")["first_sirt_date"]
     ev = data.events
     dated = [df[["patient_id", "date"]] for df in (data.events, data.measurements, data.labs, data.toxicities,
                                                     data.symptoms) if not df.empty]
     dated.append(data.treatments.rename(columns={"treatment_date": "date"})[["patient_id", "date"]])
     last_any = pd.concat(dated).groupby("patient_id")["date"].max()
     last_fu = ev[ev["event"] == "last_follow_up"].groupby("patient_id")["date"].max()
-    censor = last_fu.reindex(out["patient_id"]).fillna(last_any.reindex(out["patient_id"]))
+    censor = last_fu.reindex(pids).fillna(last_any.reindex(pids))
     out["censor_date"] = censor.to_numpy()
 
-    def first(kinds: tuple[str, ...]) -> pd.Series:
-        return ev[ev["event"].isin(kinds)].groupby("patient_id")["date"].min().reindex(out["patient_id"])
+    meas = data.measurements
+    if not meas.empty:
+        if timepoints is None:
+            timepoints = assess_timepoints(data.lesions, meas, criteria)
+        if hepatic_timepoints is None:
+            hepatic_timepoints = assess_timepoints(hepatic_lesions(data.lesions), meas, criteria)
+        last_img = meas.groupby("patient_id")["date"].max().reindex(pids)
+        last_img = last_img.where(last_img.isna() | (last_img > first_sirt.reindex(pids)),
+                                  first_sirt.reindex(pids))
+    else:
+        last_img = pd.Series(pd.NaT, index=pids, dtype="datetime64[ns]")
+    last_assessment = last_img.fillna(censor)
+    out["last_assessment_date"] = pd.to_datetime(last_assessment.to_numpy()).astype("datetime64[ns]")
 
-    death = first(("death",))
-    prog = first(("progression", "hepatic_progression", "extrahepatic_progression"))
-    hprog = first(("hepatic_progression",))
+    def first(kinds: tuple[str, ...]) -> pd.Series:
+        return ev[ev["event"].isin(kinds)].groupby("patient_id")["date"].min().reindex(pids)
+
+    sources: dict[str, pd.Series] = {
+        "imaging": (_first_pd(timepoints, first_sirt) if timepoints is not None else
+                    pd.Series(dtype="datetime64[ns]")).reindex(pids),
+        "imaging_hepatic": (_first_pd(hepatic_timepoints, first_sirt) if hepatic_timepoints is not None else
+                            pd.Series(dtype="datetime64[ns]")).reindex(pids),
+        **{k: first((k,)) for k in ("progression", "hepatic_progression", "extrahepatic_progression", "death")},
+    }
+    out["imaging_pd_date"] = pd.to_datetime(sources["imaging"].to_numpy()).astype("datetime64[ns]")
+    out["hepatic_imaging_pd_date"] = pd.to_datetime(sources["imaging_hepatic"].to_numpy()).astype(
+        "datetime64[ns]")
     # A 'progression' event without a site counts for PFS and TTP, not for hepatic PFS (record
     # 'hepatic_progression' for that): hepatic PFS is never shortened by a guess about the site.
-    start = out["first_sirt_date"].to_numpy()
-    spec = {"os": [death], "pfs": [prog, death], "hpfs": [hprog, death], "ttp": [prog]}
-    for ep, parts in spec.items():
-        event_date = pd.concat([s.reset_index(drop=True) for s in parts], axis=1).min(axis=1)
+    start = pd.to_datetime(out["first_sirt_date"].to_numpy())
+    for ep, kinds in ENDPOINT_SOURCES.items():
+        frame = pd.DataFrame({k: pd.to_datetime(sources[k].to_numpy()) for k in kinds})
+        event_date = frame.min(axis=1)
         has = event_date.notna().to_numpy()
-        end = np.where(has, event_date.to_numpy(), out["censor_date"].to_numpy())
-        if ep == "ttp":
-            # deaths without progression are censored at death
-            d = death.to_numpy()
-            end = np.where(~has & ~pd.isna(d), d, end)
-        days = (pd.to_datetime(end) - pd.to_datetime(start)).days.to_numpy(float)
-        out[f"{ep}_months"] = days / DAYS_PER_MONTH
+        censor_at = out["censor_date"] if ep == "os" else out["last_assessment_date"]
+        end = pd.to_datetime(np.where(has, event_date.to_numpy(), pd.to_datetime(censor_at.to_numpy()).to_numpy()))
+        label = np.full(len(out), "", dtype=object)
+        for k in kinds:
+            hit = (frame[k] == event_date).fillna(False).to_numpy(bool) & has
+            label = np.where(hit, np.where(label == "", k, label + "+" + k), label)
+        out[f"{ep}_months"] = (end - start).days.to_numpy(float) / DAYS_PER_MONTH
         out[f"{ep}_event"] = has.astype(int)
+        out[f"{ep}_date"] = end.astype("datetime64[ns]")
+        out[f"{ep}_source"] = np.where(has, label, "censored")
     bad = out["os_months"] < 0
     if bad.any():
         pid = out.loc[bad, "patient_id"].iloc[0]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats
+from scipy import special, stats
 
 from sirtkit.errors import InputError
 
@@ -75,7 +75,7 @@ class LogisticFit:
         """Predicted probability at ``x``."""
         xx = np.asarray(x, dtype=float)
         xx = np.log(xx) if self.log_x else xx
-        return 1.0 / (1.0 + np.exp(-(self.intercept + self.slope * xx)))
+        return special.expit(self.intercept + self.slope * xx)
 
     def x_at_probability(self, probability: float = 0.5) -> tuple[float, float, float]:
         """x at which the fitted probability equals ``probability`` (e.g. D50), with a delta-method CI.
@@ -143,7 +143,7 @@ def logistic_fit(x: npt.ArrayLike, y: npt.ArrayLike, *, log_x: bool = False,
     ll_old = -np.inf
     for _ in range(_MAX_ITER):
         eta = design @ beta
-        p = 1.0 / (1.0 + np.exp(-eta))
+        p = special.expit(eta)
         w = np.clip(p * (1 - p), 1e-12, None)
         info = design.T @ (design * w[:, None])
         score = design.T @ (yy - p)
@@ -166,7 +166,7 @@ def logistic_fit(x: npt.ArrayLike, y: npt.ArrayLike, *, log_x: bool = False,
     if np.max(np.abs(eta)) > _SEPARATION_ETA and np.all((eta > 0) == (yy == 1)):
         raise InputError("logistic fit: complete separation (one x threshold splits the outcome perfectly); "
                          "no finite estimate exists — report the ROC threshold instead")
-    p = 1.0 / (1.0 + np.exp(-eta))
+    p = special.expit(eta)
     info = design.T @ (design * (p * (1 - p))[:, None])
     cov = np.linalg.inv(info)
     if not converged:

@@ -127,6 +127,9 @@ def synthetic_cohort(n_patients: int = 200, rng: np.random.Generator | int | Non
     resp_frac = np.bincount(l_pat, weights=responder.astype(float), minlength=n) / np.maximum(n_les, 1)
     pfs_m = g.exponential(1.0, n) * _MEDIAN_PFS_MONTHS / np.log(2) / np.exp(0.8 * lp - 0.8 * resp_frac)
     prog_m = np.minimum(pfs_m, os_m * 0.95)
+    # site of the first progression: the lesions of that site grow (and new lesions appear there)
+    prog_kind = np.where(g.random(n) < 0.7, "hepatic_progression", "extrahepatic_progression")
+    hep_prog = prog_kind == "hepatic_progression"
 
     # --- assessments: baseline (-5..-30 d) and schedule until min(death, censor)
     sched = np.array(SYNTHETIC_ASSESSMENT_MONTHS)
@@ -153,7 +156,8 @@ def synthetic_cohort(n_patients: int = 200, rng: np.random.Generator | int | Non
     t_m = mr["t_m"].to_numpy()
     frac = np.minimum(t_m / 6.0, 1.0)
     diam = d0[li] * (1.0 + delta[li] * frac)
-    progressed = (t_m >= prog_m[p_of]) & (t_m > 0)
+    at_site = np.where(hep_prog[p_of], organ[li] == "liver", organ[li] != "liver")
+    progressed = (t_m >= prog_m[p_of]) & (t_m > 0) & at_site
     diam = np.where(progressed, np.maximum(diam, 5.0) * 1.45 + 6.0, diam)
     gone = (~is_node[li]) & (delta[li] < -0.85) & (frac >= 1.0) & ~progressed
     diam = np.where(gone, 0.0, diam)
@@ -180,15 +184,17 @@ def synthetic_cohort(n_patients: int = 200, rng: np.random.Generator | int | Non
         "role": role, "organ": organ, "is_lymph_node": is_node | (organ == "lymph_node"),
         "tumour_dose_gy": dose,
     })
-    # new lesions in a third of the progressing patients with a scan at progression
+    # new lesions at the progression scan: in the liver for a third of hepatic progressions, outside the
+    # liver for every extrahepatic progression (so that imaging shows where the disease progressed)
     prog_scan = first_after < sched.size
     prog_scan &= visits[np.arange(n), np.minimum(first_after, sched.size - 1)]
-    new_p = np.flatnonzero(prog_scan & (g.random(n) < 0.33))
+    new_p = np.flatnonzero(prog_scan & ((g.random(n) < 0.33) | ~hep_prog))
     if new_p.size:
         new_id = np.char.add("N", np.ones(new_p.size, int).astype(str)).astype(object)
+        new_organ = np.where(hep_prog[new_p], "liver", g.choice(["bone", "lymph_node", "lung"], size=new_p.size))
         lesions = pd.concat([lesions, pd.DataFrame({
-            "patient_id": pid[new_p], "lesion_id": new_id, "role": "new", "organ": "liver",
-            "is_lymph_node": False, "tumour_dose_gy": np.nan})], ignore_index=True)
+            "patient_id": pid[new_p], "lesion_id": new_id, "role": "new", "organ": new_organ.astype(object),
+            "is_lymph_node": new_organ == "lymph_node", "tumour_dose_gy": np.nan})], ignore_index=True)
         nd = start[new_p] + np.round(sched[first_after[new_p]] * DAYS_PER_MONTH).astype("timedelta64[D]")
         measurements = pd.concat([measurements, pd.DataFrame({
             "patient_id": pid[new_p], "lesion_id": new_id, "date": nd,
@@ -199,7 +205,6 @@ def synthetic_cohort(n_patients: int = 200, rng: np.random.Generator | int | Non
     has_prog = prog_m <= np.minimum(os_m, censor_m)
     scan_prog_m = np.where(prog_scan, sched[np.minimum(first_after, sched.size - 1)], prog_m)
     prog_date_m = np.minimum(scan_prog_m, np.minimum(os_m, censor_m))
-    prog_kind = np.where(g.random(n) < 0.7, "hepatic_progression", "extrahepatic_progression")
 
     def at(months: np.ndarray) -> np.ndarray:
         return start_sel + np.round(months * DAYS_PER_MONTH).astype("timedelta64[D]")

@@ -121,6 +121,25 @@ def _headline(a: CohortAnalysis) -> list[tuple[str, str, str]]:
     return rows
 
 
+#: Labels of the end-point definitions shown above the survival table.
+_DEFINITION_LABELS = {"os": "OS", "pfs": "PFS", "hpfs": "Hepatic PFS", "censoring": "Censoring"}
+
+
+def _endpoint_definitions_html(a: CohortAnalysis) -> Markup:
+    """The OS/PFS/hepatic PFS definitions (CLINICAL.md §8, RECIST 1.1) and the event sources of this cohort."""
+    summary = a.summary()
+    items = [f"<li><b>{escape(_DEFINITION_LABELS.get(k, k))}</b>: {escape(v)}</li>"
+             for k, v in summary["endpoint_definitions"].items()]
+    counts = []
+    for ep, by_source in summary["endpoint_event_sources"].items():
+        parts = ", ".join(f"{escape(src)} {n}" for src, n in by_source.items())
+        counts.append(f"{escape(_DEFINITION_LABELS.get(ep, ep))}: {parts}")
+    src = ("<li><b>Event sources in this cohort</b> (imaging = overall PD, imaging_hepatic = liver-only PD, "
+           "other names = events sheet; ties joined by +): " + "; ".join(counts) + "</li>") if counts else ""
+    return Markup(f'<p class="note">End-point definitions (time origin: first SIRT date):</p>'
+                  f'<ul class="note">{"".join(items)}{src}</ul>')  # every text escaped above
+
+
 def _kv_table(d: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for k, v in d.items():
@@ -168,7 +187,7 @@ def render_cohort_html(a: CohortAnalysis, figures: dict[str, bytes], *, title: s
         "markers": _html_table(a.marker_table),
         "symptoms": _html_table(a.symptom_table),
         "toxicity": _html_table(a.toxicity),
-        "survival": _html_table(a.survival_table),
+        "survival": _endpoint_definitions_html(a) + _html_table(a.survival_table),
         "logrank": _html_table(a.logrank),
         "cox_uni": _html_table(a.cox_univariable),
         "cox_multi": _html_table(a.cox_multivariable, ["label", "coef", "se", "hazard_ratio", "ci_low", "ci_high",

@@ -12,6 +12,7 @@ import logging
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -39,6 +40,8 @@ __all__ = [
     "format_validation_error",
     "handle_errors",
     "load_yaml",
+    "parse_roles",
+    "parse_time",
     "print_notes",
     "print_selected_columns",
     "progress_bar",
@@ -129,6 +132,28 @@ def print_notes(notes: Iterable[str], warnings: Iterable[str]) -> None:
         console.print(f"[dim]{escape(note)}[/]")
     for warning in warnings:
         console.print(f"[yellow]warning:[/] {escape(warning)}")
+
+
+def parse_roles(items: list[str]) -> dict[str, str]:
+    roles: dict[str, str] = {}
+    for item in items:
+        name, sep, role = item.rpartition("=")
+        if not sep or not name:
+            raise InputError(f"--voi-role {item!r}: write SEGMENT=ROLE, e.g. 'Normal Tissue=normal_liver'")
+        roles[name] = role
+    return roles
+
+
+def parse_time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r} is not an ISO date-time such as 2026-03-02T09:30:00+01:00") from None
+    if moment.tzinfo is None:
+        raise InputError(f"{option} {value!r} has no timezone: add an offset, e.g. {value}+01:00")
+    return moment
 
 
 def emit_json(kind: str, payload: Any) -> None:

@@ -11,6 +11,7 @@ from sirtkit.cli._common import (
     console,
     emit_json,
     handle_errors,
+    parse_roles,
     print_notes,
     print_selected_columns,
     progress_bar,
@@ -18,16 +19,6 @@ from sirtkit.cli._common import (
 from sirtkit.errors import InputError
 
 __all__ = ["register"]
-
-
-def _parse_roles(items: list[str]) -> dict[str, str]:
-    roles: dict[str, str] = {}
-    for item in items:
-        name, sep, role = item.rpartition("=")
-        if not sep or not name:
-            raise InputError(f"--voi-role {item!r}: write SEGMENT=ROLE, e.g. 'Normal Tissue=normal_liver'")
-        roles[name] = role
-    return roles
 
 
 def register(app: typer.Typer) -> None:
@@ -56,7 +47,7 @@ def register(app: typer.Typer) -> None:
         if dose_unit not in (None, "Gy"):
             raise InputError(f"--dose-unit {dose_unit!r}: only Gy is accepted; convert the dose map to Gy first")
         case = CompareCase(
-            predicted=predicted, delivered=delivered, segmentation=segmentation, voi_roles=_parse_roles(voi_role),
+            predicted=predicted, delivered=delivered, segmentation=segmentation, voi_roles=parse_roles(voi_role),
             dose_percent=dose_percent, distance_mm=distance_mm, lower_dose_cutoff_percent=cutoff_percent,
             resample_to=cast(Literal["delivered", "predicted"], resample),
             dose_unit=cast(Literal["Gy"] | None, dose_unit),

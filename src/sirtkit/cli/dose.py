@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -12,6 +11,8 @@ from sirtkit.cli._common import (
     console,
     emit_json,
     handle_errors,
+    parse_roles,
+    parse_time,
     print_notes,
     print_selected_columns,
     progress_bar,
@@ -20,28 +21,6 @@ from sirtkit.errors import InputError
 from sirtkit.physics.nuclides import get_nuclide
 
 __all__ = ["register"]
-
-
-def parse_roles(items: list[str]) -> dict[str, str]:
-    roles: dict[str, str] = {}
-    for item in items:
-        name, sep, role = item.rpartition("=")
-        if not sep or not name:
-            raise InputError(f"--voi-role {item!r}: write SEGMENT=ROLE, e.g. 'Normal Tissue=normal_liver'")
-        roles[name] = role
-    return roles
-
-
-def parse_time(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{option} {value!r} is not an ISO date-time such as 2026-03-02T09:30:00+01:00") from None
-    if moment.tzinfo is None:
-        raise InputError(f"{option} {value!r} has no timezone: add an offset, e.g. {value}+01:00")
-    return moment
 
 
 def register(app: typer.Typer) -> None:

@@ -12,9 +12,10 @@ from sirtkit.cli._common import (
     console,
     emit_json,
     handle_errors,
+    parse_roles,
+    parse_time,
     progress_bar,
 )
-from sirtkit.cli.dose import parse_roles, parse_time
 from sirtkit.errors import InputError
 
 __all__ = ["register"]

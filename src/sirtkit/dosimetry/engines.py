@@ -40,6 +40,7 @@ from sirtkit.dosimetry.kernels import TABLE_MATCH_TOLERANCE_FRACTION, Kernel, ge
 from sirtkit.errors import GeometryError, InputError, UnitsError
 from sirtkit.imaging.volume import Volume, require_same_grid
 from sirtkit.physics.nuclides import Y90, Nuclide
+from sirtkit.physics.tissue import LIVER_DENSITY_G_PER_ML
 from sirtkit.progress import ProgressCallback, report
 from sirtkit.units import BQ_PER_GBQ, BQ_PER_MBQ, S_PER_H
 
@@ -56,9 +57,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Liver (and tumour) density 1.03 g/mL: TheraSphere IFU / MIRDy90 convention (CLINICAL.md §6;
-# alternatives 1.0, 0.99 (CT vs autopsy, PMC3921016), cirrhotic 1.1).
-LIVER_DENSITY_G_PER_ML = 1.03
 # HU → density calibration (Kao et al., EJNMMI Res 2014;4:33; Taranis lungMassFromHU):
 # ρ = (HU + 1000)/1000 g/mL, clipped to [air, 1.1]: water 1.0, lung (−750 HU) 0.25.
 CT_MAX_DENSITY_G_PER_ML = 1.1

@@ -13,6 +13,7 @@ from sirtkit.imaging.quantify import (
 from sirtkit.imaging.resample import overlap_fraction, resample_to
 from sirtkit.imaging.samples import sample_path
 from sirtkit.imaging.segmentation import (
+    masks_onto,
     masks_to_labelmap,
     read_segmentation,
     standard_voi_name,
@@ -27,6 +28,7 @@ __all__ = [
     "activity_at_administration",
     "activity_report",
     "make_phantom",
+    "masks_onto",
     "masks_to_labelmap",
     "overlap_fraction",
     "read_dicom_series",

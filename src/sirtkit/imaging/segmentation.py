@@ -46,6 +46,7 @@ from sirtkit.imaging.resample import resample_to
 from sirtkit.imaging.volume import Volume, require_same_grid
 
 __all__ = [
+    "masks_onto",
     "STANDARD_VOI_NAMES",
     "VOI_CODES",
     "masks_to_labelmap",
@@ -356,13 +357,25 @@ def read_segmentation(
             raise DicomInputError(f"{p}: Modality (0008,0060) is {modality!r}; expected SEG or RTSTRUCT")
     if reference is None:
         return masks
+    return masks_onto(masks, reference, source=str(p))
+
+
+def masks_onto(masks: Mapping[str, Volume], reference: Volume, *, source: str = "the segmentation") -> dict[
+        str, Volume]:
+    """Resample masks onto ``reference`` (voxel inside when at least half covered, :func:`resample_to`).
+
+    Raises
+    ------
+    GeometryError
+        A non-empty segment becomes empty on ``reference`` (smaller than half a voxel, or outside the image).
+    """
     out: dict[str, Volume] = {}
     for seg_name, mask in masks.items():
         resampled = resample_to(mask, reference)
         if mask.array.any() and not resampled.array.any():
             raise GeometryError(
-                f"segment {seg_name!r} of {p} is empty on the reference grid (spacing {reference.spacing_mm} mm): "
-                "it is smaller than half a voxel or lies outside the image; check the pairing of image and "
+                f"segment {seg_name!r} of {source} is empty on the reference grid (spacing {reference.spacing_mm} "
+                "mm): it is smaller than half a voxel or lies outside the image; check the pairing of image and "
                 "segmentation"
             )
         out[seg_name] = resampled

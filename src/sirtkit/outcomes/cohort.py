@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from sirtkit._files import default_mode
+from sirtkit._files import atomic_write, default_mode
 from sirtkit.errors import InputError
 from sirtkit.outcomes.response import assess_timepoints
 
@@ -490,18 +490,12 @@ def write_cohort(data: CohortData, path: str | os.PathLike[str]) -> Path:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix.lower() == ".xlsx":
-        fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=p.parent)
-        os.close(fd)
-        try:
+        def write_xlsx(tmp: Path) -> None:
             with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
                 for name in TABLES:
                     _to_text_frame(data.table(name)).to_excel(xw, sheet_name=name, index=False)
-            os.chmod(tmp, default_mode(False))
-            os.replace(tmp, p)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return p
+
+        return atomic_write(p, write_xlsx, suffix=".xlsx")
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{p.name}.", dir=p.parent))
     os.chmod(tmpdir, default_mode(True))
     for name in TABLES:
@@ -547,9 +541,8 @@ def write_template(path: str | os.PathLike[str]) -> Path:
     """Write the empty template as ``.xlsx``: headers, drop-down lists for categories, a ``README`` sheet."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=p.parent)
-    os.close(fd)
-    try:
+
+    def write_xlsx(tmp: Path) -> None:
         with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
             for name, spec in TABLES.items():
                 pd.DataFrame(columns=[c.name for c in spec.columns]).to_excel(xw, sheet_name=name, index=False)
@@ -559,12 +552,8 @@ def write_template(path: str | os.PathLike[str]) -> Path:
                      "description": c.description} for s in TABLES.values() for c in s.columns]
             pd.DataFrame(rows).to_excel(xw, sheet_name="README", index=False)
             _add_dropdowns(xw)
-        os.chmod(tmp, default_mode(False))
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return p
+
+    return atomic_write(p, write_xlsx, suffix=".xlsx")
 
 
 #: Organ value of the ``lesions`` sheet that makes a lesion hepatic (target, non-target or new).

@@ -47,6 +47,7 @@ from sirtkit.physics.nuclides import (
     HO166_DOSE_CONSTANT_GY_KG_PER_GBQ,
     Y90_DOSE_CONSTANT_GY_KG_PER_GBQ,
 )
+from sirtkit.physics.tissue import LIVER_DENSITY_G_PER_ML
 from sirtkit.planning.devices import RESIN_MAX_LUNG_SHUNT_FRACTION
 from sirtkit.planning.lung import (
     LUNG_DOSE_LIMIT_CUMULATIVE_GY,
@@ -83,9 +84,6 @@ __all__ = [
     "tumour_to_normal_ratio",
 ]
 
-# Liver/tumour density 1.03 g/mL: TheraSphere-IFU/MIRDy90 convention (CLINICAL.md §6 [K]; alternatives
-# 1.0, 0.99 (CT vs autopsy), 1.06 (Ho literature) — configurable).
-LIVER_DENSITY_G_PER_ML = 1.03
 # BSA method: A[GBq] = (BSA − 0.2) + f_T (SIR-Spheres IFU form as summarised by Kao 2011, Lau 2012,
 # Grosser 2015; CLINICAL.md §2.1 [S form / K exact wording]).
 BSA_OFFSET_M2 = 0.2

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sirtkit.errors import InputError
-from sirtkit.imaging import read_segmentation, read_volume
+from sirtkit.imaging import masks_onto, read_segmentation, read_volume
 from sirtkit.imaging.volume import Volume
 from sirtkit.planning.devices import DeviceName
 from sirtkit.planning.methods import LIVER_DENSITY_G_PER_ML
@@ -107,23 +107,13 @@ class ImagePlanResult:
         }
 
 
-def _union(vois: VoiSet, role: str) -> np.ndarray | None:
-    names = vois.names_with_role(role)
-    if not names:
-        return None
-    out = np.zeros(vois.masks[names[0]].shape, dtype=bool)
-    for n in names:
-        out |= vois.masks[n].array.astype(bool)
-    return out
-
-
 def _territory_masks(vois: VoiSet) -> tuple[str, np.ndarray, list[tuple[str, np.ndarray]], np.ndarray, np.ndarray]:
     """(territory name, territory mask, [(tumour name, tumour ∩ territory)], normal mask, liver mask)."""
-    liver = _union(vois, "liver")
-    tumours_all = _union(vois, "tumor")
-    perfused = _union(vois, "perfused")
+    liver = vois.union("liver")
+    tumours_all = vois.union("tumor")
+    perfused = vois.union("perfused")
     if liver is None:
-        normal_whole = _union(vois, "normal_liver")
+        normal_whole = vois.union("normal_liver")
         if normal_whole is None:
             raise InputError(f"the segmentation has no liver: segments are {', '.join(vois.masks)}; name one "
                              "'Liver' or map it with voi_roles")
@@ -138,7 +128,7 @@ def _territory_masks(vois: VoiSet) -> tuple[str, np.ndarray, list[tuple[str, np.
     tumour_union = np.zeros_like(territory)
     for _, m in tumours:
         tumour_union |= m
-    normal = _union(vois, "perfused_normal_liver")
+    normal = vois.union("perfused_normal_liver")
     normal = (territory & ~tumour_union) if normal is None else (normal & ~tumour_union)
     return territory_name, territory, tumours, normal, liver
 
@@ -167,7 +157,7 @@ def measure_compartments(spect: Volume, masks_on_spect: dict[str, Volume], masks
     comps.append(MeasuredCompartment("normal liver (perfused)" if name == "perfused territory" else "normal liver",
                                      "normal_liver", float(normal_n.sum()) * native_ml,
                                      float(counts_img[normal_s].sum()), float(counts_img[normal_s].sum()) / liver_counts))
-    lung = _union(on_spect, "lung")
+    lung = on_spect.union("lung")
     lung_counts = None if lung is None else float(counts_img[lung].sum())
     for c in comps:
         if c.volume_ml <= 0 or c.counts <= 0:
@@ -181,8 +171,9 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
     """Measure compartments on the images, plan the activity, and compute the predicted dose map."""
     report(progress, 0.02, "reading SPECT and segmentation")
     spect = read_volume(case.spect)
-    masks_on_spect = read_segmentation(case.segmentation, reference=spect, labels=case.segment_labels)
+    # Read once: volumes are measured on the segmentation's own grid, counts on the SPECT grid.
     masks_native = read_segmentation(case.segmentation, labels=case.segment_labels)
+    masks_on_spect = masks_onto(masks_native, spect, source=str(case.segmentation))
     report(progress, 0.15, "measuring compartments")
     territory, comps, liver_counts, lung_counts, liver_ml = measure_compartments(
         spect, masks_on_spect, masks_native, case.voi_roles)

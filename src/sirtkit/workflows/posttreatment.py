@@ -164,16 +164,6 @@ BED_TISSUE_OF_ROLE: dict[str, str] = {
 }
 
 
-def _union_of(vois: VoiSet, role: str) -> np.ndarray | None:
-    names = vois.names_with_role(role)
-    if not names:
-        return None
-    out = np.zeros(vois.masks[names[0]].shape, dtype=bool)
-    for n in names:
-        out |= vois.masks[n].array.astype(bool)
-    return out
-
-
 def _liver_and_lungs(case: DoseCase, vois: VoiSet, notes: list[str]) -> dict[str, Volume]:
     """``{"liver": whole liver incl. tumours, "lung": both lungs (if segmented)}`` for quantification.
 
@@ -181,15 +171,15 @@ def _liver_and_lungs(case: DoseCase, vois: VoiSet, notes: list[str]) -> dict[str
     cannot hold overlapping labels, so its "liver" label usually excludes the tumours — taking it alone
     would put the delivered activity into the parenchyma only and inflate tumour doses.
     """
-    liver = _union_of(vois, "liver")
+    liver = vois.union("liver")
     if liver is None:
-        liver = _union_of(vois, "normal_liver")
+        liver = vois.union("normal_liver")
         if liver is None:
             raise InputError(
                 f"{case.segmentation}: no liver segment found among {', '.join(vois.masks)}: name one "
                 "'Liver' or give its role (--voi-role 'NAME=liver', e.g. 'label_1=liver' for a label map)")
         notes.append("Liver = normal liver ∪ tumours (no whole-liver segment given).")
-    tumours = _union_of(vois, "tumor")
+    tumours = vois.union("tumor")
     if tumours is not None:
         outside = int(np.count_nonzero(tumours & ~liver))
         if outside > 0.01 * int(np.count_nonzero(tumours)):
@@ -198,7 +188,7 @@ def _liver_and_lungs(case: DoseCase, vois: VoiSet, notes: list[str]) -> dict[str
         liver = liver | tumours
     reference = next(iter(vois.masks.values()))
     compartments = {"liver": reference.with_array(liver)}
-    lung = _union_of(vois, "lung")
+    lung = vois.union("lung")
     if lung is not None:
         compartments["lung"] = reference.with_array(lung)
     return compartments

@@ -39,6 +39,11 @@ class VoiSet:
         """Names of the VOIs that have ``role``."""
         return [n for n, r in self.roles.items() if r == role]
 
+    def union(self, role: str) -> np.ndarray | None:
+        """Boolean union of every VOI with ``role`` (``None`` if there is none)."""
+        names = self.names_with_role(role)
+        return _union([self.masks[n] for n in names]) if names else None
+
     def first(self, role: str) -> Volume | None:
         """The first VOI with ``role`` (``None`` if there is none)."""
         names = self.names_with_role(role)

@@ -310,6 +310,9 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     treatments = _treatment_table(data)
 
     report(progress, 0.1, "response")
+    first_tx = data.treatments.groupby("patient_id")["treatment_date"].min()
+    baselines = response.response_baselines(data.measurements, first_tx.reindex(data.patients["patient_id"]))
+    warn.extend(_baseline_warnings(baselines))
     available = _criteria_available(data.measurements)
     criteria = response.get_criteria(criteria).name
     if data.measurements.empty:
@@ -320,8 +323,9 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
         raise InputError(f"criteria {criteria}: the measurements sheet lacks the columns it needs "
                          f"({', '.join(response.MEASURE_COLUMNS[response.CRITERIA[criteria].measure])})")
     else:
-        tp = response.assess_timepoints(data.lesions, data.measurements, criteria)
-    hepatic_tp = (response.assess_timepoints(hepatic_lesions(data.lesions), data.measurements, criteria)
+        tp = response.assess_timepoints(data.lesions, data.measurements, criteria, first_treatment=first_tx)
+    hepatic_tp = (response.assess_timepoints(hepatic_lesions(data.lesions), data.measurements, criteria,
+                                             first_treatment=first_tx)
                   if not data.measurements.empty else None)
     endpoints = derive_endpoints(data, criteria=criteria, timepoints=tp if len(tp) else None,
                                  hepatic_timepoints=hepatic_tp)
@@ -334,7 +338,7 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     for other in available:
         if other == criteria:
             continue
-        tpo = response.assess_timepoints(data.lesions, data.measurements, other)
+        tpo = response.assess_timepoints(data.lesions, data.measurements, other, first_treatment=first_tx)
         rows.append(_rates_row(other, _best_for_all(data.patients, tpo, confirmation_min_days)["best_response"]))
     rates_by = pd.DataFrame(rows)
 
@@ -448,6 +452,23 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
         cox_univariable=pd.DataFrame(uni_rows), cox_multivariable=multi, lesion_doses=lesion_doses,
         dose_response=dr, liver_toxicity=liver_tox, dose_toxicity=dt, literature=lit, swimmer=swimmer,
         confirmation_min_days=confirmation_min_days, warnings=warn)
+
+
+def _baseline_warnings(baselines: pd.DataFrame) -> list[str]:
+    """Caveats on response baselines: patients not evaluable, baselines older than RECIST 1.1 allows."""
+    out = []
+    n_ne = int((~baselines["evaluable"]).sum())
+    if n_ne:
+        out.append(f"{n_ne} patient(s) not evaluable for response: no tumour assessment on or before the first "
+                   "SIRT (RECIST 1.1 §3.2 takes the last pre-treatment assessment as baseline); they count as NE "
+                   "in the response denominators")
+    n_old = int(baselines["baseline_too_old"].sum())
+    if n_old:
+        out.append(f"{n_old} patient(s) have a response baseline more than "
+                   f"{response.RECIST_BASELINE_MAX_AGE_DAYS:g} days before the first SIRT (RECIST 1.1 §3.2: never "
+                   "more than 4 weeks); their responses are kept but the baseline is flagged in "
+                   "tables/response_baselines.csv")
+    return out
 
 
 def _site_warnings(lesions: pd.DataFrame) -> list[str]:

@@ -20,8 +20,10 @@ PFS, hepatic PFS and TTP at the last tumour assessment (latest imaging date).
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import os
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -33,7 +35,12 @@ import pandas as pd
 
 from sirtkit._files import atomic_write, default_mode
 from sirtkit.errors import InputError
-from sirtkit.outcomes.response import assess_timepoints
+from sirtkit.outcomes.response import (
+    assess_timepoints,
+    response_baselines,
+    select_targets,
+    target_selection_issues,
+)
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -137,14 +144,16 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
     TableSpec("lesions", "One row per lesion (RECIST role fixed at baseline; new lesions with role 'new')", (
         _PID,
         C("lesion_id", "id", True, "Lesion identifier, unique within the patient"),
-        C("role", "category", True, "target, non_target or new", allowed=("target", "non_target", "new")),
+        C("role", "category", True, "target, non_target, new, or auto (sirtkit selects target or non_target "
+          "by the RECIST 1.1 rules from the baseline diameters)", allowed=("target", "non_target", "new", "auto")),
         C("organ", "category", False, "Organ", allowed=("liver", "lymph_node", "lung", "bone", "peritoneum",
                                                          "pancreas", "other")),
         C("is_lymph_node", "bool", False, "Lesion is a lymph node (RECIST uses its short axis)"),
         C("tumour_dose_gy", "float", False, "Mean absorbed dose to the lesion from post-treatment dosimetry (Gy)",
           minimum=0, maximum=10000),
     ), key=("patient_id", "lesion_id")),
-    TableSpec("measurements", "One row per lesion and imaging date (the earliest date is the baseline)", (
+    TableSpec("measurements", "One row per lesion and imaging date (the baseline is the last assessment on or "
+              "before the first SIRT, RECIST 1.1 §3.2)", (
         _PID,
         C("lesion_id", "id", True, "Lesion identifier (must exist in lesions)"),
         C("date", "date", True, "Imaging date (YYYY-MM-DD)"),
@@ -254,6 +263,66 @@ def _rows(mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
+#: ISO 8601 calendar dates, optionally with a time (``YYYY-MM-DD``, ``YYYY-MM-DDThh:mm[:ss]``): the only text
+#: dates accepted (ISO 8601-1:2019 §5.2.2, §5.4.2).
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+#: Day/month/year or month/day/year text such as ``07/10/2019``: refused, the order cannot be known.
+_DMY_DATE = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{2}|\d{4})$")
+
+
+def _parse_dates(s: pd.Series, blank: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Dates from ISO 8601 text or real spreadsheet date cells; ``(values, bad)`` with bad non-blank cells.
+
+    Spreadsheet date cells arrive as ``datetime`` objects (openpyxl, calamine) and are taken as they are.
+    Text must be ISO 8601 (``2019-10-07``); anything else, numbers included (a date cell formatted as a
+    number), is refused — ``07/10/2019`` is 7 October in Europe and July 10 in the US, and a silent guess
+    moves every interval of the patient by months.
+    """
+    if pd.api.types.is_datetime64_any_dtype(s):
+        v = pd.to_datetime(s).astype("datetime64[ns]")
+        return v, pd.Series(False, index=s.index)
+    obj = s.astype(object).where(~blank)
+    is_text = obj.map(type).isin([str]).to_numpy(bool) if s.dtype == object else np.ones(len(s), bool)
+    if s.dtype == object and not is_text.all():
+        is_dt = obj.map(lambda x: isinstance(x, _dt.date)).to_numpy(bool)
+    else:
+        is_dt = np.zeros(len(s), bool)
+    text = obj.where(is_text)
+    v = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    rest = (is_text & v.isna().to_numpy(bool)) & ~blank.to_numpy(bool)
+    if rest.any():
+        stripped = text[rest].astype(str).str.strip()
+        iso = stripped.str.match(_ISO_DATE).to_numpy(bool)
+        if iso.any():
+            parsed = pd.to_datetime(stripped[iso], format="ISO8601", errors="coerce")
+            v.loc[parsed.index] = parsed
+    if is_dt.any():
+        v.loc[is_dt] = pd.to_datetime(obj[is_dt].map(lambda x: pd.Timestamp(x)).astype("datetime64[ns]"))
+    v = pd.to_datetime(v).astype("datetime64[ns]")
+    bad = (~blank & v.isna()).astype(bool)
+    return v, bad
+
+
+def _date_problem(value: object) -> str:
+    """Why a date cell is refused, and what to write instead."""
+    text = str(value).strip()
+    m = _DMY_DATE.match(text)
+    if m:
+        a, b, y = int(m.group(1)), int(m.group(2)), m.group(3)
+        year = int(y) if len(y) == 4 else None
+        if 1 <= a <= 12 and 1 <= b <= 12 and a != b:
+            iso1 = f"{year or y}-{b:02d}-{a:02d}"
+            iso2 = f"{year or y}-{a:02d}-{b:02d}"
+            return (f"{text!r} is ambiguous: day {a} of month {b} ({iso1}) or month {a}, day {b} ({iso2}); write "
+                    "the date as YYYY-MM-DD (ISO 8601) or store a real date cell")
+        return (f"{text!r}: day/month text is not accepted (spreadsheets read it in different orders); write "
+                "YYYY-MM-DD (ISO 8601) or store a real date cell")
+    if isinstance(value, int | float | np.integer | np.floating) or re.fullmatch(r"\d+(\.\d+)?", text):
+        return (f"{text!r} is a number, not a date (a date cell formatted as a number?); format the cell as a "
+                "date or write YYYY-MM-DD")
+    return f"{text!r} is not a date; write YYYY-MM-DD (ISO 8601) or store a real date cell"
+
+
 def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd.DataFrame:
     """Check columns and types of one table; return a typed copy (invalid cells become NA)."""
     df = raw.copy()
@@ -295,13 +364,9 @@ def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd
                 issues.append(Issue(spec.name, int(r) + 2, col.name, f"{s.iloc[r]!r} is not true/false"))
             v = text.isin(list(_TRUE)).astype("boolean").where(~blank & ~bad)
         elif col.kind == "date":
-            v = pd.to_datetime(s.where(~blank), errors="coerce", format="mixed") if not \
-                pd.api.types.is_datetime64_any_dtype(s) else s
-            bad = ~blank & v.isna()
+            v, bad = _parse_dates(s, blank)
             for r in _rows(bad.to_numpy())[:MAX_ISSUES_SHOWN]:
-                issues.append(Issue(spec.name, int(r) + 2, col.name, f"{s.iloc[r]!r} is not a date; write "
-                                    "YYYY-MM-DD"))
-            v = pd.to_datetime(v).astype("datetime64[ns]")
+                issues.append(Issue(spec.name, int(r) + 2, col.name, _date_problem(s.iloc[r])))
         else:
             v = pd.to_numeric(s.where(~blank), errors="coerce") if textual else s.astype(float)
             bad = ~blank & v.isna()
@@ -331,7 +396,8 @@ def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd
     return out.reset_index(drop=True)
 
 
-def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort") -> CohortData:
+def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort", *,
+                    today: _dt.date | None = None) -> CohortData:
     """Type-check and cross-check raw tables; return :class:`CohortData` or raise with every problem.
 
     Parameters
@@ -341,6 +407,15 @@ def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort") -> 
         ``treatments`` are required).
     source : str
         Name of the file or folder, used in messages.
+    today : date, optional
+        Dates after this day are refused (default: the current day).
+
+    Validation refuses, besides types, ranges and links between sheets: dates that are not ISO 8601 text or
+    real date cells (:func:`_parse_dates`), dates in the future, an impossible timeline (death before the
+    first SIRT, more than one death, any treatment, assessment, laboratory value, event or diary entry
+    after death, progression before the first SIRT) and target lesions that break the RECIST 1.1 selection
+    rules (:func:`sirtkit.outcomes.response.target_selection_issues`); lesions with role ``auto`` get their
+    role by those rules (:func:`sirtkit.outcomes.response.select_targets`).
 
     Raises
     ------
@@ -394,9 +469,67 @@ def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort") -> 
         for r in _rows(bad_alb.to_numpy())[:MAX_ISSUES_SHOWN]:
             issues.append(Issue("labs", int(r) + 2, "unit", f"albumin unit {labs['unit'].iloc[r]!r}: write g/dL "
                                 "or g/L"))
+    if not issues:
+        _check_timeline(typed, issues, today or _dt.date.today())
+    if not issues and not les.empty:
+        first = typed["treatments"].groupby("patient_id")["treatment_date"].min()
+        baselines = response_baselines(meas, first)
+        typed["lesions"] = les = select_targets(les, meas, baselines)
+        for r, msg in target_selection_issues(les, meas, baselines)[:MAX_ISSUES_SHOWN]:
+            issues.append(Issue("lesions", r + 2, "role",
+                                f"patient {les['patient_id'].iloc[r]!r}, lesion {les['lesion_id'].iloc[r]!r}: {msg}"))
     if issues:
         raise CohortValidationError(issues, source)
     return CohortData(source=source, **typed)
+
+
+#: Date columns checked against the calendar and the patient's timeline, per table.
+_DATE_COLUMNS = {"treatments": "treatment_date", "measurements": "date", "labs": "date", "toxicities": "date",
+                 "symptoms": "date", "events": "date"}
+#: Events that are progression (never before the first SIRT: progression before treatment is no end point).
+_PROGRESSION_EVENTS = ("progression", "hepatic_progression", "extrahepatic_progression")
+
+
+def _check_timeline(typed: dict[str, pd.DataFrame], issues: list[Issue], today: _dt.date) -> None:
+    """Impossible timelines: future dates, death before SIRT or recorded twice, anything after death."""
+    limit = pd.Timestamp(today)
+    ev = typed["events"]
+    death_rows = ev[ev["event"] == "death"]
+    death = death_rows.groupby("patient_id")["date"].min()
+    first = typed["treatments"].groupby("patient_id")["treatment_date"].min()
+    for name, col in _DATE_COLUMNS.items():
+        df = typed[name]
+        if df.empty:
+            continue
+        d = df[col]
+        future = (d > limit).to_numpy(bool)
+        for r in _rows(future)[:MAX_ISSUES_SHOWN]:
+            issues.append(Issue(name, int(r) + 2, col, f"{d.iloc[r]:%Y-%m-%d} is in the future (today is "
+                                f"{today:%Y-%m-%d}); check the year"))
+        died = df["patient_id"].map(death)
+        after = (d > died).fillna(False).to_numpy(bool)
+        for r in _rows(after)[:MAX_ISSUES_SHOWN]:
+            issues.append(Issue(name, int(r) + 2, col, f"{d.iloc[r]:%Y-%m-%d} is after the death of patient "
+                                f"{df['patient_id'].iloc[r]!r} ({died.iloc[r]:%Y-%m-%d}); check both dates"))
+    if not ev.empty:
+        start = ev["patient_id"].map(first)
+        is_death = (ev["event"] == "death").to_numpy(bool)
+        early_death = is_death & (ev["date"] < start).fillna(False).to_numpy(bool)
+        for r in _rows(early_death)[:MAX_ISSUES_SHOWN]:
+            issues.append(Issue("events", int(r) + 2, "date", f"death ({ev['date'].iloc[r]:%Y-%m-%d}) before the "
+                                f"first SIRT ({start.iloc[r]:%Y-%m-%d}) of patient {ev['patient_id'].iloc[r]!r}: "
+                                "impossible; check both dates"))
+        early_pd = ev["event"].isin(_PROGRESSION_EVENTS).to_numpy(bool) & (ev["date"] < start).fillna(
+            False).to_numpy(bool)
+        for r in _rows(early_pd)[:MAX_ISSUES_SHOWN]:
+            issues.append(Issue("events", int(r) + 2, "date", f"{ev['event'].iloc[r]} "
+                                f"({ev['date'].iloc[r]:%Y-%m-%d}) before the first SIRT ({start.iloc[r]:%Y-%m-%d}): "
+                                "progression before treatment is not an end point; record it only after SIRT"))
+        dup_death = death_rows["patient_id"].duplicated(keep="first")
+        for idx in dup_death[dup_death].index[:MAX_ISSUES_SHOWN]:
+            r = int(ev.index.get_loc(idx))
+            issues.append(Issue("events", r + 2, "event", f"a second death of patient {ev['patient_id'].iloc[r]!r}; "
+                                "keep one death row"))
 
 
 #: Workbook parsers accepted by :func:`read_cohort` (writing always uses openpyxl: drop-down lists).
@@ -677,9 +810,10 @@ def derive_endpoints(data: CohortData, *, criteria: str = "recist1.1",
     meas = data.measurements
     if not meas.empty:
         if timepoints is None:
-            timepoints = assess_timepoints(data.lesions, meas, criteria)
+            timepoints = assess_timepoints(data.lesions, meas, criteria, first_treatment=first_sirt)
         if hepatic_timepoints is None:
-            hepatic_timepoints = assess_timepoints(hepatic_lesions(data.lesions), meas, criteria)
+            hepatic_timepoints = assess_timepoints(hepatic_lesions(data.lesions), meas, criteria,
+                                                   first_treatment=first_sirt)
         last_img = meas.groupby("patient_id")["date"].max().reindex(pids)
         last_img = last_img.where(last_img.isna() | (last_img > first_sirt.reindex(pids)),
                                   first_sirt.reindex(pids))

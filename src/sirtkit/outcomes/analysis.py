@@ -395,7 +395,8 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     report(progress, 0.6, "Cox models")
     cov_names = [c.name for c in COVARIATES if c.name in covs.columns and covs[c.name].nunique() >= 2]
     uni_rows = []
-    for name, res in survival.univariable_cox(ep, "os_months", "os_event", cov_names).items():
+    for name, res in survival.univariable_cox(ep, "os_months", "os_event", cov_names,
+                                                        concordance=False).items():
         hr = res.rows[0]
         uni_rows.append({"covariate": name, "label": _label(name), "n": res.n, "events": res.n_events,
                          "hazard_ratio": hr.hazard_ratio, "ci_low": hr.ci_low, "ci_high": hr.ci_high,
@@ -404,7 +405,7 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     multi = pd.DataFrame()
     if cov_names:
         try:
-            mres = survival.cox_regression(ep, "os_months", "os_event", cov_names)
+            mres = survival.cox_regression(ep, "os_months", "os_event", cov_names, concordance=False)
             multi = mres.table().assign(label=lambda d: d["covariate"].map(_label), n=mres.n, events=mres.n_events)
             warn.extend(mres.warnings)
         except InputError as err:

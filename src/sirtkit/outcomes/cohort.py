@@ -276,30 +276,32 @@ def _parse_dates(s: pd.Series, blank: pd.Series) -> tuple[pd.Series, pd.Series]:
     Spreadsheet date cells arrive as ``datetime`` objects (openpyxl, calamine) and are taken as they are.
     Text must be ISO 8601 (``2019-10-07``); anything else, numbers included (a date cell formatted as a
     number), is refused — ``07/10/2019`` is 7 October in Europe and July 10 in the US, and a silent guess
-    moves every interval of the patient by months.
+    moves every interval of the patient by months. Each distinct cell is parsed once.
     """
     if pd.api.types.is_datetime64_any_dtype(s):
         v = pd.to_datetime(s).astype("datetime64[ns]")
         return v, pd.Series(False, index=s.index)
-    obj = s.astype(object).where(~blank)
-    is_text = obj.map(type).isin([str]).to_numpy(bool) if s.dtype == object else np.ones(len(s), bool)
-    if s.dtype == object and not is_text.all():
-        is_dt = obj.map(lambda x: isinstance(x, _dt.date)).to_numpy(bool)
-    else:
-        is_dt = np.zeros(len(s), bool)
-    text = obj.where(is_text)
-    v = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-    rest = (is_text & v.isna().to_numpy(bool)) & ~blank.to_numpy(bool)
-    if rest.any():
-        stripped = text[rest].astype(str).str.strip()
-        iso = stripped.str.match(_ISO_DATE).to_numpy(bool)
-        if iso.any():
-            parsed = pd.to_datetime(stripped[iso], format="ISO8601", errors="coerce")
-            v.loc[parsed.index] = parsed
-    if is_dt.any():
-        v.loc[is_dt] = pd.to_datetime(obj[is_dt].map(lambda x: pd.Timestamp(x)).astype("datetime64[ns]"))
-    v = pd.to_datetime(v).astype("datetime64[ns]")
-    bad = (~blank & v.isna()).astype(bool)
+    codes, uniq = pd.factorize(s.to_numpy(object), use_na_sentinel=True)
+    parsed = np.full(len(uniq), np.datetime64("NaT"), dtype="datetime64[ns]")
+    is_text = np.array([isinstance(u, str) for u in uniq], dtype=bool)
+    for k in np.flatnonzero(~is_text):
+        u = uniq[k]
+        if isinstance(u, _dt.date):  # datetime.datetime, datetime.date and pandas.Timestamp
+            parsed[k] = np.datetime64(pd.Timestamp(u).to_datetime64(), "ns")
+    if is_text.any():
+        text = pd.Series([str(u).strip() for u in uniq[is_text]], dtype=object)
+        got = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+        rest = got.isna().to_numpy(bool)
+        if rest.any():
+            iso = text[rest][text[rest].str.match(_ISO_DATE)]
+            if len(iso):
+                got.loc[iso.index] = pd.to_datetime(iso, format="ISO8601", errors="coerce")
+        parsed[np.flatnonzero(is_text)] = got.to_numpy("datetime64[ns]")
+    values = parsed.take(np.maximum(codes, 0)) if len(uniq) else np.full(len(s), np.datetime64("NaT"), "M8[ns]")
+    blank_np = blank.to_numpy(bool)
+    values[blank_np | (codes < 0)] = np.datetime64("NaT")
+    v = pd.Series(values, index=s.index, dtype="datetime64[ns]")
+    bad = pd.Series(~blank_np & np.isnat(values), index=s.index)
     return v, bad
 
 
@@ -323,8 +325,31 @@ def _date_problem(value: object) -> str:
     return f"{text!r} is not a date; write YYYY-MM-DD (ISO 8601) or store a real date cell"
 
 
+def _text_codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, stripped)``: each distinct cell once, stripped of surrounding whitespace (-1 = empty cell).
+
+    Cohort columns repeat few distinct values (IDs, dates, categories), so stripping the distinct values
+    instead of every cell costs one hash pass per column.
+    """
+    codes, uniques = pd.factorize(s.to_numpy(object), use_na_sentinel=True)
+    stripped = np.array([str(u).strip() for u in uniques], dtype=object)
+    return codes, stripped
+
+
+def _take(stripped: np.ndarray, codes: np.ndarray, blank: np.ndarray) -> np.ndarray:
+    out = stripped.take(np.maximum(codes, 0)) if stripped.size else np.full(codes.size, None, dtype=object)
+    out = out.astype(object, copy=False)
+    out[blank] = None
+    return out
+
+
 def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd.DataFrame:
-    """Check columns and types of one table; return a typed copy (invalid cells become NA)."""
+    """Check columns and types of one table; return a typed copy (invalid cells become NA).
+
+    Every cell is checked; text is stripped of surrounding whitespace (whitespace-only cells are empty).
+    Text columns (IDs, categories) are object columns of ``str`` with ``None`` for empty cells (object
+    columns hash and group several times faster than pandas' ``string`` dtype).
+    """
     df = raw.copy()
     df.columns = [str(c).strip() for c in df.columns]
     known = {c.name for c in spec.columns}
@@ -341,43 +366,79 @@ def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd
         s = df[col.name]
         v: Any
         textual = s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
-        blank = (s.isna() | (s.astype("string").str.strip() == "")).astype(bool) if textual else s.isna()
-        if col.required:
-            for r in _rows(blank.to_numpy())[:MAX_ISSUES_SHOWN]:
-                issues.append(Issue(spec.name, int(r) + 2, col.name, "value is required but empty"))
-        if col.kind in ("id", "str"):
-            v = s.astype("string").str.strip().where(~blank) if textual else s.astype("string")
-        elif col.kind == "category":
-            v = s.astype("string").str.strip().str.lower().where(~blank)
-            allowed = {a.lower(): a for a in col.allowed}
-            bad = v.notna() & ~v.isin(list(allowed))
-            for r in _rows(bad.to_numpy())[:MAX_ISSUES_SHOWN]:
-                issues.append(Issue(spec.name, int(r) + 2, col.name,
-                                    f"{s.iloc[r]!r} is not allowed; use one of {', '.join(col.allowed)}"))
-            v = v.map(allowed).where(~bad)
-        elif col.kind == "bool" and pd.api.types.is_bool_dtype(s.dtype):
-            v = s.astype("boolean")
-        elif col.kind == "bool":
-            text = s.astype("string").str.strip().str.lower()
-            bad = ~blank & ~text.isin(list(_TRUE | _FALSE))
-            for r in _rows(bad.to_numpy())[:MAX_ISSUES_SHOWN]:
-                issues.append(Issue(spec.name, int(r) + 2, col.name, f"{s.iloc[r]!r} is not true/false"))
-            v = text.isin(list(_TRUE)).astype("boolean").where(~blank & ~bad)
-        elif col.kind == "date":
+        numeric_kind = col.kind in ("float", "int")
+        if textual and not numeric_kind:
+            codes, stripped = _text_codes(s)
+            empty_u = np.array([isinstance(u, str) and u == "" for u in stripped], dtype=bool)
+            blank_np = (codes < 0) | (empty_u.take(np.maximum(codes, 0)) if stripped.size else False)
+            blank = pd.Series(blank_np, index=s.index)
+        else:
+            blank = s.isna().astype(bool)
+        if col.kind == "date":
             v, bad = _parse_dates(s, blank)
             for r in _rows(bad.to_numpy())[:MAX_ISSUES_SHOWN]:
                 issues.append(Issue(spec.name, int(r) + 2, col.name, _date_problem(s.iloc[r])))
+        elif col.kind in ("id", "str"):
+            v = (pd.Series(_take(stripped, codes, blank_np), index=s.index, dtype=object) if textual
+                 else s.astype(str).astype(object).where(s.notna(), None))
+        elif col.kind == "category":
+            if not textual:
+                codes, stripped = _text_codes(s.astype(object).where(s.notna()).map(
+                    lambda x: x if x is None or isinstance(x, str) else str(x)))
+            allowed = {a.lower(): a for a in col.allowed}
+            mapped_u = np.array([allowed.get(str(u).lower()) if isinstance(u, str) else None for u in stripped],
+                                dtype=object)
+            bad_u = np.array([u is None for u in mapped_u], dtype=bool)
+            bad_np = ~blank.to_numpy(bool) & (bad_u.take(np.maximum(codes, 0)) if stripped.size else False)
+            for r in _rows(bad_np)[:MAX_ISSUES_SHOWN]:
+                issues.append(Issue(spec.name, int(r) + 2, col.name,
+                                    f"{s.iloc[r]!r} is not allowed; use one of {', '.join(col.allowed)}"))
+            vals = _take(mapped_u, codes, blank.to_numpy(bool) | bad_np)
+            v = pd.Series(vals, index=s.index, dtype=object)
+        elif col.kind == "bool" and pd.api.types.is_bool_dtype(s.dtype):
+            v = s.astype("boolean")
+        elif col.kind == "bool":
+            if not textual:
+                codes, stripped = _text_codes(s.astype(object).where(s.notna()).map(
+                    lambda x: x if x is None or isinstance(x, str) else str(x)))
+                blank = pd.Series(codes < 0, index=s.index)
+            low = [str(u).lower() for u in stripped]
+            true_u = np.array([u in _TRUE for u in low], dtype=bool)
+            ok_u = np.array([u in _TRUE or u in _FALSE for u in low], dtype=bool)
+            cidx = np.maximum(codes, 0)
+            blank_np = blank.to_numpy(bool)
+            bad_np = ~blank_np & (~ok_u.take(cidx) if stripped.size else False)
+            for r in _rows(bad_np)[:MAX_ISSUES_SHOWN]:
+                issues.append(Issue(spec.name, int(r) + 2, col.name, f"{s.iloc[r]!r} is not true/false"))
+            vals = pd.array(true_u.take(cidx) if stripped.size else np.zeros(len(s), bool), dtype="boolean")
+            vals[blank_np | bad_np] = pd.NA
+            v = pd.Series(vals, index=s.index)
         else:
-            v = pd.to_numeric(s.where(~blank), errors="coerce") if textual else s.astype(float)
-            bad = ~blank & v.isna()
-            for r in _rows(bad.to_numpy())[:MAX_ISSUES_SHOWN]:
+            if textual:
+                v = pd.to_numeric(s, errors="coerce")
+                failed = (~blank & v.isna()).to_numpy(bool)
+                if failed.any():  # whitespace-only cells are empty, not wrong
+                    ws = s[failed].astype(str).str.strip() == ""
+                    blank = blank.copy()
+                    blank.loc[ws[ws].index] = True
+            else:
+                v = s.astype(float)
+            v = v.astype(float)
+            bad = (~blank & v.isna()).to_numpy(bool)
+            for r in _rows(bad)[:MAX_ISSUES_SHOWN]:
                 issues.append(Issue(spec.name, int(r) + 2, col.name, f"{s.iloc[r]!r} is not a number"))
-            rng_bad = pd.Series(False, index=v.index)
-            if col.minimum is not None:
-                rng_bad |= v < col.minimum
-            if col.maximum is not None:
-                rng_bad |= v > col.maximum
-            for r in _rows(rng_bad.to_numpy())[:MAX_ISSUES_SHOWN]:
+            inf = np.isinf(v.to_numpy(float))
+            for r in _rows(inf)[:MAX_ISSUES_SHOWN]:
+                issues.append(Issue(spec.name, int(r) + 2, col.name, f"{s.iloc[r]!r} is not a finite number"))
+            v = v.where(~inf)
+            rng_bad = np.zeros(len(v), bool)
+            vals_f = v.to_numpy(float)
+            with np.errstate(invalid="ignore"):
+                if col.minimum is not None:
+                    rng_bad |= vals_f < col.minimum
+                if col.maximum is not None:
+                    rng_bad |= vals_f > col.maximum
+            for r in _rows(rng_bad)[:MAX_ISSUES_SHOWN]:
                 issues.append(Issue(spec.name, int(r) + 2, col.name,
                                     f"{v.iloc[r]} is outside {col.minimum}–{col.maximum} ({col.description})"))
             if col.kind == "int":
@@ -385,8 +446,9 @@ def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd
                 for r in _rows(frac.to_numpy())[:MAX_ISSUES_SHOWN]:
                     issues.append(Issue(spec.name, int(r) + 2, col.name, f"{v.iloc[r]} is not a whole number"))
                 v = v.where(~frac).round().astype("Int64")
-            else:
-                v = v.astype(float)
+        if col.required:
+            for r in _rows(blank.to_numpy(bool))[:MAX_ISSUES_SHOWN]:
+                issues.append(Issue(spec.name, int(r) + 2, col.name, "value is required but empty"))
         out[col.name] = v
     if spec.key and all(k in df.columns for k in spec.key):
         dup = out.duplicated(list(spec.key), keep="first") & out[list(spec.key)].notna().all(axis=1)
@@ -567,6 +629,27 @@ def _read_workbook(p: Path, engine: ExcelEngine) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def _read_csv_table(f: Path, spec: TableSpec) -> pd.DataFrame:
+    """One CSV table: numeric columns parsed by pandas' C parser when every cell is a number, else as text.
+
+    The fast path reads the number columns as float64 (empty cells NaN, the C parser's correctly rounded
+    conversion); any cell that is not a number makes it fall back to reading every cell as text, so that
+    validation names each bad cell with its row.
+    """
+    def read(dtype: Any) -> pd.DataFrame:
+        try:
+            return pd.read_csv(f, dtype=dtype, keep_default_na=False, na_values=[""])
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+            raise InputError(f"{f}: cannot be read as a UTF-8 CSV table with a header row ({err}); "
+                             "save the sheet as CSV UTF-8") from None
+
+    numeric = {c.name: "float64" for c in spec.columns if c.kind in ("float", "int")}
+    try:
+        return read({**dict.fromkeys((c.name for c in spec.columns), str), **numeric}) if numeric else read(str)
+    except ValueError:
+        return read(str)
+
+
 def read_cohort(path: str | os.PathLike[str], *, excel_engine: ExcelEngine = "calamine") -> CohortData:
     """Read and validate a cohort from an ``.xlsx`` workbook (one sheet per table) or a CSV folder.
 
@@ -593,11 +676,7 @@ def read_cohort(path: str | os.PathLike[str], *, excel_engine: ExcelEngine = "ca
         for name in TABLES:
             f = p / f"{name}.csv"
             if f.exists():
-                try:
-                    tables[name] = pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""])
-                except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-                    raise InputError(f"{f}: cannot be read as a UTF-8 CSV table with a header row ({err}); "
-                                     "save the sheet as CSV UTF-8") from None
+                tables[name] = _read_csv_table(f, TABLES[name])
         if not tables:
             raise InputError(f"{p}: no <table>.csv files found (expected {', '.join(f'{n}.csv' for n in TABLES)})")
     elif p.suffix.lower() in (".xlsx", ".xlsm"):

@@ -374,7 +374,7 @@ def _efron_newton(time: np.ndarray, event: np.ndarray, x: np.ndarray) -> _EfronF
     order = np.argsort(time, kind="stable")
     time, event, x = time[order], event[order].astype(bool), x[order]
     x = x - x.mean(axis=0)  # centring changes no coefficient, only the conditioning
-    ev_times, first_all = np.unique(time, return_index=True)
+    _, first_all = np.unique(time, return_index=True)
     deaths = np.add.reduceat(event.astype(int), first_all)
     keep = deaths > 0
     first, d = first_all[keep], deaths[keep]
@@ -388,8 +388,9 @@ def _efron_newton(time: np.ndarray, event: np.ndarray, x: np.ndarray) -> _EfronF
     ll, grad, hess = terms(beta)
     ll_null = ll
     converged = False
-    it = 0
-    for it in range(1, COX_MAX_ITERATIONS + 1):
+    iterations = 0
+    while iterations < COX_MAX_ITERATIONS:
+        iterations += 1
         try:
             step = np.linalg.solve(-hess, grad)
         except np.linalg.LinAlgError:
@@ -412,7 +413,7 @@ def _efron_newton(time: np.ndarray, event: np.ndarray, x: np.ndarray) -> _EfronF
     except np.linalg.LinAlgError:
         se = np.full(beta.size, np.nan)
     return _EfronFit(coef=beta, se=se, log_likelihood=ll, log_likelihood_null=ll_null, converged=converged,
-                     iterations=it)
+                     iterations=iterations)
 
 
 def cox_regression(data: pd.DataFrame, duration_col: str, event_col: str, covariates: Sequence[str], *,

@@ -435,8 +435,20 @@ def assess_timepoints(lesions: pd.DataFrame, measurements: pd.DataFrame,
     lcols = {"patient_id", "lesion_id", "role", "is_lymph_node"}
     if lcols - set(lesions.columns):
         raise InputError(f"lesions lack column(s) {', '.join(sorted(lcols - set(lesions.columns)))}")
-    les = lesions[["patient_id", "lesion_id", "role", "is_lymph_node"]]
-    m = measurements.merge(les, on=["patient_id", "lesion_id"], how="inner", validate="many_to_one")
+    # Patients and lesions as integer codes: every merge and group-by below then hashes integers, not text
+    # (several times faster on large cohorts); the patient IDs are restored at the end.
+    n_l = len(lesions)
+    p_codes, p_uniq = pd.factorize(pd.concat([lesions["patient_id"], measurements["patient_id"]],
+                                             ignore_index=True).to_numpy(object))
+    l_codes, _ = pd.factorize(pd.concat([lesions["lesion_id"], measurements["lesion_id"]],
+                                        ignore_index=True).to_numpy(object))
+    les = pd.DataFrame({"patient_id": p_codes[:n_l], "lesion_id": l_codes[:n_l],
+                        "role": lesions["role"].to_numpy(object), "is_lymph_node": lesions["is_lymph_node"].to_numpy()})
+    meas = measurements.drop(columns=["patient_id", "lesion_id"]).assign(patient_id=p_codes[n_l:],
+                                                                         lesion_id=l_codes[n_l:])
+    if first_treatment is not None:
+        first_treatment = pd.Series(first_treatment.reindex(p_uniq).to_numpy(), index=np.arange(len(p_uniq)))
+    m = meas.merge(les, on=["patient_id", "lesion_id"], how="inner", validate="many_to_one")
     if first_treatment is not None:
         origin = m["patient_id"].map(first_treatment)
         baseline_date = m[m["date"] <= origin].groupby("patient_id")["date"].max().rename("baseline_date")
@@ -542,7 +554,10 @@ def assess_timepoints(lesions: pd.DataFrame, measurements: pd.DataFrame,
     cols_out = ["patient_id", "date", "days", "target_sum", "baseline_sum", "nadir_sum",
                 "change_from_baseline_fraction", "target_response", "non_target_response", "new_lesion",
                 "overall_response"]
-    return out[cols_out].sort_values(["patient_id", "date"]).reset_index(drop=True)
+    out = out[cols_out].sort_values(["patient_id", "date"]).reset_index(drop=True)
+    out["patient_id"] = p_uniq.take(out["patient_id"].to_numpy(np.intp)) if len(out) else out["patient_id"].astype(
+        object)
+    return out.sort_values(["patient_id", "date"], kind="stable").reset_index(drop=True)
 
 
 def _overall_vectorised(tr: np.ndarray, ntr: np.ndarray, new: np.ndarray, has_target: np.ndarray) -> np.ndarray:

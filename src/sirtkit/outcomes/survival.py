@@ -403,10 +403,14 @@ def _efron_newton(time: np.ndarray, event: np.ndarray, x: np.ndarray) -> _EfronF
             new = beta + step
             ll_new, g_new, h_new = terms(new)
             halvings += 1
+        gain = ll_new - ll
         beta, ll, grad, hess = new, ll_new, g_new, h_new
-        if np.max(np.abs(step)) < COX_STEP_TOLERANCE or np.max(np.abs(beta)) > COX_DIVERGENT_COEF:
-            converged = np.max(np.abs(beta)) <= COX_DIVERGENT_COEF
+        if np.max(np.abs(step)) < COX_STEP_TOLERANCE:
+            converged = True
             break
+        if np.max(np.abs(beta)) > COX_DIVERGENT_COEF and gain < 1e-9:
+            break  # monotone likelihood: the estimate runs off to infinity (R: "coefficient may be infinite")
+    converged = converged and bool(np.max(np.abs(beta)) <= COX_DIVERGENT_COEF)
     try:
         cov = np.linalg.inv(-hess)
         se = np.sqrt(np.diag(cov))

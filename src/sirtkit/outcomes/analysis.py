@@ -360,7 +360,10 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
         raise InputError(f"criteria {criteria}: the measurements sheet lacks the columns it needs "
                          f"({', '.join(response.MEASURE_COLUMNS[response.CRITERIA[criteria].measure])})")
     else:
-        tp = response.assess_timepoints(data.lesions, data.measurements, criteria, first_treatment=first_tx)
+        by_criteria = response.assess_timepoints_by_criteria(
+            data.lesions, data.measurements, [criteria, *[c for c in available if c != criteria]],
+            first_treatment=first_tx)
+        tp = by_criteria[criteria]
     hepatic_tp = (response.assess_timepoints(hepatic_lesions(data.lesions), data.measurements, criteria,
                                              first_treatment=first_tx)
                   if not data.measurements.empty else None)
@@ -376,7 +379,7 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     for other in available:
         if other == criteria:
             continue
-        tpo = response.assess_timepoints(data.lesions, data.measurements, other, first_treatment=first_tx)
+        tpo = by_criteria[other]
         rows.append(_rates_row(other, _best_for_all(data.patients, tpo, confirmation_min_days)["best_response"]))
     rates_by = pd.DataFrame(rows)
 

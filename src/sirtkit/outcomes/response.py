@@ -799,7 +799,7 @@ def select_targets(lesions: pd.DataFrame, measurements: pd.DataFrame, baselines:
             chosen.append(i)
             n_t[pid] = n_t.get(pid, 0) + 1
             n_to[(pid, org)] = n_to.get((pid, org), 0) + 1
-    pos = out.index.get_indexer(chosen)
+    pos = out.index.get_indexer(pd.Index(chosen))
     role[auto] = "non_target"
     role[pos] = "target"
     normal_node = auto & node & (size.to_numpy(float) < RECIST_NODE_NORMAL_SHORT_AXIS_MM)
@@ -829,6 +829,7 @@ def target_selection_issues(lesions: pd.DataFrame, measurements: pd.DataFrame,
     node = les["is_lymph_node"].astype("boolean").fillna(False).to_numpy(bool)
     size = _baseline_size(les, measurements, baselines)
     ok = _measurable(size, node)
+    row_of = dict(zip(les.index, lesions.index.get_indexer(les.index).tolist(), strict=True))
     for i, s_mm, is_node, good in zip(les.index, size.to_numpy(float), node, ok, strict=True):
         if good:
             continue
@@ -841,20 +842,21 @@ def target_selection_issues(lesions: pd.DataFrame, measurements: pd.DataFrame,
         else:
             msg = (f"target lesion of {s_mm:g} mm at baseline: RECIST 1.1 §3.1.1 needs a longest diameter >= "
                    f"{RECIST_MEASURABLE_LESION_MM:g} mm; make it non_target (role auto selects per the rules)")
-        issues.append((int(lesions.index.get_loc(i)), msg))
+        issues.append((row_of[i], msg))
     count = les.groupby("patient_id").cumcount().to_numpy() + 1
-    for i, k in zip(les.index, count, strict=True):
+    for i, k in zip(les.index, count.tolist(), strict=True):
         if k == RECIST_MAX_TARGETS + 1:
-            issues.append((int(lesions.index.get_loc(i)),
+            issues.append((row_of[i],
                            f"more than {RECIST_MAX_TARGETS} target lesions for this patient: RECIST 1.1 §3.3.1 "
                            f"allows at most {RECIST_MAX_TARGETS}; make the others non_target (or role auto)"))
     organ = _organ_key(les)
     known = organ.notna().to_numpy(bool)
     per_organ = les[known].assign(_o=organ[known]).groupby(["patient_id", "_o"]).cumcount() + 1
-    for i, k in per_organ.items():
-        if k == RECIST_MAX_TARGETS_PER_ORGAN + 1:
-            issues.append((int(lesions.index.get_loc(i)),
-                           f"more than {RECIST_MAX_TARGETS_PER_ORGAN} target lesions in organ {organ[i]!s}: "
+    organ_of = dict(zip(les.index, organ.tolist(), strict=True))
+    for i, k_org in zip(per_organ.index, per_organ.tolist(), strict=True):
+        if k_org == RECIST_MAX_TARGETS_PER_ORGAN + 1:
+            issues.append((row_of[i],
+                           f"more than {RECIST_MAX_TARGETS_PER_ORGAN} target lesions in organ {organ_of[i]!s}: "
                            f"RECIST 1.1 §3.3.1 allows at most {RECIST_MAX_TARGETS_PER_ORGAN} per organ (all lymph "
                            "nodes count as one organ); make the others non_target (or role auto)"))
     return sorted(issues)

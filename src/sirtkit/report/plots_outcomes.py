@@ -177,7 +177,8 @@ def waterfall_figure(best: pd.DataFrame, *, pr_threshold_percent: float = -30.0,
         ax.bar(x, pct, width=0.85, color=colours, linewidth=0)
     else:
         segs = np.stack([np.column_stack([x, np.zeros(n)]), np.column_stack([x, pct])], axis=1)
-        ax.add_collection(LineCollection(segs, colors=colours, linewidths=max(0.2, 400 / n)))
+        ax.add_collection(LineCollection(segs, colors=colours,  # type: ignore[arg-type]  # (n, 2, 2) array
+                                         linewidths=max(0.2, 400 / n)))
         ax.set_xlim(-1, n)
         ax.set_ylim(min(pct.min(), -100) * 1.05, max(pct.max(), 25) * 1.05)
     ax.axhline(pr_threshold_percent, color="0.3", lw=0.8, ls="--")

@@ -543,7 +543,9 @@ def _assess(prep: _Prepared, crit: Criteria) -> pd.DataFrame:
     m, p_uniq, baseline_date = prep.m, prep.p_uniq, prep.baseline_date
     cols = MEASURE_COLUMNS[crit.measure]
     # Target lesions: role target and measured at baseline.
-    t = m[m["role"] == "target"].copy()
+    keep = ["patient_id", "lesion_id", "date", "is_baseline", "is_lymph_node", *cols,
+            *(["attenuation_hu"] if "attenuation_hu" in m.columns else [])]
+    t = m.loc[m["role"] == "target", list(dict.fromkeys(keep))]
     value = t[cols[0]].astype(float)
     if len(cols) == 2:
         value = value * t[cols[1]].astype(float)

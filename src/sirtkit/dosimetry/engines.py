@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import fft as sp_fft
 
-from sirtkit.dosimetry.kernels import TABLE_MATCH_TOLERANCE_FRACTION, Kernel, get_kernel
+from sirtkit.dosimetry.kernels import KERNEL_NUCLIDES, TABLE_MATCH_TOLERANCE_FRACTION, Kernel, get_kernel
 from sirtkit.errors import GeometryError, InputError, UnitsError
 from sirtkit.imaging.volume import Volume, require_same_grid
 from sirtkit.physics.nuclides import Y90, Nuclide
@@ -326,7 +326,8 @@ def dose_vsv(
     activity
         Activity concentration at administration, ``"activity_concentration"`` in Bq/mL.
     nuclide
-        Nuclide; only Y-90 kernels exist, so another nuclide is refused.
+        Nuclide: Y-90 (Lanconelli tables or generated) or Ho-166 (generated from its spectrum);
+        another nuclide needs an explicit ``kernel``.
     kernel
         S-value kernel on the activity grid; default :func:`get_kernel` for the grid spacing
         (a Lanconelli table when the spacing matches one, else generated).
@@ -362,12 +363,12 @@ def dose_vsv(
     """
     arr = _check_activity(activity, clip_negative=clip_negative_activity)
     if kernel is None:
-        if nuclide.name != "Y-90":
+        if nuclide.name not in KERNEL_NUCLIDES:
             raise InputError(
-                f"no voxel S-value kernel for {nuclide.name}: sirtkit ships Y-90 kernels only; pass a kernel "
-                "for this nuclide or use dose_ldm"
+                f"no voxel S-value kernel for {nuclide.name}: sirtkit has kernels for {', '.join(KERNEL_NUCLIDES)}; "
+                "pass a kernel for this nuclide or use dose_ldm"
             )
-        kernel = get_kernel(activity.spacing_mm)
+        kernel = get_kernel(activity.spacing_mm, nuclide=nuclide.name)
     if kernel.nuclide != nuclide.name:
         raise InputError(f"the kernel is for {kernel.nuclide}, the activity for {nuclide.name}: use a matching kernel")
     mismatch = np.abs(np.asarray(kernel.spacing_mm) / np.asarray(activity.spacing_mm) - 1.0)

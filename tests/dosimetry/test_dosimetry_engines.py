@@ -68,12 +68,28 @@ def test_ldm_density_map_and_refusals(activity_volume: Callable[..., Volume]) ->
 
 
 def test_density_from_ct() -> None:
-    """Kao 2014 calibration: ρ = (HU+1000)/1000, clipped to [air 0.0012, 1.1]; lung −750 HU → 0.25
-    (CLINICAL.md W22: 4000 mL at −750 HU → 1.00 kg)."""
+    """Schneider et al. 2000 calibration (Phys Med Biol 45:459; GATE table): lung −750 HU → 0.2586 g/mL,
+    so 4000 mL of lung weighs 1.034 kg (CLINICAL.md W22 gives 1.00 kg with the linear air–water
+    approximation ρ = (HU+1000)/1000, 3.4 % lower). Tolerance 1e-4 relative (float32)."""
     ct = Volume.from_spacing(np.full((10, 20, 20), -750.0), (10.0, 10.0, 10.0), quantity="ct", unit="HU")
     rho = density_from_ct(ct)
     assert rho.unit == "g/mL"
-    assert float(rho.array.sum()) * ct.voxel_volume_ml / 1000.0 == pytest.approx(1.00, rel=1e-6)
+    expected = 1.21e-3 + (0.93 - 1.21e-3) * 250.0 / 902.0
+    assert float(rho.array.sum()) * ct.voxel_volume_ml / 1000.0 == pytest.approx(4.0 * expected, rel=1e-4)
+    assert 4.0 * expected == pytest.approx(1.00, rel=0.04)
+
+
+def test_contrast_enhanced_liver_density() -> None:
+    """Issue 7 item 3: a portal-venous liver (115 HU) must not read as 1.10 g/mL. Unenhanced liver 60 HU →
+    1.0737 g/mL (Schneider 2000 soft-tissue line 23 HU 1.031 → 100 HU 1.1199); declared contrast-enhanced,
+    115 HU → 1.031 g/mL (unenhanced soft tissue), within 0.1 % of the 1.03 g/mL planning convention.
+    Tolerance 1e-4 absolute."""
+    ct = Volume.from_spacing(np.array([[[60.0, 115.0, 400.0]]]), (1.0, 1.0, 1.0), quantity="ct", unit="HU")
+    plain = density_from_ct(ct).array.ravel()
+    enhanced = density_from_ct(ct, contrast_enhanced=True).array.ravel()
+    assert plain[0] == pytest.approx(1.031 + 0.0889 * 37 / 77, abs=1e-4)
+    assert enhanced[1] == pytest.approx(1.031, abs=1e-4) and enhanced[1] / LIVER_DENSITY_G_PER_ML - 1 < 1e-3
+    assert enhanced[2] == plain[2]  # bone (> 300 HU) is calibrated unchanged
     with pytest.raises(UnitsError, match="HU"):
         density_from_ct(ct.with_array(ct.array, unit="1"))
 

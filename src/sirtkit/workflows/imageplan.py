@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sirtkit.errors import InputError
 from sirtkit.imaging import masks_onto, read_segmentation, read_volume
 from sirtkit.imaging.volume import Volume
-from sirtkit.planning.devices import DeviceName
+from sirtkit.planning.devices import DeviceName, get_device
 from sirtkit.planning.methods import LIVER_DENSITY_G_PER_ML
 from sirtkit.planning.targets import IntentName
 from sirtkit.progress import ProgressCallback, report
@@ -58,7 +58,8 @@ class ImagePlanCase(BaseModel):
     voi_roles: dict[str, str] = Field(default_factory=dict)
     segment_labels: dict[int, str] | None = None
     engine: Literal["vsv", "ldm"] = "vsv"
-
+    fwhm_mm: float | None = Field(default=None, gt=0.0, le=50.0,
+                                  description="SPECT resolution for the partial-volume warning (default by nuclide)")
 
     @field_validator("lung_shunt_fraction")
     @classmethod
@@ -212,11 +213,15 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
         def sub(fraction: float, message: str) -> None:
             report(progress, 0.3 + 0.7 * fraction, f"predicted dose: {message}")
 
+        # The predicted dose map is for the device's nuclide (Ho-166 for holmium: its dose constant, kernel and
+        # half-life), from a Tc-99m MAA SPECT or a Ho-166 scout SPECT.
+        nuclide = get_device(case.device).nuclide.name
         predicted = run_dose(DoseCase(
             emission=case.spect, segmentation=case.segmentation, quantification="relative",
             delivered_activity_gbq=plan.plan.activity_delivered_gbq,
             lung_shunt_fraction=plan.lung_shunt_fraction, voi_roles=case.voi_roles, engine=case.engine,
-            segment_labels=case.segment_labels,
+            segment_labels=case.segment_labels, nuclide=nuclide, lung_mass_kg=plan.lung_mass_kg,
+            emission_modality="ho166_spect" if nuclide == "Ho-166" else "tc99m_spect", fwhm_mm=case.fwhm_mm,
         ), progress=sub)
     report(progress, 1.0, "done")
     return ImagePlanResult(case, territory, comps, liver_counts, lung_counts, liver_ml, plan_case, plan, predicted)
@@ -296,8 +301,8 @@ def plan_sections(result: ImagePlanResult) -> list[dict[str, Any]]:
                        "MIRD dose (Gy)", "Voxel mean (Gy)"],
             "rows": rows, "left_columns": [1],
             "note": "MIRD dose: mean over the compartment with local absorption (K·A/M). Voxel mean: the MAA SPECT "
-                    "scaled to the delivered activity, convolved with the Y-90 kernel (spill-in/out and MAA counts "
-                    "outside the territory make it differ).",
+                    f"scaled to the delivered activity, through the {pr.nuclide} dose engine (spill-in/out and MAA "
+                    "counts outside the territory make it differ).",
         })
     check_rows, classes = [], []
     for chk in pr.checks:

@@ -115,7 +115,7 @@ class DoseCase(BaseModel):
         default=None, description="label-map segmentations: {label value: segment name}")
     dose_thresholds_gy: tuple[float, ...] = (40.0, 70.0, 100.0, 120.0, 150.0, 205.0)
     lung_mass_kg: float | None = Field(
-        default=None, gt=0.2, lt=3.0,
+        default=None, gt=0.1, lt=5.0,
         description="whole-lung mass without CT; default the conventional 1.0 kg (a CT gives the lung mass)")
     ct_contrast: Literal["auto", "none", "enhanced"] = Field(
         default="auto", description="CT with iodinated contrast? auto: liver median above 90 HU")

@@ -159,3 +159,13 @@ def test_report_fractions_and_body(small_phantom: Phantom) -> None:
     thresholded = activity_report(small_phantom.activity, no_body, body_threshold=1.0)
     assert thresholded.outside_body_mbq == pytest.approx(0.0, abs=1e-12)
     assert np.isfinite(thresholded.total_in_fov_mbq)
+
+
+def test_given_lsf_with_bq_per_ml_image(small_phantom: Phantom) -> None:
+    """The same precedence rule on a Bq/mL image (not counts): liver A·(1 − LSF), lungs A·LSF, rel 1e-6."""
+    _, report = scale_to_delivered_activity(small_phantom.activity, small_phantom.masks, delivered_activity_gbq=1.2,
+                                            lung_shunt_fraction=0.10)
+    assert report.in_liver_mbq == pytest.approx(1080.0, rel=1e-6)
+    assert report.in_lungs_mbq == pytest.approx(120.0, rel=1e-6)
+    _, image = scale_to_delivered_activity(small_phantom.activity, small_phantom.masks, delivered_activity_gbq=1.2)
+    assert image.in_liver_mbq + image.in_lungs_mbq == pytest.approx(1200.0, rel=1e-6)

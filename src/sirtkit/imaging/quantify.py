@@ -287,13 +287,15 @@ def scale_to_delivered_activity(
         lsf, source = 0.0, "assumed 0"
         notes.append("no lung counts in the image and no lung shunt fraction given: all delivered activity put "
                      "in the liver (LSF assumed 0)")
-    to_bq_per_ml = 1.0 / emission.voxel_volume_ml if counts else 1.0  # input value × per_voxel → Bq, then /mL
-    liver_scale = delivered_bq * (1.0 - lsf) / liver_signal * per_voxel * to_bq_per_ml
+    # signals are in Bq-equivalents (counts, or Bq/mL × mL): value × target/signal is Bq per voxel for counts
+    # (÷ voxel volume → Bq/mL) and already Bq/mL for Bq/mL images.
+    to_bq_per_ml = 1.0 / emission.voxel_volume_ml if counts else 1.0
+    liver_scale = delivered_bq * (1.0 - lsf) / liver_signal * to_bq_per_ml
     out = values * liver_scale
     if lung_only is not None and np.any(lung_only):
         lung_bq = delivered_bq * lsf
         if lung_signal > 0:
-            out[lung_only] = values[lung_only] * (lung_bq / lung_signal * per_voxel * to_bq_per_ml)
+            out[lung_only] = values[lung_only] * (lung_bq / lung_signal * to_bq_per_ml)
         else:
             out[lung_only] = lung_bq / (np.count_nonzero(lung_only) * emission.voxel_volume_ml)
             if lsf > 0:

@@ -215,7 +215,7 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
 
         # The predicted dose map is for the device's nuclide (Ho-166 for holmium: its dose constant, kernel and
         # half-life), from a Tc-99m MAA SPECT or a Ho-166 scout SPECT.
-        nuclide = get_device(case.device).nuclide.name
+        nuclide: Literal["Y-90", "Ho-166"] = "Ho-166" if get_device(case.device).nuclide.name == "Ho-166" else "Y-90"
         predicted = run_dose(DoseCase(
             emission=case.spect, segmentation=case.segmentation, quantification="relative",
             delivered_activity_gbq=plan.plan.activity_delivered_gbq,

@@ -785,8 +785,8 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
         figures.append({"title": "Dose map", "uri": figure_to_data_uri(overlay_png)})
         case = result.case
         method = [
-            ("Engine", "voxel S-value convolution (Lanconelli 2012 kernels)" if case.engine == "vsv"
-             else "local deposition (LDM)"),
+            ("Engine", f"voxel S-value convolution (kernel: {result.dose.metadata.get('kernel', '–')})"
+             if case.engine == "vsv" else "local deposition (LDM)"),
             ("Nuclide / dose constant", f"{result.provenance['nuclide']} / "
                                         f"{result.provenance['dose_constant_gy_kg_per_gbq']} Gy·kg/GBq"),
             ("Density", str(result.provenance["density"])),

@@ -78,3 +78,17 @@ def test_holmium_predicted_dose_uses_ho166(phantom_files, engine):
     assert voxel_normal <= 60.0
     if engine == "vsv":
         assert "Ho-166" in ho.predicted.dose.metadata["kernel"]
+
+
+def test_given_lsf_wins_over_spect_lung_counts(phantom_files):
+    """Issue 7 item 4, same rule for planning: with lungs segmented (image LSF 0.05) and a given LSF 0.08, the
+    plan uses 0.08 (source "given"), the image-derived 0.05 is shown beside it (rel 1e-6), and the predicted
+    dose map's lungs hold 0.08 of the delivered activity (rel 1e-6)."""
+    result = run_image_plan(_case(phantom_files, lung_shunt_fraction=0.08))
+    assert result.plan.lung_shunt_fraction == 0.08 and result.plan.lung_shunt_fraction_source == "given"
+    assert result.image_lung_shunt_fraction == pytest.approx(0.05, rel=1e-6)
+    assert result.summary()["image_lung_shunt_fraction"] == pytest.approx(0.05, rel=1e-6)
+    rows = {r[0]: r[1] for r in plan_sections(result)[0]["rows"]}
+    assert rows["Image-derived lung shunt fraction"].startswith("0.050 (not used")
+    lung = next(v for v in result.predicted.voi_doses if v.name == "lung")
+    assert lung.activity_mbq == pytest.approx(0.08 * result.plan.plan.activity_delivered_gbq * 1000, rel=1e-6)

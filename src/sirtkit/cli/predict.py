@@ -35,7 +35,8 @@ def register(app: typer.Typer) -> None:
         intent: str = typer.Option("palliative",
                                    help="palliative, radiation_lobectomy, radiation_segmentectomy or neoadjuvant."),
         lung_shunt_fraction: float = typer.Option(None, "--lung-shunt-fraction",
-                                                  help="LSF 0–1, needed when the segmentation has no lungs."),
+                                                  help="LSF 0–1; takes precedence over the SPECT's lung "
+                                                       "counts (needed without lungs)."),
         lung_mass_kg: float = typer.Option(None, "--lung-mass-kg", help="Default 1.0 kg."),
         tumour_target_gy: float = typer.Option(None, "--tumour-target-gy", help="Override the intent's target."),
         normal_liver_limit_gy: float = typer.Option(None, "--normal-liver-limit-gy", help="Override the limit."),

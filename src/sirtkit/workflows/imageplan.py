@@ -92,6 +92,13 @@ class ImagePlanResult:
     plan: PlanResult
     predicted: DoseResult | None
 
+    @property
+    def image_lung_shunt_fraction(self) -> float | None:
+        """LSF measured on the SPECT (lung / (lung + liver) counts), ``None`` without lung counts."""
+        if not self.lung_counts:
+            return None
+        return self.lung_counts / (self.lung_counts + self.liver_counts)
+
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary (no voxel arrays)."""
         from sirtkit.serialize import to_jsonable
@@ -103,6 +110,7 @@ class ImagePlanResult:
             "liver_counts": self.liver_counts,
             "liver_volume_ml": self.liver_volume_ml,
             "lung_counts": self.lung_counts,
+            "image_lung_shunt_fraction": self.image_lung_shunt_fraction,
             "plan": to_jsonable(self.plan),
             "predicted_dosimetry": None if self.predicted is None else self.predicted.summary(),
         }
@@ -178,10 +186,12 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
     report(progress, 0.15, "measuring compartments")
     territory, comps, liver_counts, lung_counts, liver_ml = measure_compartments(
         spect, masks_on_spect, masks_native, case.voi_roles)
-    if lung_counts is not None and lung_counts > 0:
-        lung: dict[str, Any] = {"spect_counts": {"lung_counts": lung_counts, "liver_counts": liver_counts}}
-    elif case.lung_shunt_fraction is not None:
-        lung = {"shunt_fraction": case.lung_shunt_fraction}
+    # One precedence rule for the lung shunt fraction (as in post-treatment quantification): an LSF the user
+    # gives wins over the SPECT's lung counts; the image-derived value is still reported beside it.
+    if case.lung_shunt_fraction is not None:
+        lung: dict[str, Any] = {"shunt_fraction": case.lung_shunt_fraction}
+    elif lung_counts is not None and lung_counts > 0:
+        lung = {"spect_counts": {"lung_counts": lung_counts, "liver_counts": liver_counts}}
     else:
         raise InputError("the segmentation has no lungs: give the lung shunt fraction (e.g. from planar MAA "
                          "imaging) as lung_shunt_fraction / --lung-shunt-fraction")
@@ -264,6 +274,10 @@ def plan_sections(result: ImagePlanResult) -> list[dict[str, Any]]:
         ["Device", f"{pr.device} ({pr.product})"], ["Method / intent", f"{pr.method} / {pr.intent}"],
         ["Treated territory", result.territory],
         ["Lung shunt fraction", f"{pr.lung_shunt_fraction:.3f} ({pr.lung_shunt_fraction_source})"],
+        ["Image-derived lung shunt fraction",
+         "–" if result.image_lung_shunt_fraction is None else
+         f"{result.image_lung_shunt_fraction:.3f}" + (" (not used: a given LSF takes precedence)"
+                                                      if pr.lung_shunt_fraction_source == "given" else "")],
         ["Lung mass (kg)", f"{pr.lung_mass_kg:.2f} ({pr.lung_mass_source})"],
         ["Dose constant (Gy·kg/GBq)", f"{pr.dose_constant_gy_kg_per_gbq:.2f}"],
         ["Expected residual fraction", f"{pr.expected_residual_fraction:.3f}"],

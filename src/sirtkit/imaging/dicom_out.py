@@ -79,7 +79,7 @@ def ds_value(value: float) -> DSfloat:
     Examples
     --------
     >>> str(ds_value(1 / 3)), len(str(ds_value(-123456.789012345)))
-    ('0.333333333333333', 16)
+    ('0.33333333333333', 16)
     """
     number = float(value)
     if not math.isfinite(number):
@@ -172,7 +172,8 @@ def dicom_export_grid(volume: Volume, *, interpolation: Literal["linear", "neare
         target_axis_of = {axis: 2 - axis for axis, _ in perm}  # z→0, y→1, x→2
         order = [next(a for a in range(3) if perm[a][0] == p) for p in (2, 1, 0)]
         array = np.transpose(np.asarray(volume.array), order)
-        affine = np.eye(4)
+        affine = np.zeros((4, 4))
+        affine[3, 3] = 1.0
         origin = np.asarray(volume.origin_mm, dtype=np.float64)
         spacing = volume.spacing_mm
         flips = []
@@ -199,7 +200,8 @@ def dicom_export_grid(volume: Volume, *, interpolation: Literal["linear", "neare
     lo, hi = corners.min(axis=0), corners.max(axis=0)
     shape = tuple(math.floor((hi[axis] - lo[axis]) / s + 1e-6) + 1
                   for axis, s in zip((2, 1, 0), spacing_by_axis, strict=True))
-    affine = np.eye(4)
+    affine = np.zeros((4, 4))
+    affine[3, 3] = 1.0
     for new_axis, (axis, s) in enumerate(zip((2, 1, 0), spacing_by_axis, strict=True)):
         affine[axis, new_axis] = s
     affine[:3, 3] = lo
@@ -279,7 +281,7 @@ def _complete(source: pydicom.Dataset) -> pydicom.Dataset:
 
 
 # ------------------------------------------------------------------------------------------------- SEG
-def _hd_volume(volume: Volume, array: np.ndarray, channels: dict[str, Any] | None = None) -> hd.Volume:
+def _hd_volume(volume: Volume, array: np.ndarray, channels: Any = None) -> hd.Volume:
     return hd.Volume(array=array, affine=np.asarray(volume.affine, dtype=np.float64), coordinate_system="PATIENT",
                      frame_of_reference_uid=volume.frame_of_reference_uid, channels=channels)
 

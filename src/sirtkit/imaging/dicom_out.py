@@ -241,7 +241,30 @@ def prepare_source_images(sources: Sequence[pydicom.Dataset]) -> list[pydicom.Da
                            getattr(ds, "filename", ds.get("SOPInstanceUID")), ", ".join(differing))
             continue
         kept.append(_complete(ds))
+    _repair_slice_thickness(kept)
     return kept
+
+
+def _repair_slice_thickness(series: list[pydicom.Dataset]) -> None:
+    """A missing, zero or non-finite SliceThickness becomes the slice spacing of the series' positions."""
+    missing = [ds for ds in series if "SliceThickness" not in ds]
+    if not missing or len(series) < 2:
+        return
+    try:
+        iop = np.array([float(v) for v in series[0].ImageOrientationPatient])
+        normal = np.cross(iop[:3], iop[3:])
+        along = np.sort([float(np.dot([float(v) for v in ds.ImagePositionPatient], normal)) for ds in series])
+    except (AttributeError, TypeError, ValueError):
+        return
+    steps = np.diff(along)
+    steps = steps[steps > 1e-6]
+    if steps.size == 0:
+        return
+    spacing = float(np.median(steps))
+    for ds in missing:
+        ds.SliceThickness = ds_value(spacing)
+    logger.info("SliceThickness missing or not finite on %d slices; the slice spacing %.3f mm is used in the "
+                "derived objects", len(missing), spacing)
 
 
 def _complete(source: pydicom.Dataset) -> pydicom.Dataset:
@@ -272,12 +295,51 @@ def _complete(source: pydicom.Dataset) -> pydicom.Dataset:
             if not ok:
                 del ds[keyword]
     detector = source.get("DetectorInformationSequence")
-    if int(source.get("NumberOfFrames", 1) or 1) > 1 and detector and "ImagePositionPatient" not in ds:
+    n_frames = int(source.get("NumberOfFrames", 1) or 1)
+    if n_frames > 1 and detector and "ImagePositionPatient" not in ds:
         item = detector[0]
         for keyword in ("ImagePositionPatient", "ImageOrientationPatient"):
             if keyword in item:
                 ds[keyword] = copy.deepcopy(item[keyword])
+    if n_frames > 1 and "SharedFunctionalGroupsSequence" not in ds:
+        _nm_functional_groups(ds, n_frames)
     return ds
+
+
+def _nm_functional_groups(ds: pydicom.Dataset, n_frames: int) -> None:
+    """Describe a classic NM multi-frame's frame geometry as functional groups (what highdicom reads).
+
+    Frame k (0-based) lies at ImagePositionPatient + k · SpacingBetweenSlices · (row cosine × column cosine),
+    as :func:`sirtkit.imaging.dicom.read_dicom_series` stacks it (negative spacing: GE's reversed stacking).
+    """
+    try:
+        iop = np.array([float(v) for v in ds.ImageOrientationPatient], dtype=np.float64)
+        ipp = np.array([float(v) for v in ds.ImagePositionPatient], dtype=np.float64)
+        spacing = [float(v) for v in ds.PixelSpacing]
+        step = float(ds.get("SpacingBetweenSlices") or ds.get("SliceThickness") or 0.0)
+    except (AttributeError, TypeError, ValueError):
+        return  # highdicom reports what is missing
+    if iop.size != 6 or ipp.size != 3 or len(spacing) != 2 or not math.isfinite(step) or step == 0.0:
+        return
+    normal = np.cross(iop[:3], iop[3:])
+    measures = pydicom.Dataset()
+    measures.PixelSpacing = [ds_value(v) for v in spacing]
+    measures.SliceThickness = ds_value(abs(step))
+    measures.SpacingBetweenSlices = ds_value(abs(step))
+    orientation = pydicom.Dataset()
+    orientation.ImageOrientationPatient = [ds_value(v) for v in iop]
+    shared = pydicom.Dataset()
+    shared.PixelMeasuresSequence = [measures]
+    shared.PlaneOrientationSequence = [orientation]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    frames = []
+    for k in range(n_frames):
+        position = pydicom.Dataset()
+        position.ImagePositionPatient = [ds_value(v) for v in ipp + k * step * normal]
+        item = pydicom.Dataset()
+        item.PlanePositionSequence = [position]
+        frames.append(item)
+    ds.PerFrameFunctionalGroupsSequence = frames
 
 
 # ------------------------------------------------------------------------------------------------- SEG

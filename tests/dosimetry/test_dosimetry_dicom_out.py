@@ -12,6 +12,7 @@ y = IPP[1] + IOP[4]·PixelSpacing[1]·row).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 from collections.abc import Iterator
 from datetime import timedelta
@@ -196,7 +197,7 @@ def test_rtdose_geometry_dicompyler_accepts(tmp_path: Path, kind: str) -> None:
     ds = _read_strict(path)
     assert [float(v) for v in ds.ImageOrientationPatient] == [1, 0, 0, 0, 1, 0]
     offsets = [float(v) for v in ds.GridFrameOffsetVector]
-    assert offsets[0] == 0.0 and all(b > a for a, b in zip(offsets, offsets[1:], strict=False))
+    assert offsets[0] == 0.0 and all(b > a for a, b in itertools.pairwise(offsets))
     back = read_rtdose(path)
     z = _dicompyler_frame_z(ds)
     x, y = _dicompyler_lut(ds)
@@ -215,7 +216,7 @@ def test_rtdose_geometry_dicompyler_accepts(tmp_path: Path, kind: str) -> None:
     assert core.sum() > 50
     stored = np.asarray(ds.pixel_array, dtype=np.float64) * scaling
     np.testing.assert_allclose(stored[core], expected[core], atol=scaling + 1e-9 * float(dose.array.max()))
-    lossless, note = dicom_export_grid(dose)
+    _, note = dicom_export_grid(dose)
     assert (note is None) == (kind in ("axial", "feet_first_reversed"))
 
 

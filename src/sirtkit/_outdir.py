@@ -216,6 +216,8 @@ def staged_output(out_dir: str | os.PathLike[str], *, force: bool = False, kind:
         writable.
     """
     out_dir = Path(out_dir)
+    if out_dir.is_symlink():  # replace the folder the link points to, keep the link
+        out_dir = out_dir.resolve()
     resolved = out_dir.resolve() if out_dir.exists() or out_dir.parent.exists() else out_dir.absolute()
     with _lock:
         nested = any(resolved == s or s in resolved.parents for s in _active_stages)

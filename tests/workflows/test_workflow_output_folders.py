@@ -172,3 +172,16 @@ def test_cli_dose_rerun_and_foreign_folder(tmp_path: Path, nrrd_case: dict[str, 
     assert forced.exit_code == 0, forced.output
     assert not (foreign / "notes.txt").exists() and (foreign / "report.html").is_file()
     assert _leftovers(tmp_path) == []
+
+
+def test_symlinked_out_keeps_the_link(tmp_path: Path) -> None:
+    """--out a symlink to a results folder: the folder it points to is replaced, the link stays."""
+    real = tmp_path / "real"
+    with staged_output(real) as stage:
+        (stage / "old.txt").write_text("old")
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    with staged_output(link) as stage:
+        (stage / "new.txt").write_text("new")
+    assert link.is_symlink() and sorted(p.name for p in link.iterdir()) == [MANIFEST_NAME, "new.txt"]
+    assert _leftovers(tmp_path) == []

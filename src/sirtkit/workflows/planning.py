@@ -855,6 +855,7 @@ class PlanResult:
     vial_activity_source: str | None = None
     scout: dict[str, float] | None = None
     activity_window: dict[str, Any] | None = None
+    liver_doses: dict[str, float | None] | None = None
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -1290,8 +1291,19 @@ def run_plan(case: PlanCase) -> PlanResult:
         overrides={key: {"value_gy": o.value_gy, "reason": o.reason, "approved_by": o.approved_by}
                    for key, o in case.overrides.items()},
         holmium_vial=logistics.holmium_vial, vial_activity_source=logistics.vial_source, scout=scout,
-        activity_window=_window(plan),
+        activity_window=_window(plan), liver_doses=_liver_doses(plan),
     )
+
+
+def _liver_doses(plan: ActivityPlan | None) -> dict[str, float | None] | None:
+    """The plan's liver doses by the quantity each guideline threshold names (Gy; ``None`` = unknown)."""
+    if plan is None:
+        return None
+    return {"perfused_normal_liver_dose_gy": plan.perfused_normal_liver_dose_gy,
+            "whole_normal_liver_dose_gy": plan.whole_normal_liver_dose_gy,
+            "nonperfused_normal_liver_dose_gy": plan.nonperfused_normal_liver_dose_gy,
+            "tumour_dose_min_gy": plan.tumour_dose_min_gy,
+            "perfused_dose_min_gy": plan.perfused_dose_min_gy}
 
 
 def _annotate(check: CheckResult, nonperfused_unknown: bool) -> CheckResult:
@@ -1417,7 +1429,7 @@ def _logistics(case: PlanCase, device: Device, plan: ActivityPlan) -> _Logistics
         lo, hi = needed / (1 + tol), needed / (1 - tol)
         checks.append(CheckResult(
             "vial_activity_measured", CheckStatus.WARN, None, "<=", tol, "fraction",
-            f"vial activity not measured: {source}; with the ±{tol:.0%} vial tolerance drawing "
+            f"vial activity not measured: {source}; with the ±{tol * 100:g} % vial tolerance drawing "
             f"{draw.fraction_of_vial:.3f} of the vial gives {lo:.3f}–{hi:.3f} GBq instead of {needed:.3f} GBq — "
             "measure the vial in the dose calibrator (schedule.vial_assay)", device.short_citation + " (±10 %)"))
     span = device.usable_until_h or HOLMIUM_DECAY_TABLE_SPAN_H

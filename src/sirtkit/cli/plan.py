@@ -84,8 +84,8 @@ def _render(result: PlanResult, *, infusion: datetime | None = None) -> None:
                   + f"; liver compromise: {escape('; '.join(result.liver_compromise) or 'none stated')}; "
                   f"non-perfused normal liver: {_fmt(result.nonperfused_normal_liver_mass_kg)} kg "
                   f"({escape(result.nonperfused_normal_liver_source)})")
-    for key, o in result.overrides.items():
-        console.print(f"[bold red]OVERRIDE[/] {key} = {o['value_gy']:g} Gy: {escape(str(o['reason']))}")
+    for key, ov in result.overrides.items():
+        console.print(f"[bold red]OVERRIDE[/] {key} = {ov['value_gy']:g} Gy: {escape(str(ov['reason']))}")
     if result.plan is not None:
         _plan_tables(result.plan, "Plan")
     w = result.activity_window

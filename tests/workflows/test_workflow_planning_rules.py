@@ -245,3 +245,15 @@ def test_plan_sheet_escapes_untrusted_text(tmp_path: Path) -> None:
     html = written["html"].read_text(encoding="utf-8")
     assert "<script>x" not in html and "&lt;script&gt;" in html
     assert not (tmp_path / "s" / "plan_sheet.pdf").exists()
+
+
+def test_zone_name_on_a_single_time() -> None:
+    """A European centre with a TheraSphere label in US Eastern time: the label time names its own zone."""
+    case = _case(RIGHT, timezone="Europe/Amsterdam", **{
+        "schedule.vial_calibration": "2026-03-01T12:00 America/New_York",
+        "schedule.planned_infusion": "2026-03-03T21:00:00"})
+    assert case.schedule is not None and case.schedule.vial_calibration is not None
+    hours = run_plan(case).glass_vial.hours_after_calibration  # type: ignore[union-attr]
+    assert hours == pytest.approx(51.0, abs=1e-12)  # 17:00Z → 20:00Z two days later
+    with pytest.raises(pydantic.ValidationError, match="not both"):
+        _case(RIGHT, **{"schedule.vial_calibration": "2026-03-01T12:00-05:00 America/New_York"})

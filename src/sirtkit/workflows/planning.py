@@ -168,6 +168,27 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
     return None if value is None else require_aware(value, name)
 
 
+def _local_time(value: Any, zone_name: str | None, name: str) -> Any:
+    """``value`` as an aware datetime when it is a local time with a zone (suffix or case zone)."""
+    if isinstance(value, str):
+        text, _, suffix = value.strip().rpartition(" ")
+        if text and ("/" in suffix or suffix == "UTC"):
+            try:
+                moment = datetime.fromisoformat(text)
+            except ValueError:
+                return value
+            if moment.tzinfo is not None:
+                raise InputError(f"{name} = {value!r}: give either a UTC offset or a zone name, not both")
+            return localize(moment, suffix, name)
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, datetime) and zone_name is not None:
+        return localize(value, zone_name, name)
+    return value
+
+
 class CompartmentInput(_Model):
     """A tumour or normal-liver compartment of a territory: mass (or volume + density) and counts or T/N."""
 
@@ -686,32 +707,28 @@ class PlanCase(_Model):
     @model_validator(mode="before")
     @classmethod
     def _local_times(cls, data: Any) -> Any:
-        """Naive date-times of ``schedule``, ``residual`` and ``scout`` are read in ``timezone`` (IANA)."""
-        if not isinstance(data, dict) or data.get("timezone") is None:
+        """Local date-times of ``schedule``, ``residual`` and ``scout``, as vendor labels print them.
+
+        A time may name its IANA zone after a space (``2026-03-01T12:00 America/New_York``: TheraSphere
+        labels are in US Eastern time); a time without offset or zone is read in the case's ``timezone``.
+        """
+        if not isinstance(data, dict):
             return data
-        zone_name = data["timezone"]
-        if not isinstance(zone_name, str):
-            raise InputError(f"timezone = {zone_name!r}: give an IANA zone name such as Europe/Amsterdam")
-        zone(zone_name)
+        zone_name = data.get("timezone")
+        if zone_name is not None:
+            if not isinstance(zone_name, str):
+                raise InputError(f"timezone = {zone_name!r}: give an IANA zone name such as Europe/Amsterdam")
+            zone(zone_name)
         out = dict(data)
         for block in ("schedule", "residual", "scout"):
             sub = out.get(block)
             if not isinstance(sub, dict):
                 continue
-            sub = dict(sub)
-            for key, value in sub.items():
-                if isinstance(value, str):
-                    try:
-                        value = datetime.fromisoformat(value)
-                    except ValueError:
-                        continue
-                if isinstance(value, datetime):
-                    sub[key] = localize(value, zone_name, f"{block}.{key}")
+            sub = {key: _local_time(value, zone_name, f"{block}.{key}") for key, value in sub.items()}
             assay = sub.get("vial_assay")
-            if isinstance(assay, dict) and isinstance(assay.get("time"), datetime | str):
-                t = assay["time"]
-                t = datetime.fromisoformat(t) if isinstance(t, str) else t
-                sub["vial_assay"] = {**assay, "time": localize(t, zone_name, f"{block}.vial_assay.time")}
+            if isinstance(assay, dict) and "time" in assay:
+                sub["vial_assay"] = {**assay, "time": _local_time(assay["time"], zone_name,
+                                                                  f"{block}.vial_assay.time")}
             out[block] = sub
         return out
 

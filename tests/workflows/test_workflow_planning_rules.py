@@ -118,6 +118,12 @@ def test_objective_maximise_and_stated_dose() -> None:
     assert aim.plan is not None and aim.plan.tumour_dose_min_gy == pytest.approx(250.0, rel=1e-9)
     with pytest.raises(pydantic.ValidationError, match="stated_dose_gy"):
         _case(RIGHT, objective="stated_dose")
+    with pytest.raises(pydantic.ValidationError, match="no normal-liver limit"):
+        _case("nelm_glass_mird_residual.yaml", objective="maximise")
+    with pytest.raises(pydantic.ValidationError, match="prescribes the activity"):
+        _case(RESIN, objective="maximise")
+    mird = run_plan(_case("nelm_glass_mird_residual.yaml", objective="stated_dose", stated_dose_gy=130.0))
+    assert mird.plan is not None and mird.plan.perfused_dose_min_gy == pytest.approx(130.0, rel=1e-9)
 
 
 # --- item 3: defaults that cannot be removed, limits that can -------------------------------------

@@ -768,6 +768,13 @@ class PlanCase(_Model):
         if (self.objective == "stated_dose") != (self.stated_dose_gy is not None):
             raise InputError("objective 'stated_dose' and stated_dose_gy go together: give both (the dose to aim "
                              "at, Gy, for the coldest tumour or the perfused volume) or neither")
+        if self.objective != "reach_targets" and self.method in ("bsa", "holmium_standard"):
+            raise InputError(f"objective {self.objective!r} applies to dose-based inverse planning (mird, partition, "
+                             f"multicompartment); method {self.method!r} prescribes the activity by its formula")
+        if self.objective == "maximise" and self.method == "mird":
+            raise InputError("objective 'maximise' needs a tumour/normal-liver split (method partition or "
+                             "multicompartment): a single-compartment plan has no normal-liver limit to stop at; "
+                             "use objective 'stated_dose' with stated_dose_gy for the perfused volume")
         if self.scout is not None and self.device != "holmium":
             raise InputError("scout: the scout dose applies to Ho-166 (device: holmium); Y-90 plans use Tc-99m MAA")
         self._check_limits()

@@ -135,6 +135,12 @@ def test_null_target_means_none() -> None:
     assert result.plan is not None and result.plan.binding_constraint.value == "whole_normal_liver_limit"
 
 
+@pytest.mark.parametrize("field", ["expected_residual_fraction", "lung.mass_kg", "objective"])
+def test_null_that_would_keep_a_default_is_refused(field: str) -> None:
+    with pytest.raises(pydantic.ValidationError, match=field.replace(".", r"\.") + ": null"):
+        _case(RIGHT, **{field: None})
+
+
 @pytest.mark.parametrize("value", [float("inf"), None, float("nan")])
 def test_lung_limit_cannot_be_removed(value: float | None) -> None:
     """`lung_dose_gy: .inf` disabled the 30 Gy hard limit; null and non-finite values are refused."""

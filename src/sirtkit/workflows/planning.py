@@ -168,6 +168,17 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
     return None if value is None else require_aware(value, name)
 
 
+# Fields whose absence selects a default: an explicit null there is ambiguous ("none" or "default"?) and is
+# refused naming the field (issue 8 item 3). Elsewhere null means "none" (targets) or is refused (limits).
+_NULL_MEANS_DEFAULT: dict[tuple[str, ...], str] = {
+    ("expected_residual_fraction",): "the device's median residual (Hoang JVIR 2019)",
+    ("lung", "mass_kg"): "standard lung mass 1.0 kg",
+    ("schedule", "vial_activity_at_calibration_gbq"): "the nominal vial activity",
+    ("objective",): "reach_targets",
+    ("intent",): "palliative",
+}
+
+
 def _local_time(value: Any, zone_name: str | None, name: str) -> Any:
     """``value`` as an aware datetime when it is a local time with a zone (suffix or case zone)."""
     if isinstance(value, str):
@@ -714,6 +725,13 @@ class PlanCase(_Model):
         """
         if not isinstance(data, dict):
             return data
+        for path, default in _NULL_MEANS_DEFAULT.items():
+            node: Any = data
+            for part in path[:-1]:
+                node = node.get(part) if isinstance(node, dict) else None
+            if isinstance(node, dict) and path[-1] in node and node[path[-1]] is None:
+                raise InputError(f"{'.'.join(path)}: null would silently keep the default ({default}); leave the "
+                                 "field out to use the default, or give a value")
         zone_name = data.get("timezone")
         if zone_name is not None:
             if not isinstance(zone_name, str):

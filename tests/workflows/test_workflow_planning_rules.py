@@ -181,7 +181,7 @@ def test_holmium_logistics_as_for_y90() -> None:
     result = run_plan(load_case(CASES / "nelm_holmium_scout.yaml"))
     vial = result.holmium_vial
     assert vial is not None and vial.decay_factor == pytest.approx(0.5 ** (4.0 / 26.8), rel=1e-9)
-    assert any(r.event == "planned infusion" for r in result.decay_table)
+    assert any("planned infusion" in r.event for r in result.decay_table)
     assert result.delivered is not None and result.delivered_plan is not None
     assert result.scout is not None
     assert result.scout["liver_dose_gy"] == pytest.approx(15.87 * 0.25 * (1 - result.lung_shunt_fraction) / 1.5,

@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 _GLASS = get_device("glass")
+# Two decay-table times closer than one second are the same row.
+_SAME_TIME_H = 1.0 / 3600.0
 _RESIN = get_device("resin")
 
 
@@ -142,6 +144,10 @@ def decay_table(
     >>> rows = decay_table(3.0, t0, t0, t0 + timedelta(hours=24), step_h=24)
     >>> [round(r.activity_gbq, 4) for r in rows]
     [3.0, 2.3143]
+    >>> rows = decay_table(3.0, t0, t0, t0 + timedelta(hours=24), step_h=24,
+    ...                    events={"infusion": t0 + timedelta(hours=17, minutes=30)})
+    >>> [(r.hours_from_reference, r.event) for r in rows]
+    [(0.0, ''), (17.5, 'infusion'), (24.0, '')]
     """
     require_positive(activity_gbq, "activity_gbq")
     require_positive(step_h, "step_h")
@@ -161,9 +167,15 @@ def decay_table(
     tz = start.tzinfo
     for label, moment in (events or {}).items():
         h = elapsed_hours(reference_time, moment)
+        same = next((i for i, row in enumerate(rows) if abs(row.hours_from_reference - h) < _SAME_TIME_H), None)
+        if same is not None:  # an event on an existing row (grid or another event) marks that row
+            old = rows[same]
+            rows[same] = DecayRow(old.time, old.hours_from_reference, old.decay_factor, old.activity_gbq,
+                                  f"{old.event} / {label}" if old.event else label)
+            continue
         df = decay_factor(h, nuclide)
         rows.append(DecayRow(require_aware(moment, label).astimezone(tz), h, df, activity_gbq * df, label))
-    rows.sort(key=lambda row: (row.hours_from_reference, row.event != ""))
+    rows.sort(key=lambda row: row.hours_from_reference)
     return tuple(rows)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -75,7 +75,7 @@ def test_residual_larger_than_prepared_refused() -> None:
 def test_decay_table_exact_event_rows() -> None:
     """Issue 8 item 7: the exact infusion time is its own row (not the nearest 6-hour row); an event on a grid
     time marks that row instead of duplicating it."""
-    t0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+    t0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
     rows = decay_table(3.0, t0, t0, t0 + timedelta(hours=24), step_h=6,
                        events={"infusion": t0 + timedelta(hours=8, minutes=20), "check": t0 + timedelta(hours=12)})
     events = [(r.hours_from_reference, r.event) for r in rows if r.event]

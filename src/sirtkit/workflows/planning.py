@@ -1424,11 +1424,10 @@ def _events(case: PlanCase) -> dict[str, datetime]:
 def _logistics(case: PlanCase, device: Device, plan: ActivityPlan) -> _Logistics:
     assert case.schedule is not None
     s = case.schedule
-    if s.vial_calibration is None:
-        if device.name == "holmium" and s.vial_assay is None:
-            return _Logistics()
-        if device.name != "holmium":
-            raise InputError(f"schedule.vial_calibration is needed for {device.product}: copy it from the vial label")
+    if s.vial_calibration is None and (device.name != "holmium" or s.vial_assay is None):
+        raise InputError(f"schedule.vial_calibration is needed for {device.product}: copy it from the vial label"
+                         + (" (or give the dose-calibrator reading, schedule.vial_assay)" if device.name == "holmium"
+                            else ""))
     needed = plan.activity_prepared_gbq
     nuclide = device.nuclide
     if device.name == "glass":

@@ -64,12 +64,16 @@ def _plan_tables(plan: ActivityPlan, title: str) -> None:
     console.print(comps)
 
     terr = Table(title="Territories")
-    for col in ("territory", "prepare (GBq)", "deliver (GBq)", "perfused dose (Gy)", "binding", "allowed/needed (GBq)"):
+    for col in ("territory", "prepare (GBq)", "deliver (GBq)", "perfused dose (Gy)", "binding", "allowed/needed (GBq)",
+                "window (deliver GBq)"):
         terr.add_column(col)
     for t in plan.territories:
         allowed = ", ".join(f"{k} {v:.3f}" for k, v in t.constraint_activities_gbq.items())
+        pos = t.window_position
+        window = (f"{_fmt(t.efficacy_activity_gbq)} → {_fmt(t.first_limit_activity_gbq)}"
+                  + ("" if pos is None else f" at {pos:.2f}"))
         terr.add_row(escape(t.name), f"{t.activity_prepared_gbq:.4f}", f"{t.activity_delivered_gbq:.4f}",
-                     f"{t.perfused_dose_gy:.1f}", t.binding_constraint.value, allowed)
+                     f"{t.perfused_dose_gy:.1f}", t.binding_constraint.value, allowed, window)
     console.print(terr)
 
 

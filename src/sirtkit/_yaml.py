@@ -89,7 +89,7 @@ class _BoundedLoader(yaml.SafeLoader):
             for key_node, _ in node.value:
                 if key_node.tag == _MERGE_TAG:
                     continue
-                key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+                key = self.construct_object(key_node, deep=True)
                 try:
                     first = seen.get(key)
                 except TypeError:  # unhashable key: the base class reports it
@@ -99,13 +99,13 @@ class _BoundedLoader(yaml.SafeLoader):
                         f"duplicate key {key!r} (first given on line {first.start_mark.line + 1}): "
                         "give each field once", key_node.start_mark)
                 seen[key] = key_node
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_int(self, node: ScalarNode) -> int:
         # An integer of more than 4300 digits makes int() raise ValueError (CPython's limit against
         # quadratic-time conversion); no case-file number is that long.
         try:
-            return super().construct_yaml_int(node)  # type: ignore[no-any-return, no-untyped-call]
+            return super().construct_yaml_int(node)
         except ValueError:
             raise YamlRefused(f"the integer {node.value[:20]}... ({len(node.value)} digits) is too long to be a "
                               "value", node.start_mark) from None
@@ -152,4 +152,4 @@ def load_yaml_text(text: str) -> Any:
     try:
         return loader.get_single_data()
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        loader.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, cast
 
 import typer
 
@@ -19,6 +20,7 @@ from sirtkit.cli._common import (
 )
 from sirtkit.errors import InputError
 from sirtkit.physics.nuclides import get_nuclide
+from sirtkit.workflows._output import check_output_folder
 
 __all__ = ["register"]
 
@@ -59,6 +61,8 @@ def register(app: typer.Typer) -> None:
         voi_role: list[str] = typer.Option([], "--voi-role", help="SEGMENT=ROLE (liver, tumor, normal_liver, lung, perfused)."),
         pdf: bool = typer.Option(False, "--pdf", help="Also write report.pdf."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        dose_grid: str = typer.Option("emission", "--dose-grid", help="Grid of the RTDOSE: emission (the dose grid) or ct (resampled onto --ct)."),
+        force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder that sirtkit did not write."),
     ) -> None:
         """Compute a voxel dose map with DVHs, metrics, pictures and an HTML report."""
         from sirtkit.workflows.posttreatment import DoseCase, run_dose, write_dose_outputs
@@ -69,6 +73,11 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--engine {engine!r}: use vsv or ldm")
         if density not in ("uniform", "ct"):
             raise InputError(f"--density {density!r}: use uniform or ct")
+        if dose_grid not in ("emission", "ct"):
+            raise InputError(f"--dose-grid {dose_grid!r}: use emission or ct")
+        if dose_grid == "ct" and ct is None:
+            raise InputError("--dose-grid ct needs the CT (--ct): give it, or use --dose-grid emission")
+        check_output_folder(out, force=force)
         if emission_unit not in (None, "Bq/mL", "counts"):
             raise InputError(f"--emission-unit {emission_unit!r}: use Bq/mL or counts")
         if ct_contrast not in ("auto", "none", "enhanced"):
@@ -88,7 +97,8 @@ def register(app: typer.Typer) -> None:
         })
         with progress_bar("dose", enabled=not json_out) as callback:
             result = run_dose(case, progress=callback)
-            files = write_dose_outputs(result, out, pdf=pdf, subtitle=str(emission))
+            files = write_dose_outputs(result, out, pdf=pdf, subtitle=str(emission), force=force,
+                                       dose_grid=cast(Literal["emission", "ct"], dose_grid))
         if json_out:
             emit_json("dose", {**result.summary(), "files": {k: str(v) for k, v in files.items()}})
             return

@@ -469,10 +469,11 @@ def _csv_text(comparisons: tuple[VoiComparison, ...]) -> str:
 
 
 def write_compare_outputs(result: CompareResult, out_dir: Path, *, title: str = "Predicted vs delivered dose",
-                          subtitle: str = "") -> dict[str, Path]:
+                          subtitle: str = "", force: bool = False) -> dict[str, Path]:
     """Write per-VOI CSV, DVH CSVs, JSON, γ map (NRRD), DVH and γ pictures and an HTML report.
 
-    All files appear together or not at all (staged write). Returns name → final path.
+    All files appear together or not at all, replacing ``out_dir`` as a whole (staged write; a non-empty folder
+    sirtkit did not write only with ``force``). Returns name → final path.
     """
     from sirtkit import __version__
     from sirtkit.imaging import write_volume
@@ -487,7 +488,7 @@ def write_compare_outputs(result: CompareResult, out_dir: Path, *, title: str = 
     }
     summary = result.summary()
     g = result.gamma
-    with staged_output(out_dir) as stage:
+    with staged_output(out_dir, force=force, kind="compare") as stage:
         atomic_write_text(stage / names["vois_csv"], _csv_text(result.comparisons))
         dosimetry.write_dvh_csv(result.predicted_dvhs, stage / names["predicted_dvh_csv"])
         dosimetry.write_dvh_csv(result.delivered_dvhs, stage / names["delivered_dvh_csv"])

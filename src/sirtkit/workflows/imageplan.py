@@ -351,8 +351,12 @@ def plan_sections(result: ImagePlanResult) -> list[dict[str, Any]]:
 
 
 def write_image_plan_outputs(result: ImagePlanResult, out_dir: Path, *, pdf: bool = False,
-                             prefix: str = "plan_") -> dict[str, Path]:
-    """Write the plan report (HTML), plan JSON and the predicted dose files into ``out_dir``."""
+                             prefix: str = "plan_", force: bool = False, dose_grid: Literal["emission", "ct"] = "emission",
+                             ct: Path | None = None) -> dict[str, Path]:
+    """Write the plan report (HTML), plan JSON and the predicted dose files into ``out_dir``.
+
+    ``out_dir`` is replaced as a whole (``force``: also a non-empty folder sirtkit did not write); ``dose_grid``
+    ``"ct"`` puts the predicted RTDOSE on the grid of ``ct``."""
     from sirtkit.workflows.posttreatment import write_dose_outputs
 
     if result.predicted is None:
@@ -365,5 +369,5 @@ def write_image_plan_outputs(result: ImagePlanResult, out_dir: Path, *, pdf: boo
         pdf=pdf, prefix=prefix, sections=plan_sections(result), failures=failures,
         extra_warnings=non_target_warnings(result),
         extra_json={"plan": result.summary()["plan"], "measured_compartments": result.summary()["measured_compartments"]},
-        voi_title="Predicted absorbed dose per volume of interest",
+        voi_title="Predicted absorbed dose per volume of interest", force=force, dose_grid=dose_grid, ct=ct,
     )

@@ -720,8 +720,13 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
                        subtitle: str = "", pdf: bool = False, prefix: str = "",
                        sections: list[dict[str, Any]] | None = None, failures: list[str] | None = None,
                        extra_warnings: list[str] | None = None, extra_json: dict[str, Any] | None = None,
-                       voi_title: str = "Absorbed dose per volume of interest") -> dict[str, Path]:
-    """Write dose map (NRRD), RTDOSE (if a DICOM reference exists), DVH/metrics CSV, JSON, PNGs, HTML (+PDF).
+                       voi_title: str = "Absorbed dose per volume of interest", force: bool = False,
+                       dose_grid: Literal["emission", "ct"] = "emission", ct: Path | None = None) -> dict[str, Path]:
+    """Write dose map (NRRD), DICOM (RTDOSE, SEG, dose Parametric Map, SR — when the emission or, with
+    ``dose_grid="ct"``, the CT is DICOM), DVH/metrics CSV, JSON, PNGs, HTML (+PDF).
+
+    ``out_dir`` is replaced as a whole (a non-empty folder sirtkit did not write only with ``force``);
+    ``dose_grid`` puts RTDOSE on the emission grid or on the CT's (``ct``, default the case's CT).
 
     ``sections`` (dicts with ``title``, ``header``, ``rows``, optional ``note``, ``row_classes``,
     ``left_columns``) are shown before the dose tables; ``failures``/``extra_warnings`` at the top;
@@ -748,7 +753,7 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
         "html": f"{prefix}report.html",
     }
     written: dict[str, Path] = {}
-    with staged_output(out_dir) as stage:
+    with staged_output(out_dir, force=force, kind="dose") as stage:
         write_volume(result.dose, stage / names["dose"], compress=False)
         if result.dvhs:
             dosimetry.write_dvh_csv(result.dvhs, stage / names["dvh_csv"])
@@ -757,26 +762,16 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
             dosimetry.write_metrics_csv(metrics, stage / names["metrics_csv"])
             names["voi_table_csv"] = f"{prefix}voi_table.csv"
             _write_voi_table_csv(result, stage / names["voi_table_csv"])
-        reference_file = result.provenance.get("dicom_reference_file")
-        if reference_file:
-            import pydicom
+        from sirtkit.workflows._dicom_outputs import write_dicom_dose_outputs
 
-            reference = pydicom.dcmread(reference_file, stop_before_pixels=True)
-            names["rtdose"] = f"{prefix}rtdose.dcm"
-            if result.vois is not None and reference.get("NumberOfFrames") in (None, 1):
-                # The VOIs as DICOM SEG on the emission series, so viewers and PACS show what was measured.
-                from sirtkit.imaging import write_dicom_seg
-
-                names["seg"] = f"{prefix}vois_seg.dcm"
-                sources = [pydicom.dcmread(f, stop_before_pixels=True) for f in result.dicom_sources]
-                given = {n: m for n, m in result.vois.masks.items()
-                         if n not in result.vois.derived and m.array.any()}
-                write_dicom_seg(given, sources, stage / names["seg"], series_description="sirtkit dosimetry VOIs")
-            dosimetry.write_rtdose(result.dose, stage / names["rtdose"], reference=reference,
-                                   dose_comment=f"sirtkit {__version__} {result.case.engine.upper()} {result.provenance['nuclide']} SIRT; no RT Plan")
+        dicom_names, dicom_notes = write_dicom_dose_outputs(
+            result, stage, prefix, dose_grid=dose_grid, ct=ct if ct is not None else getattr(result.case, "ct", None))
+        names |= dicom_names
         from sirtkit.serialize import to_jsonable
 
-        document = {**(to_jsonable(extra_json) if extra_json else {}), "dosimetry": result.summary()}
+        document = {**(to_jsonable(extra_json) if extra_json else {}), "dosimetry": result.summary(),
+                    "dicom_export": {"dose_grid": dose_grid, "files": sorted(dicom_names.values()),
+                                     "notes": dicom_notes}}
         atomic_write_text(stage / names["json"], json.dumps(document, indent=2, ensure_ascii=False))
         dvh_png = figure_png(plot_dvh(dvh_curves(result.dvhs), title=f"{title}: cumulative DVH")) if result.dvhs \
             else None
@@ -806,7 +801,7 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
         html = render_template(
             "dose.html.j2", title=title, subtitle=subtitle, version=__version__,
             generated=result.provenance["computed_at"], failures=list(failures or []),
-            warnings=list(extra_warnings or []) + list(result.warnings), notes=list(result.notes),
+            warnings=list(extra_warnings or []) + list(result.warnings), notes=list(result.notes) + dicom_notes,
             sections=list(sections or []), voi_title=voi_title,
             method=method, activity=_activity_rows(result.activity_summary), voi_header=VOI_TABLE_HEADER,
             voi_rows=[voi_table_row(v) for v in result.voi_doses], figures=figures,

@@ -19,7 +19,7 @@ from sirtkit.dosimetry import (
     write_metrics_csv,
     write_rtdose,
 )
-from sirtkit.errors import GeometryError, UnitsError
+from sirtkit.errors import DicomInputError, GeometryError, UnitsError
 from sirtkit.imaging import Volume
 
 
@@ -139,3 +139,36 @@ def test_dvh_and_metrics_csv(tmp_path: Path) -> None:
         (row,) = list(csv.DictReader(handle))
     assert float(row["d70_gy"]) == 40.0 and float(row["v50_percent"]) == 60.0 and float(row["mean_gy"]) == 55.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dvh.csv", "metrics.csv"]
+
+
+# --- issue 8 item 15: a truncated or damaged RTDOSE is the user's file (DicomInputError, exit 2) --------
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.5, 0.9, 0.99])
+def test_truncated_rtdose_is_an_input_error_naming_the_file(tmp_path: Path, fraction: float) -> None:
+    data = write_rtdose(_dose_volume(), tmp_path / "dose.dcm", reference=_reference()).read_bytes()
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(data[: int(len(data) * fraction)])
+    with pytest.raises(DicomInputError, match=r"cut\.dcm"):
+        read_rtdose(cut)
+
+
+@pytest.mark.parametrize(("keyword", "value"), [
+    ("ImageOrientationPatient", None), ("ImageOrientationPatient", [1, 0, 0, 0, 1]),
+    ("ImageOrientationPatient", [1, 0, 0, 1, 0, 0]), ("PixelSpacing", None), ("PixelSpacing", [0, 2]),
+    ("GridFrameOffsetVector", [0, 3, 6, 9, float("nan")]), ("DoseGridScaling", float("inf")),
+    ("ImagePositionPatient", None), ("Rows", None),
+])
+def test_rtdose_with_missing_or_bad_geometry_is_an_input_error(
+    tmp_path: Path, keyword: str, value: object
+) -> None:
+    path = write_rtdose(_dose_volume(), tmp_path / "dose.dcm", reference=_reference())
+    ds = pydicom.dcmread(path)
+    if value is None:
+        delattr(ds, keyword)
+    else:
+        setattr(ds, keyword, value)
+    bad = tmp_path / "bad.dcm"
+    ds.save_as(bad)
+    with pytest.raises(DicomInputError, match=r"bad\.dcm"):
+        read_rtdose(bad)

@@ -37,14 +37,18 @@ def register(app: typer.Typer) -> None:
         intent: str = typer.Option("palliative",
                                    help="palliative, radiation_lobectomy, radiation_segmentectomy or neoadjuvant."),
         lung_shunt_fraction: float = typer.Option(None, "--lung-shunt-fraction",
-                                                  help="LSF 0–1, needed when the segmentation has no lungs."),
+                                                  help="LSF 0–1; takes precedence over the SPECT's lung "
+                                                       "counts (needed without lungs)."),
         lung_mass_kg: float = typer.Option(None, "--lung-mass-kg", help="Default 1.0 kg."),
         tumour_target_gy: float = typer.Option(None, "--tumour-target-gy", help="Override the intent's target."),
         normal_liver_limit_gy: float = typer.Option(None, "--normal-liver-limit-gy", help="Override the limit."),
         planned_infusion: str = typer.Option(None, "--planned-infusion", help="ISO time with offset."),
         vial_calibration: str = typer.Option(None, "--vial-calibration", help="ISO time with offset (vial label)."),
         voi_role: list[str] = typer.Option([], "--voi-role", help="SEGMENT=ROLE (liver, tumor, perfused, lung, ...)."),
-        engine: str = typer.Option("vsv", help="vsv or ldm for the predicted dose map."),
+        engine: str = typer.Option("vsv", help="vsv or ldm for the predicted dose map (device's nuclide: Y-90 or "
+                                               "Ho-166)."),
+        fwhm_mm: float = typer.Option(None, "--fwhm-mm",
+                                      help="SPECT resolution (FWHM, mm) for the partial-volume warning."),
         out: Path = typer.Option(Path("sirtkit-plan"), "--out", "-o", help="Folder for the report and maps."),
         pdf: bool = typer.Option(False, "--pdf", help="Also write a PDF report."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -71,7 +75,7 @@ def register(app: typer.Typer) -> None:
             "tumour_target_gy": tumour_target_gy, "normal_liver_limit_gy": normal_liver_limit_gy,
             "planned_infusion": parse_time(planned_infusion, "--planned-infusion"),
             "vial_calibration": parse_time(vial_calibration, "--vial-calibration"),
-            "voi_roles": parse_roles(voi_role), "engine": engine,
+            "voi_roles": parse_roles(voi_role), "engine": engine, "fwhm_mm": fwhm_mm,
         })
         with progress_bar("plan", enabled=not json_out) as callback:
             result = run_image_plan(case, progress=callback)

@@ -262,20 +262,44 @@ def read_rtdose(path: str | os.PathLike[str]) -> Volume:
         ds = pydicom.dcmread(p)
     except (pydicom.errors.InvalidDicomError, OSError) as err:
         raise DicomInputError(f"{p}: cannot read as DICOM ({err})") from err
+    except (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as err:
+        raise DicomInputError(f"{p}: damaged or truncated DICOM file ({type(err).__name__}: {str(err)[:200]})") from err
+    try:
+        return _rtdose_volume(ds, p)
+    except DicomInputError:
+        raise
+    except (EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+            NotImplementedError, RuntimeError) as err:
+        # Missing or malformed attributes and truncated pixel data: the file's fault, named as such.
+        raise DicomInputError(
+            f"{p}: RTDOSE file is damaged or incomplete ({type(err).__name__}: {str(err)[:200]}); "
+            "export it again from the planning system"
+        ) from err
+
+
+def _rtdose_volume(ds: pydicom.Dataset, p: Path) -> Volume:
     if ds.get("Modality") != "RTDOSE":
         raise DicomInputError(f"{p}: Modality is {ds.get('Modality')!r}, expected 'RTDOSE'")
     units = str(ds.get("DoseUnits", "")).upper()
     if units != "GY":
         raise DicomInputError(f"{p}: DoseUnits (3004,0002) is {units!r}; only 'GY' doses are read")
     scaling = float(ds.get("DoseGridScaling", 1.0))
+    if not (np.isfinite(scaling) and scaling > 0):
+        raise DicomInputError(f"{p}: DoseGridScaling (3004,000E) is {scaling!r}; it must be a positive number")
     pixels = np.asarray(ds.pixel_array, dtype=np.float64)
     if pixels.ndim == 2:
         pixels = pixels[np.newaxis]
     arr = pixels * scaling
     iop = np.asarray([float(v) for v in ds.ImageOrientationPatient])
+    if iop.shape != (6,) or not np.all(np.isfinite(iop)):
+        raise DicomInputError(f"{p}: ImageOrientationPatient (0020,0037) must hold 6 finite numbers")
     col_dir, row_dir = iop[:3], iop[3:]
     normal = np.cross(col_dir, row_dir)
+    if not np.isclose(np.linalg.norm(normal), 1.0, atol=1e-3):
+        raise DicomInputError(f"{p}: ImageOrientationPatient (0020,0037) is not two orthogonal unit vectors")
     dy, dx = (float(v) for v in ds.PixelSpacing)
+    if not (np.isfinite(dy) and np.isfinite(dx) and dy > 0 and dx > 0):
+        raise DicomInputError(f"{p}: PixelSpacing (0028,0030) must be two positive numbers, got {dy!r}, {dx!r}")
     n_frames = arr.shape[0]
     if n_frames > 1:
         if "GridFrameOffsetVector" not in ds:
@@ -288,8 +312,12 @@ def read_rtdose(path: str | os.PathLike[str]) -> Volume:
         if len(offsets) != n_frames or not np.allclose(steps, steps[0], atol=1e-3) or steps[0] == 0:
             raise DicomInputError(f"{p}: GridFrameOffsetVector is not a regular grid of {n_frames} frames")
         dz = float(steps[0])
+        if not np.isfinite(dz):
+            raise DicomInputError(f"{p}: GridFrameOffsetVector holds non-finite offsets")
     else:
         dz = float(ds.get("SliceThickness", 1.0) or 1.0)
+    if not np.isfinite(dz) or dz == 0:
+        raise DicomInputError(f"{p}: the slice spacing {dz!r} mm is not a finite, non-zero number")
     affine = np.eye(4)
     affine[:3, 0] = normal * dz
     affine[:3, 1] = row_dir * dy

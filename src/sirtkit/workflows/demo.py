@@ -66,7 +66,7 @@ def demo_cases() -> tuple[ImagePlanCase, DoseCase]:
     dose_case = DoseCase(
         emission=sample_path("patient_1_pet"), segmentation=sample_path("patient_1_seg"),
         quantification="relative", delivered_activity_gbq=PATIENT_1_DELIVERED_GBQ,
-        voi_roles={"Normal Tissue": "normal_liver"}, engine="vsv",
+        voi_roles={"Normal Tissue": "normal_liver"}, engine="vsv", emission_modality="y90_pet",
     )
     return plan_case, dose_case
 

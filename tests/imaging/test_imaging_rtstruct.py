@@ -8,21 +8,20 @@ from __future__ import annotations
 
 import math
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataelem import RawDataElement
-from pydicom.tag import Tag
 from pydicom.uid import generate_uid
 
 from sirtkit.errors import DicomInputError, GeometryError, InputError
 from sirtkit.imaging import Volume, load_segmentation, read_rtstruct, read_segmentation, read_volume
 from sirtkit.imaging.phantom import (
+    RTSTRUCT_CONTOUR_MUTATIONS,
     ContouredPhantom,
     make_contoured_phantom,
+    mutate_rtstruct_contour,
     write_ct_pet_dicom,
     write_rtstruct_dicom,
 )
@@ -198,36 +197,18 @@ def test_non_parallel_contours_of_one_roi_refused(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------- validation
-_MUTATIONS = {
-    "missing": ("delete", "no Contour Data"),
-    "not_triplets": (b"1.0\\2.0\\3.0\\4.0", "not a multiple of 3"),
-    "empty": (b"", "is empty"),
-    "nan": (b"1.0\\nan\\3.0", "not finite"),
-    "infinite": (b"1.0\\2.0\\inf", "not finite"),
-    "text": (b"1.0\\2.0\\abc", "not a number"),
+# mutation → the words the error message must contain
+_EXPECTED = {
+    "missing": "no Contour Data",
+    "not_triplets": "not a multiple of 3",
+    "empty": "is empty",
+    "nan": "not finite",
+    "infinite": "not finite",
+    "text": "not a number",
 }
 
 
-def mutate_first_contour(source: Path, target: Path, mutation: str, *, big: bool = False) -> Path:
-    """Copy ``source`` with the Contour Data of its first contour replaced as ``mutation`` says (written as
-    VR UN raw text, as damaged exports carry it; ``big`` pads it past 64 KB with valid coordinates)."""
-    ds = pydicom.dcmread(source)
-    item = ds.ROIContourSequence[0].ContourSequence[0]
-    value, _ = _MUTATIONS[mutation]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pydicom rightly complains about the damage being made
-        if value == "delete":
-            del item.ContourData
-        else:
-            payload = value
-            if big:
-                payload = b"\\".join([b"12.345678"] * 30000 + ([value] if value else []))
-            item[0x30060050] = RawDataElement(Tag(0x30060050), "UN", len(payload), payload, 0, False, True)
-        ds.save_as(target)
-    return target
-
-
-@pytest.mark.parametrize("mutation", sorted(_MUTATIONS))
+@pytest.mark.parametrize("mutation", sorted(RTSTRUCT_CONTOUR_MUTATIONS))
 def test_malformed_contour_data_refused_with_bounded_message(tmp_path: Path, mutation: str) -> None:
     """Issue 10: each malformed Contour Data gives DicomInputError naming file, ROI and contour, never the
     coordinates (message under 400 characters even for a > 64 KB payload)."""
@@ -236,8 +217,8 @@ def test_malformed_contour_data_refused_with_bounded_message(tmp_path: Path, mut
     source = write_rtstruct_dicom(tmp_path / "rs.dcm", {"Liver": [_circle(8.0, 0.0), _circle(8.0, 1.5)]},
                                   frame_of_reference_uid=frame)
     for big in (False, True) if mutation not in ("empty", "missing") else (False,):
-        path = mutate_first_contour(source, tmp_path / f"bad_{big}.dcm", mutation, big=big)
-        with pytest.raises(DicomInputError, match=_MUTATIONS[mutation][1]) as info:
+        path = mutate_rtstruct_contour(source, tmp_path / f"bad_{big}.dcm", mutation, big=big)
+        with pytest.raises(DicomInputError, match=_EXPECTED[mutation]) as info:
             _read(path, grid)
         message = str(info.value)
         assert str(path) in message and "'Liver'" in message and "contour 1" in message

@@ -45,10 +45,12 @@ from sirtkit.units import BQ_PER_GBQ, BQ_PER_MBQ, S_PER_H
 __all__ = [
     "PHANTOM_ADMINISTRATION_TIME",
     "PHANTOM_HU",
+    "RTSTRUCT_CONTOUR_MUTATIONS",
     "ContouredPhantom",
     "Phantom",
     "make_contoured_phantom",
     "make_phantom",
+    "mutate_rtstruct_contour",
     "write_ct_pet_dicom",
     "write_phantom_dicom",
     "write_rtstruct_dicom",
@@ -858,3 +860,43 @@ def make_contoured_phantom(
         volumes_ml=volumes,
         administered_activity_gbq=float(administered_activity_gbq),
     )
+
+
+# Damaged Contour Data as PACS and export scripts produce it (issue 10): name → raw bytes ("delete": no
+# Contour Data element at all).
+RTSTRUCT_CONTOUR_MUTATIONS: dict[str, bytes | None] = {
+    "missing": None,
+    "not_triplets": b"1.0\\2.0\\3.0\\4.0",
+    "empty": b"",
+    "nan": b"1.0\\nan\\3.0",
+    "infinite": b"1.0\\2.0\\inf",
+    "text": b"1.0\\2.0\\abc",
+}
+
+
+def mutate_rtstruct_contour(source: Path, target: Path, mutation: str, *, big: bool = False) -> Path:
+    """Copy an RTSTRUCT with the Contour Data of its first contour damaged (:data:`RTSTRUCT_CONTOUR_MUTATIONS`).
+
+    The damaged value is written as VR UN raw text, as exports carry Contour Data over 64 KB; ``big`` puts
+    30 000 valid numbers before the damage (about 300 KB), so a reader that quoted the value in its error
+    message would print all of it.
+    """
+    import warnings as _warnings
+
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    if mutation not in RTSTRUCT_CONTOUR_MUTATIONS:
+        raise InputError(f"mutation {mutation!r}: use one of {', '.join(RTSTRUCT_CONTOUR_MUTATIONS)}")
+    ds = pydicom.dcmread(source)
+    item = ds.ROIContourSequence[0].ContourSequence[0]
+    value = RTSTRUCT_CONTOUR_MUTATIONS[mutation]
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")  # pydicom rightly complains about the damage being made
+        if value is None:
+            del item.ContourData
+        else:
+            payload = b"\\".join([b"12.345678"] * 30000 + ([value] if value else [])) if big else value
+            item[0x30060050] = RawDataElement(Tag(0x30060050), "UN", len(payload), payload, 0, False, True)
+        ds.save_as(target)
+    return Path(target)

@@ -167,7 +167,7 @@ def _contour_points(item: pydicom.Dataset, where: str) -> np.ndarray:
     if not finite.all():
         bad = int(np.flatnonzero(~finite)[0])
         raise DicomInputError(
-            f"{where}: Contour Data (3006,0050) value {bad + 1} of {len(parts)} is {values[bad]!r} (not finite); "
+            f"{where}: Contour Data (3006,0050) value {bad + 1} of {len(parts)} is {float(values[bad])} (not finite); "
             "re-export the structure set")
     return values.reshape(-1, 3)
 

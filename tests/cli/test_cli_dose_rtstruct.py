@@ -126,3 +126,19 @@ def test_predict_takes_rtstruct_with_ct(case: dict[str, Path], tmp_path: Path) -
     assert volumes["Tumor 1"] == pytest.approx(4 / 3 * 3.141592653589793 * 15.0**3 / 1000, rel=0.02)
     assert volumes["Tumor 2"] == pytest.approx(4 / 3 * 3.141592653589793 * 10.0**3 / 1000, rel=0.02)
     assert any("'Gallbladder'" in w for w in doc["warnings"])
+
+
+def test_compare_takes_rtstruct_with_ct(case: dict[str, Path], tmp_path: Path) -> None:
+    """`compare --ct` reads the RTSTRUCT on its CT; a dose map compared with itself differs by 0 Gy in every
+    VOI, and the segmentation warnings reach the JSON."""
+    code, _, output = _dose([str(case["pet"]), "-s", str(case["rtstruct"]), "--ct", str(case["ct"]),
+                             "--delivered-activity-gbq", "2.0", "--engine", "ldm", "-o", str(tmp_path / "d")])
+    assert code == 0, output
+    dose = str(tmp_path / "d" / "dose.nrrd")
+    result = runner.invoke(app, ["compare", dose, dose, "-s", str(case["rtstruct"]), "--ct", str(case["ct"]),
+                                 "-o", str(tmp_path / "c"), "--json"], env=ENV)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)["result"]
+    assert any("'Gallbladder'" in w for w in doc["warnings"])
+    text = json.dumps(doc)
+    assert '"Tumor 1"' in text and '"Liver"' in text

@@ -40,6 +40,7 @@ contours). dicompyler-core ``dicomparser.CalculatePlaneThickness`` (structure th
 from __future__ import annotations
 
 import logging
+import os
 import warnings as _warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -311,15 +312,23 @@ def _parse(ds: pydicom.Dataset, p: Path) -> StructureSet:
 
 
 # ------------------------------------------------------------------------------------- drawing image
-def _dicom_headers(folder: Path, limit: int) -> Iterable[tuple[Path, pydicom.Dataset]]:
+def _files_below(folder: Path, limit: int) -> Iterable[Path]:
+    """Files under ``folder`` (sorted per directory, hidden ones skipped), at most ``limit`` of them."""
     count = 0
-    for f in sorted(folder.rglob("*")):
-        if not f.is_file() or f.name.startswith("."):
-            continue
-        count += 1
-        if count > limit:
-            logger.info("%s: stopped searching after %d files", folder, limit)
-            return
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            count += 1
+            if count > limit:
+                logger.info("%s: stopped searching after %d files", folder, limit)
+                return
+            yield Path(root) / name
+
+
+def _dicom_headers(folder: Path, limit: int) -> Iterable[tuple[Path, pydicom.Dataset]]:
+    for f in _files_below(folder, limit):
         try:
             with _warnings.catch_warnings():
                 _warnings.simplefilter("ignore")
@@ -419,7 +428,8 @@ def find_drawing_image(
                  f"{images[0].frame_of_reference_uid}, the RTSTRUCT on {', '.join(sorted(frames)) or 'none'}.")
     raise DicomInputError(
         f"{structure.path}: an RTSTRUCT holds polygons, which are rasterised on the image they were drawn on: "
-        f"{wanted}, not found among the given images or in {where}.{given} Give that CT with --ct (its DICOM "
+        f"{wanted}, not found among the given images or in {where} (at most {MAX_SEARCH_FILES} files searched)."
+        f"{given} Give that CT with --ct (its DICOM "
         "folder), or put its folder next to the RTSTRUCT.")
 
 

@@ -27,7 +27,7 @@ Interpretation (documented for users in ``docs/imaging.md``, "RTSTRUCT rasterisa
   centre exactly on an edge counts on the left/upper edge, not on the right/lower one, so that two
   polygons sharing an edge never both claim a voxel.
 * **Grid.** Masks are computed on the image the contours were drawn on (:func:`find_drawing_image`), on
-  its voxel spacing and orientation, cropped to the box holding every ROI; contours need not lie on its
+  its voxel spacing and orientation, each ROI cropped to the box holding it; contours need not lie on its
   slices and may be tilted against them (gantry tilt, sagittal or coronal contours): the slab test is
   done per voxel.
 
@@ -85,6 +85,10 @@ _GAP_FACTOR = 1.5
 MAX_SEARCH_FILES = 5000
 # At most this many characters of a foreign error text go into a message.
 _MAX_DETAIL_CHARS = 160
+# ROI Name is VR LO (PS3.5 6.2: at most 64 characters); longer names are shortened so messages stay bounded.
+_MAX_NAME_CHARS = 64
+# |coordinate| above this (mm) is not a position in a patient (100 m): a damaged value, refused.
+_MAX_COORDINATE_MM = 1.0e5
 # Vertices sampled per contour to decide whether it lies inside another contour of the plane.
 _NESTING_SAMPLES = 33
 _CLOSED_TYPES = {"CLOSED_PLANAR": False, "CLOSED_PLANAR_XOR": True}
@@ -170,6 +174,11 @@ def _contour_points(item: pydicom.Dataset, where: str) -> np.ndarray:
         raise DicomInputError(
             f"{where}: Contour Data (3006,0050) value {bad + 1} of {len(parts)} is {float(values[bad])} (not finite); "
             "re-export the structure set")
+    if np.max(np.abs(values)) > _MAX_COORDINATE_MM:
+        bad = int(np.argmax(np.abs(values)))
+        raise DicomInputError(
+            f"{where}: Contour Data (3006,0050) value {bad + 1} of {len(parts)} is {float(values[bad]):.3g} mm, "
+            f"beyond ±{_MAX_COORDINATE_MM:.0e} mm: not a position in a patient; re-export the structure set")
     return values.reshape(-1, 3)
 
 
@@ -262,7 +271,11 @@ def _parse(ds: pydicom.Dataset, p: Path) -> StructureSet:
     names: dict[int, str] = {}
     for n, item in enumerate(ds.get("StructureSetROISequence") or [], start=1):
         number = _int(item.get("ROINumber"), f"{p}: Structure Set ROI item {n}, ROI Number (3006,0022)")
-        names[number] = str(item.get("ROIName", "") or f"ROI {number}")
+        name = str(item.get("ROIName", "") or f"ROI {number}")
+        if len(name) > _MAX_NAME_CHARS:
+            warnings.append(f"ROI {number}: name longer than {_MAX_NAME_CHARS} characters (VR LO); shortened.")
+            name = name[:_MAX_NAME_CHARS] + "…"
+        names[number] = name
         if "ReferencedFrameOfReferenceUID" in item:
             frames.append(str(item.ReferencedFrameOfReferenceUID))
     rois: list[Roi] = []
@@ -414,18 +427,18 @@ def find_drawing_image(
             continue
         if refs:
             warnings.append(
-                f"{structure.path.name} names series {', '.join(refs)} as the image its contours were drawn on; "
+                f"{structure.path.name} names series {_uids(refs)} as the image its contours were drawn on; "
                 f"they were rasterised on the given image ({_describe(image)}) instead, on the same frame of "
                 "reference. Check the per-VOI volume comparison.")
         else:
             notes.append(f"RTSTRUCT names no image series; contours rasterised on the given image ({_describe(image)}).")
         return image, notes, warnings
-    wanted = f"series {', '.join(refs)}" if refs else "the image series its contours were drawn on (not named in the file)"
+    wanted = f"series {_uids(refs)}" if refs else "the image series its contours were drawn on (not named in the file)"
     where = ", ".join(str(f) for f in search_folders)
     given = ""
     if images:
         given = (" The given image is on frame of reference "
-                 f"{images[0].frame_of_reference_uid}, the RTSTRUCT on {', '.join(sorted(frames)) or 'none'}.")
+                 f"{_uids([str(images[0].frame_of_reference_uid)])}, the RTSTRUCT on {_uids(sorted(frames)) or 'none'}.")
     raise DicomInputError(
         f"{structure.path}: an RTSTRUCT holds polygons, which are rasterised on the image they were drawn on: "
         f"{wanted}, not found among the given images or in {where} (at most {MAX_SEARCH_FILES} files searched)."
@@ -437,6 +450,12 @@ def _describe(image: Volume) -> str:
     sk, sj, si = image.spacing_mm
     modality = image.metadata.get("modality") or image.quantity
     return f"{modality}, {image.shape[0]} slices, {sj:.2f} × {si:.2f} mm pixels, {sk:.2f} mm slice spacing"
+
+
+def _uids(uids: Iterable[str]) -> str:
+    """At most three UIDs, each at most 64 characters (VR UI), for a message."""
+    items = [u[:64] for u in uids]
+    return ", ".join(items[:3]) + (f" (+{len(items) - 3} more)" if len(items) > 3 else "")
 
 
 # ----------------------------------------------------------------------------------------- rasterise
@@ -585,22 +604,22 @@ def _plane_basis(normal: np.ndarray) -> np.ndarray:
 
 
 def _nesting_depths(contours: list[Contour], normal: np.ndarray) -> list[int]:
-    """For each contour: how many other (larger) contours of the plane contain it."""
+    """For each contour: how many other (larger) contours of the plane contain it (most of its vertices)."""
     if len(contours) == 1:
         return [0]
     basis = _plane_basis(normal)
     flat = [c.points_mm @ basis.T for c in contours]
-    areas = [abs(float(np.linalg.norm(_newell(c.points_mm)))) / 2.0 for c in contours]
+    areas = np.array([abs(float(np.linalg.norm(_newell(c.points_mm)))) / 2.0 for c in contours])
+    lo = np.array([f.min(axis=0) for f in flat])
+    hi = np.array([f.max(axis=0) for f in flat])
     depths = []
     for a, pts in enumerate(flat):
+        # only larger contours whose bounding box holds this one's can contain it
+        candidates = np.flatnonzero((areas > areas[a]) & np.all(lo <= lo[a] + 1e-9, axis=1)
+                                    & np.all(hi >= hi[a] - 1e-9, axis=1))
         take = np.linspace(0, pts.shape[0] - 1, min(_NESTING_SAMPLES, pts.shape[0])).astype(int)
         sample = pts[take]
-        depth = 0
-        for b, poly in enumerate(flat):
-            if a == b or areas[b] <= areas[a]:
-                continue
-            if np.mean(_points_in_polygon(sample, poly)) > 0.5:
-                depth += 1
+        depth = sum(1 for b in candidates if np.mean(_points_in_polygon(sample, flat[b])) > 0.5)
         depths.append(depth)
     return depths
 
@@ -680,20 +699,26 @@ def _rasterise_roi(roi_planes: tuple[np.ndarray, list[_Plane], float], grid: Vol
         present = np.unique(idx[valid])
         for p in present:
             pts = [q[:, :2] - k * step[:2] for q in projected[p]]
-            region = _plane_region(planes[p], pts, 0, 0, nj, ni)
-            if present.size > 1:
-                region &= idx == p
-            else:
-                region &= valid
-            view[k] |= region
+            if present.size == 1:
+                view[k] |= _plane_region(planes[p], pts, 0, 0, nj, ni) & valid
+                continue
+            # several planes cut this slice (tilted or perpendicular contours): fill each plane only on
+            # the band of voxels whose centre lies in its slab
+            band = valid & (idx == p)
+            rows = np.flatnonzero(band.any(axis=1))
+            cols = np.flatnonzero(band.any(axis=0))
+            r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+            region = _plane_region(planes[p], pts, r0, c0, r1 - r0, c1 - c0)
+            view[k, r0:r1, c0:c1] |= region & band[r0:r1, c0:c1]
 
 
 def rasterise_structure_set(structure: StructureSet, grid: Volume) -> RtStructMasks:
     """Rasterise every ROI of ``structure`` on ``grid`` (the image the contours were drawn on).
 
-    Returns masks on ``grid``'s lattice cropped to the box that holds every ROI (one shared grid), the
-    contour (planimetric) volume of each ROI, notes and warnings (ROIs without contours, contours outside
-    the image, ROIs that enclose no voxel centre).
+    Returns masks on ``grid``'s lattice, each cropped to the box that holds its ROI (use
+    :func:`sirtkit.imaging.segload.on_common_grid` for one shared box), the contour (planimetric) volume
+    of each ROI, notes and warnings (ROIs without contours, contours outside the image, ROIs that enclose
+    no voxel centre).
     """
     notes = list(structure.notes)
     warnings = list(structure.warnings)
@@ -701,8 +726,8 @@ def rasterise_structure_set(structure: StructureSet, grid: Volume) -> RtStructMa
     grid_frame = grid.frame_of_reference_uid
     if grid_frame and structure.frame_of_reference_uids and grid_frame not in structure.frame_of_reference_uids:
         raise GeometryError(
-            f"{path}: RTSTRUCT is on frame of reference {', '.join(structure.frame_of_reference_uids)}, the image "
-            f"on {grid_frame}; use (--ct) the image the contours were drawn on")
+            f"{path}: RTSTRUCT is on frame of reference {_uids(structure.frame_of_reference_uids)}, the image "
+            f"on {_uids([grid_frame])}; use (--ct) the image the contours were drawn on")
     shape = np.array(grid.shape)
     prepared: list[tuple[Roi, tuple[np.ndarray, list[_Plane], float], np.ndarray, np.ndarray]] = []
     for roi in structure.rois:
@@ -734,18 +759,12 @@ def rasterise_structure_set(structure: StructureSet, grid: Volume) -> RtStructMa
         prepared.append((roi, planes, lo, hi))
     masks: dict[str, Volume] = {}
     volumes: dict[str, float] = {}
-    if not prepared:
-        return RtStructMasks(masks, volumes, grid, tuple(notes), tuple(warnings))
-    box_lo = np.min([p[2] for p in prepared], axis=0)
-    box_hi = np.max([p[3] for p in prepared], axis=0)
-    affine = grid.affine.copy()
-    affine[:3, 3] = grid.index_to_patient(box_lo.astype(np.float64))
-    box_shape = tuple(int(v) for v in box_hi - box_lo)
     for roi, planes, lo, hi in prepared:
-        array = np.zeros(box_shape, dtype=bool)
-        sub = array[lo[0] - box_lo[0]:hi[0] - box_lo[0], lo[1] - box_lo[1]:hi[1] - box_lo[1],
-                    lo[2] - box_lo[2]:hi[2] - box_lo[2]]
-        _rasterise_roi(planes, grid, (lo, hi), sub)
+        # each ROI on the drawing image's lattice, cropped to its own box (memory ∝ the ROI, not the CT)
+        array = np.zeros(tuple(int(v) for v in hi - lo), dtype=bool)
+        _rasterise_roi(planes, grid, (lo, hi), array)
+        affine = grid.affine.copy()
+        affine[:3, 3] = grid.index_to_patient(lo.astype(np.float64))
         name = roi.name
         if name in masks:
             n = 2

@@ -29,7 +29,8 @@ import pydicom
 from sirtkit.imaging.segmentation import masks_onto, read_segmentation
 from sirtkit.imaging.volume import Volume
 
-__all__ = ["VOI_VOLUME_CHANGE_WARNING_FRACTION", "LoadedSegmentation", "VoiVolume", "load_segmentation"]
+__all__ = ["VOI_VOLUME_CHANGE_WARNING_FRACTION", "LoadedSegmentation", "VoiVolume", "load_segmentation",
+           "on_common_grid"]
 
 # A VOI whose volume on the dose grid differs from its volume on its own grid by more than 5 % is reported
 # as a warning: the dose metrics then describe a visibly different structure. sirtkit convention [K] for
@@ -139,3 +140,49 @@ def load_segmentation(
                 f"({100 * (own - drawn) / drawn:+.0f} %): the image it was rasterised on is too coarse for it, or "
                 "the contours overlap.")
     return LoadedSegmentation(masks, native, tuple(volumes), tuple(notes), tuple(warnings))
+
+
+def on_common_grid(masks: Mapping[str, Volume]) -> dict[str, Volume]:
+    """Masks on one lattice (same spacing and orientation, e.g. RTSTRUCT ROIs cropped to their own boxes)
+    padded to the box holding all of them, so that they can be combined voxel by voxel.
+
+    Masks already on one grid are returned unchanged; masks on different lattices are resampled onto the
+    first one's lattice extended to hold all of them (covered fraction ≥ 0.5).
+
+    Examples
+    --------
+    >>> a = Volume.from_spacing(np.ones((1, 2, 2), bool), spacing_mm=(1, 1, 1))
+    >>> b = Volume.from_spacing(np.ones((1, 1, 1), bool), spacing_mm=(1, 1, 1), origin_mm=(3.0, 0.0, 0.0))
+    >>> {n: m.shape for n, m in on_common_grid({"a": a, "b": b}).items()}
+    {'a': (1, 2, 4), 'b': (1, 2, 4)}
+    """
+    items = list(masks.items())
+    if not items or all(m.same_grid(items[0][1]) for _, m in items):
+        return dict(masks)
+    first = items[0][1]
+    corners = np.concatenate([first.patient_to_index(m.index_to_patient(np.array(
+        [[k, j, i] for k in (0, m.shape[0] - 1) for j in (0, m.shape[1] - 1) for i in (0, m.shape[2] - 1)],
+        dtype=np.float64))) for _, m in items])
+    lo = np.floor(corners.min(axis=0) + 1e-6).astype(int)
+    hi = np.ceil(corners.max(axis=0) - 1e-6).astype(int) + 1
+    affine = first.affine.copy()
+    affine[:3, 3] = first.index_to_patient(lo.astype(np.float64))
+    template = Volume(np.zeros(tuple(int(v) for v in hi - lo), dtype=bool), affine, "mask", "1",
+                      first.frame_of_reference_uid)
+    out: dict[str, Volume] = {}
+    for name, mask in items:
+        offset = np.rint(template.patient_to_index(mask.index_to_patient((0.0, 0.0, 0.0)))).astype(int)
+        aligned = np.allclose(mask.affine[:3, :3], first.affine[:3, :3], atol=1e-6) and np.allclose(
+            template.index_to_patient(offset.astype(np.float64)), mask.affine[:3, 3], atol=1e-3)
+        if aligned:
+            array = np.zeros(template.shape, dtype=bool)
+            k, j, i = (int(v) for v in offset)
+            nk, nj, ni = mask.shape
+            array[k:k + nk, j:j + nj, i:i + ni] = mask.array
+            out[name] = Volume(array, affine, mask.quantity, mask.unit,
+                               mask.frame_of_reference_uid or first.frame_of_reference_uid, dict(mask.metadata))
+        else:
+            from sirtkit.imaging.resample import resample_to
+
+            out[name] = resample_to(mask, template)
+    return out

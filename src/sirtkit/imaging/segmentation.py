@@ -292,7 +292,7 @@ def read_segmentation(
         elif modality == "RTSTRUCT":
             masks = _read_rtstruct(p, reference, images)
         else:
-            raise DicomInputError(f"{p}: Modality (0008,0060) is {modality!r}; expected SEG or RTSTRUCT")
+            raise DicomInputError(f"{p}: Modality (0008,0060) is {modality[:40]!r}; expected SEG or RTSTRUCT")
     if reference is None:
         return masks
     return masks_onto(masks, reference, source=str(p))

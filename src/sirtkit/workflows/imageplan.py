@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sirtkit.errors import InputError
 from sirtkit.imaging import read_volume
-from sirtkit.imaging.segload import load_segmentation
+from sirtkit.imaging.segload import load_segmentation, on_common_grid
 from sirtkit.imaging.volume import Volume
 from sirtkit.planning.devices import DeviceName
 from sirtkit.planning.methods import LIVER_DENSITY_G_PER_ML
@@ -180,7 +180,7 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
     # counts on the SPECT grid.
     loaded = load_segmentation(case.segmentation, spect, labels=case.segment_labels,
                                images=[ct] if ct is not None else [])
-    masks_native, masks_on_spect = loaded.native, loaded.masks
+    masks_native, masks_on_spect = on_common_grid(loaded.native), loaded.masks
     report(progress, 0.15, "measuring compartments")
     territory, comps, liver_counts, lung_counts, liver_ml = measure_compartments(
         spect, masks_on_spect, masks_native, case.voi_roles)

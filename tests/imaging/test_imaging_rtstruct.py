@@ -367,3 +367,20 @@ def test_seeded_rtstruct_mutations_never_crash(tmp_path: Path) -> None:
             read_rtstruct(path, images=[grid], search_folders=[])
         except InputError as err:
             assert len(str(err)) <= 600, (n, len(str(err)))
+
+
+def test_rtstruct_onto_a_tilted_emission_grid(contoured: tuple[ContouredPhantom, dict[str, Path]]) -> None:
+    """An emission grid tilted 12° about the patient x axis (SPECT detector tilt) is a resampling target
+    like any other: liver and lungs keep their analytic volume within 3 %, nothing is refused."""
+    phantom, files = contoured
+    theta = math.radians(12.0)
+    affine = np.eye(4)
+    affine[:3, 0] = np.array([0.0, -math.sin(theta), math.cos(theta)]) * 4.0
+    affine[:3, 1] = np.array([0.0, math.cos(theta), math.sin(theta)]) * 4.0
+    affine[:3, 2] = (4.0, 0.0, 0.0)
+    affine[:3, 3] = (-126.0, -120.0, -60.0)
+    tilted = Volume(np.zeros((40, 64, 64), np.float32), affine, frame_of_reference_uid=phantom.ct.frame_of_reference_uid)
+    loaded = load_segmentation(files["rtstruct"], tilted, images=[read_volume(files["ct"])])
+    volumes = {v.name: v for v in loaded.volumes}
+    for name in ("Liver", "Lungs"):
+        assert volumes[name].dose_grid_ml == pytest.approx(phantom.volumes_ml[name], rel=0.03), name

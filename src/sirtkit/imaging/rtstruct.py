@@ -626,6 +626,8 @@ def _nesting_depths(contours: list[Contour], normal: np.ndarray) -> list[int]:
 
 def _plane_region(plane: _Plane, proj: list[np.ndarray], j0: int, i0: int, nj: int, ni: int) -> np.ndarray:
     """Region of one contour plane on a slice window (depth parity for CLOSED_PLANAR, XOR for _XOR)."""
+    if len(plane.contours) == 1:
+        return _fill(proj[0][:, 0], proj[0][:, 1], j0, i0, nj, ni)
     depth_map = np.full((nj, ni), -1, dtype=np.int32)
     xor_map = np.zeros((nj, ni), dtype=bool)
     order = np.argsort(plane.depth, kind="stable")
@@ -682,6 +684,14 @@ def _rasterise_roi(roi_planes: tuple[np.ndarray, list[_Plane], float], grid: Vol
     m_inv = np.linalg.inv(m)
     step = m_inv @ cols[:, 0]
     projected = [[(c.points_mm - origin) @ m_inv.T for c in p.contours] for p in planes]
+    if abs(n_j) * nj + abs(n_i) * ni < _SLAB_EDGE_EPSILON_MM:
+        # contour planes parallel to the image slices (the usual case): one plane per slice at most
+        for k in range(nk):
+            s = s0 + k * n_k
+            p = int(np.searchsorted(lows, s, side="right")) - 1
+            if p >= 0 and s < highs[p]:
+                view[k] |= _plane_region(planes[p], [q[:, :2] - k * step[:2] for q in projected[p]], 0, 0, nj, ni)
+        return
     jj = np.arange(nj, dtype=np.float64)[:, None]
     ii = np.arange(ni, dtype=np.float64)[None, :]
     in_plane = s0 + jj * n_j + ii * n_i  # s of each voxel of slice 0 of the window

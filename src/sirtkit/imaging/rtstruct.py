@@ -687,10 +687,10 @@ def _rasterise_roi(roi_planes: tuple[np.ndarray, list[_Plane], float], grid: Vol
     if abs(n_j) * nj + abs(n_i) * ni < _SLAB_EDGE_EPSILON_MM:
         # contour planes parallel to the image slices (the usual case): one plane per slice at most
         for k in range(nk):
-            s = s0 + k * n_k
-            p = int(np.searchsorted(lows, s, side="right")) - 1
-            if p >= 0 and s < highs[p]:
-                view[k] |= _plane_region(planes[p], [q[:, :2] - k * step[:2] for q in projected[p]], 0, 0, nj, ni)
+            s_k = s0 + k * n_k
+            p_k = int(np.searchsorted(lows, s_k, side="right")) - 1
+            if p_k >= 0 and s_k < highs[p_k]:
+                view[k] |= _plane_region(planes[p_k], [q[:, :2] - k * step[:2] for q in projected[p_k]], 0, 0, nj, ni)
         return
     jj = np.arange(nj, dtype=np.float64)[:, None]
     ii = np.arange(ni, dtype=np.float64)[None, :]

@@ -89,12 +89,14 @@ def test_dose_rtstruct_finds_the_ct_in_the_study_folder(case: dict[str, Path], t
 
 
 def test_dose_rtstruct_without_its_image_exit_2(case: dict[str, Path], tmp_path: Path) -> None:
-    """RTSTRUCT alone, no --ct: exit 2 naming the file, the series and --ct; nothing written."""
+    """RTSTRUCT alone and the PET series copied apart from its CT, no --ct: exit 2 naming the file and --ct;
+    nothing written."""
     alone = tmp_path / "only" / "rs.dcm"
     alone.parent.mkdir()
     shutil.copy(case["rtstruct"], alone)
+    pet = shutil.copytree(case["pet"], tmp_path / "pet_study" / "pet")
     out = tmp_path / "never"
-    result = runner.invoke(app, ["dose", str(case["pet"]), "-s", str(alone), "--delivered-activity-gbq", "2.0",
+    result = runner.invoke(app, ["dose", str(pet), "-s", str(alone), "--delivered-activity-gbq", "2.0",
                                  "--engine", "ldm", "-o", str(out)], env=ENV)
     assert result.exit_code == 2, result.output
     assert "--ct" in result.output and "rs.dcm" in result.output
@@ -142,3 +144,16 @@ def test_compare_takes_rtstruct_with_ct(case: dict[str, Path], tmp_path: Path) -
     assert any("'Gallbladder'" in w for w in doc["warnings"])
     text = json.dumps(doc)
     assert '"Tumor 1"' in text and '"Liver"' in text
+
+
+def test_dose_rtstruct_elsewhere_finds_the_ct_in_the_emission_study(case: dict[str, Path], tmp_path: Path) -> None:
+    """RTSTRUCT kept apart from the images but beside other files: the referenced CT is found in the study
+    folder above the emission series."""
+    apart = tmp_path / "exports" / "rs.dcm"
+    apart.parent.mkdir()
+    shutil.copy(case["rtstruct"], apart)
+    (apart.parent / "notes.txt").write_text("not DICOM")
+    code, doc, output = _dose([str(case["pet"]), "-s", str(apart), "--delivered-activity-gbq", "2.0",
+                               "--engine", "ldm", "-o", str(tmp_path / "o")])
+    assert code == 0, output
+    assert any("found in" in n and str(case["ct"]) in n for n in doc["result"]["notes"])

@@ -301,13 +301,13 @@ def test_referenced_ct_found_and_volumes_kept(contoured: tuple[ContouredPhantom,
 
 def test_missing_referenced_image_refused(contoured: tuple[ContouredPhantom, dict[str, Path]],
                                           tmp_path: Path) -> None:
-    """Without the referenced CT (RTSTRUCT alone in a folder, no image given): DicomInputError naming
-    the series and --ct. With an image on another frame of reference: refused as well."""
+    """Without the referenced CT (RTSTRUCT alone in a folder, PET copied away from its CT, no image given):
+    DicomInputError naming the series and --ct. With an image on another frame of reference: refused."""
     _, files = contoured
     alone = tmp_path / "only" / "rs.dcm"
     alone.parent.mkdir()
     shutil.copy(files["rtstruct"], alone)
-    pet = read_volume(files["pet"])
+    pet = read_volume(shutil.copytree(files["pet"], tmp_path / "pet_study" / "pet"))
     series = read_structure_set(alone).referenced_series_uids[0]
     with pytest.raises(DicomInputError, match="--ct") as info:
         load_segmentation(alone, pet)

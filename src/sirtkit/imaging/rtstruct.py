@@ -376,6 +376,23 @@ def _search_series(folders: Sequence[Path], series_uids: Sequence[str], sop_uids
     return None
 
 
+def _default_search_folders(path: Path, images: Sequence[Volume]) -> list[Path]:
+    """The RTSTRUCT's folder (and the one above when it is alone there), and the study folder of each given
+    DICOM image (the folder above its series folder)."""
+    here = path.parent
+    folders = [here]
+    others = [f for f in here.iterdir() if f.is_file() and f != path and not f.name.startswith(".")]
+    if not others:
+        folders.append(here.parent)
+    for image in images:
+        files = image.metadata.get("source_files") or []
+        if image.metadata.get("series_instance_uid") and files:
+            study = Path(files[0]).parent.parent
+            if all(study != f and study not in f.parents for f in folders):
+                folders.append(study)
+    return folders
+
+
 def find_drawing_image(
     structure: StructureSet,
     images: Sequence[Volume] = (),
@@ -386,8 +403,9 @@ def find_drawing_image(
     """The image the contours were drawn on: (volume, notes, warnings).
 
     Order: a given image (``images``, then ``target``) whose SeriesInstanceUID is the referenced series; the
-    referenced series found by header search in ``search_folders`` (default: the RTSTRUCT's folder, and the
-    folder above it when the RTSTRUCT is alone in its folder); an image of ``images`` on the same frame of
+    referenced series found by header search in ``search_folders`` (default: the RTSTRUCT's folder, the
+    folder above it when the RTSTRUCT is alone in its folder, and the study folder above each given DICOM
+    series, e.g. the emission's); an image of ``images`` on the same frame of
     reference (with a warning when the RTSTRUCT names another series).
 
     Raises
@@ -408,11 +426,7 @@ def find_drawing_image(
             notes.append(f"RTSTRUCT contours rasterised on the series they were drawn on ({_describe(image)}).")
             return image, notes, warnings
     if search_folders is None:
-        here = structure.path.parent
-        search_folders = [here]
-        others = [f for f in here.iterdir() if f.is_file() and f != structure.path and not f.name.startswith(".")]
-        if not others:
-            search_folders.append(here.parent)
+        search_folders = _default_search_folders(structure.path, candidates)
     if refs or structure.referenced_sop_uids:
         found = _search_series(search_folders, refs, structure.referenced_sop_uids, MAX_SEARCH_FILES)
         if found is not None:

@@ -60,7 +60,8 @@ def test_dose_rtstruct_equals_label_map(case: dict[str, Path], tmp_path: Path) -
                               "-o", str(tmp_path / "rt"), *common])
     assert code == 0, output
     roles = ["label_1=normal_liver", "label_2=tumor", "label_3=tumor", "label_4=lung"]
-    code, nrrd, output = _dose([str(case["pet"]), "-s", str(case["labels"]), "-o", str(tmp_path / "nrrd"), *common,
+    code, nrrd, output = _dose([str(case["pet"]), "-s", str(case["labels"]), "--ct", str(case["ct"]),
+                                "-o", str(tmp_path / "nrrd"), *common,
                                 *[a for r in roles for a in ("--voi-role", r)]])
     assert code == 0, output
     ours = {v["name"]: v["metrics"] for v in rt["result"]["vois"]}

@@ -384,3 +384,19 @@ def test_rtstruct_onto_a_tilted_emission_grid(contoured: tuple[ContouredPhantom,
     volumes = {v.name: v for v in loaded.volumes}
     for name in ("Liver", "Lungs"):
         assert volumes[name].dose_grid_ml == pytest.approx(phantom.volumes_ml[name], rel=0.03), name
+
+
+def test_contours_drawn_on_the_pet_itself(contoured: tuple[ContouredPhantom, dict[str, Path]],
+                                          tmp_path: Path) -> None:
+    """An RTSTRUCT that references the PET series (contours drawn on the emission image, as some dosimetry
+    software does) is rasterised on the PET itself, the target grid; no CT is needed."""
+    _, files = contoured
+    pet = read_volume(files["pet"])
+    planes = pet.index_to_patient(np.stack([np.arange(pet.shape[0]), np.zeros(pet.shape[0]),
+                                            np.zeros(pet.shape[0])], 1))[:, 2]
+    path = write_rtstruct_dicom(tmp_path / "alone" / "rs.dcm", {"Sphere": _sphere(30.0, planes, (-40.0, 0.0, 0.0))},
+                                ct_folder=files["pet"])
+    loaded = load_segmentation(path, pet)
+    assert any("drawn on (PT" in n for n in loaded.notes)
+    assert loaded.native["Sphere"].voxel_volume_ml == pytest.approx(pet.voxel_volume_ml)
+    assert _ml(loaded.masks["Sphere"]) == pytest.approx(4 / 3 * math.pi * 30.0**3 / 1000, rel=0.03)

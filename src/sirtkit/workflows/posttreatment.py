@@ -22,12 +22,12 @@ from sirtkit.errors import InputError, UnitsError
 from sirtkit.imaging import (
     activity_at_administration,
     activity_report,
-    read_segmentation,
     read_volume,
     resample_to,
     scale_to_delivered_activity,
 )
 from sirtkit.imaging.quantify import PVE_FWHM_MULTIPLE, SYSTEM_FWHM_MM, RecoveryCurve, read_recovery_curve
+from sirtkit.imaging.segload import load_segmentation
 from sirtkit.imaging.volume import Volume
 from sirtkit.physics.nuclides import Nuclide, get_nuclide
 from sirtkit.physics.tissue import (
@@ -99,6 +99,8 @@ class DoseCase(BaseModel):
     emission: Path = Field(description="Y-90 PET / bremsstrahlung or MAA SPECT: NRRD, NIfTI or DICOM folder")
     segmentation: Path | None = Field(default=None, description="Slicer .seg.nrrd, label map, DICOM SEG or RTSTRUCT")
     ct: Path | None = Field(default=None, description="CT for density correction and display (optional)")
+    rtstruct_image: Path | None = Field(
+        default=None, description="image an RTSTRUCT was drawn on when it is not `ct` (used for nothing else)")
     emission_unit: Literal["Bq/mL", "counts"] | None = Field(
         default=None, description="unit of the emission values when the file does not say (NRRD, NIfTI)")
     quantification: Literal["relative", "absolute"] = "relative"
@@ -580,11 +582,19 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
     emission = _clip_negative(read_volume(case.emission, quantity=quantity, unit=case.emission_unit), notes,
                               warnings)
     vois: VoiSet | None = None
+    # The CT is read first: an RTSTRUCT is rasterised on the image its contours were drawn on (usually it).
+    ct = read_volume(case.ct) if case.ct is not None else None
+    voi_volumes: list[dict[str, Any]] = []
     if case.segmentation is not None:
         report(progress, 0.10, "reading segmentation")
-        masks = read_segmentation(case.segmentation, reference=emission, labels=case.segment_labels)
-        vois = build_voi_set(masks, case.voi_roles)
-    ct = read_volume(case.ct) if case.ct is not None else None
+        drawn_on = [read_volume(case.rtstruct_image)] if case.rtstruct_image is not None else []
+        loaded = load_segmentation(case.segmentation, emission, labels=case.segment_labels,
+                                   images=drawn_on + ([ct] if ct is not None else []))
+        notes.extend(loaded.notes)
+        warnings.extend(loaded.warnings)
+        voi_volumes = [{"name": v.name, "own_grid_ml": v.own_grid_ml, "dose_grid_ml": v.dose_grid_ml,
+                        "contour_ml": v.contour_ml} for v in loaded.volumes]
+        vois = build_voi_set(loaded.masks, case.voi_roles)
     report(progress, 0.20, "quantifying activity")
     curve = read_recovery_curve(case.recovery_curve) if case.recovery_curve is not None else None
     activity, summary = _activity_map(case, emission, vois, notes, warnings)
@@ -647,6 +657,8 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
         # First DICOM file of the emission series: patient/study/frame of reference for RTDOSE.
         "dicom_reference_file": (next(iter(emission.metadata.get("source_files") or [None]))
                                  if emission.metadata.get("series_instance_uid") else None),
+        # Every VOI's volume on its own grid (RTSTRUCT: the image it was drawn on) and on the dose grid.
+        "voi_volumes_ml": voi_volumes,
     }
     background = resample_to(ct, dose, interpolation="linear", fill_value=-1000.0) if ct is not None else emission
     dicom_sources = tuple(str(f) for f in emission.metadata.get("source_files") or ()) if (

@@ -13,8 +13,6 @@ import base64
 import json
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +24,7 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from sirtkit import __version__
-from sirtkit.errors import InputError
+from sirtkit._outdir import staged_output
 from sirtkit.outcomes.analysis import CohortAnalysis
 from sirtkit.outcomes.markers import DEFAULT_MARKER_RULE, DEFAULT_SYMPTOM_RULE
 from sirtkit.outcomes.toxicity import REILD_DEFINITION, SANGRO_REILD_DEFINITION
@@ -300,7 +298,7 @@ def render_cohort_html(a: CohortAnalysis, figures: dict[str, bytes], *, title: s
 
 def write_cohort_report(a: CohortAnalysis, out_dir: str | os.PathLike[str], *, pdf: bool = True,
                         title: str = "SIRT cohort outcomes", source: str = "",
-                        progress: ProgressCallback | None = None) -> CohortReportFiles:
+                        progress: ProgressCallback | None = None, force: bool = False) -> CohortReportFiles:
     """Write the HTML/PDF report, ``summary.json``, ``tables/*.csv`` and ``figures/*.png`` into ``out_dir``.
 
     Parameters
@@ -308,29 +306,22 @@ def write_cohort_report(a: CohortAnalysis, out_dir: str | os.PathLike[str], *, p
     a : CohortAnalysis
         Result of :func:`sirtkit.outcomes.analysis.analyse_cohort`.
     out_dir : path
-        Target folder: must be absent, empty, or an earlier sirtkit cohort report (it is replaced).
+        Target folder: must be absent, empty, or an earlier sirtkit output (it is replaced as a whole;
+        :func:`sirtkit._outdir.staged_output`).
     pdf : bool
         Also write ``report.pdf`` (needs the ``pdf`` extra).
+    force : bool
+        Replace a non-empty folder that sirtkit did not write (``--force``).
 
     Raises
     ------
     InputError
-        If ``out_dir`` is a file or a non-empty folder that is not a sirtkit cohort report.
+        If ``out_dir`` is a file or a non-empty folder that sirtkit did not write (without ``force``).
     MissingExtraError
         If ``pdf`` is requested and WeasyPrint cannot be loaded.
     """
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: is a file; give a folder for the report")
-    if out.is_dir() and any(out.iterdir()) and not (out / REPORT_MARKER).exists():
-        raise InputError(f"{out}: folder is not empty and holds no earlier cohort report ({REPORT_MARKER}); "
-                         "give a new or empty folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; give the report normal permissions
-    try:
+    with staged_output(out, force=force, kind="cohort report", legacy_markers=(REPORT_MARKER,)) as tmp:
         report(progress, 0.05, "tables")
         (tmp / "tables").mkdir()
         (tmp / "figures").mkdir()
@@ -356,16 +347,6 @@ def write_cohort_report(a: CohortAnalysis, out_dir: str | os.PathLike[str], *, p
             report(progress, 0.7, "PDF")
             html_to_pdf(html, tmp / "report.pdf", base_url=str(tmp))
         report(progress, 0.95, "moving into place")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     report(progress, 1.0, "report written")
     rel = lambda p: out / p.relative_to(tmp)  # noqa: E731
     return CohortReportFiles(folder=out, html=out / "report.html", pdf=(out / "report.pdf") if pdf else None,

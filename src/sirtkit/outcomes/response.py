@@ -320,7 +320,8 @@ def best_overall_response(days: Sequence[float], responses: Sequence[Response | 
     Parameters
     ----------
     days : sequence of float
-        Days from baseline (or first treatment) of each follow-up time point (not the baseline).
+        Days from the first treatment of each follow-up time point (not the baseline), as
+        :func:`assess_timepoints` gives them with ``first_treatment``.
     responses : sequence of Response or str
         Time-point responses in the same order.
     confirmation_min_days : float, optional
@@ -328,8 +329,8 @@ def best_overall_response(days: Sequence[float], responses: Sequence[Response | 
         non-randomised trial), CR and PR need a later time point at least this many days after with
         the same or better category and no PD in between; an unconfirmed CR/PR counts as SD.
     sd_min_days : float
-        Minimum days from baseline for a time point to qualify as SD (protocol-defined in RECIST 1.1;
-        default 0, i.e. any follow-up time point).
+        Minimum days from the start of treatment for a time point to qualify as SD (protocol-defined in
+        RECIST 1.1 §4.4; default 0, i.e. any follow-up time point).
 
     Returns
     -------

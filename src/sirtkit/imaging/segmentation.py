@@ -41,7 +41,13 @@ import pydicom
 from pydicom.sr.coding import Code
 
 from sirtkit.errors import DicomInputError, GeometryError, InputError
-from sirtkit.imaging.files import atomic_write, nrrd_geometry, read_volume
+from sirtkit.imaging.files import (
+    CORRUPT_FILE_ERRORS,
+    atomic_write,
+    check_plausible_grid,
+    nrrd_geometry,
+    read_volume,
+)
 from sirtkit.imaging.resample import resample_to
 from sirtkit.imaging.volume import Volume, require_same_grid
 
@@ -140,7 +146,7 @@ def _mask_volume(array: np.ndarray, affine: np.ndarray, frame: str | None, meta:
 def _read_slicer_or_labelmap_nrrd(path: Path, labels: Mapping[int, str] | None) -> dict[str, Volume]:
     try:
         data, header = nrrd.read(str(path), index_order="C")
-    except (nrrd.NRRDError, OSError, ValueError, EOFError, StopIteration) as err:  # empty file: StopIteration
+    except (nrrd.NRRDError, KeyError, *CORRUPT_FILE_ERRORS) as err:  # empty file: StopIteration
         raise InputError(f"{path}: cannot read NRRD segmentation ({str(err) or 'empty file, or it ends early'}); check that it is complete") from err
     affine, non_spatial = nrrd_geometry(header, path)
     if len(non_spatial) > 1:
@@ -340,7 +346,12 @@ def read_segmentation(
         raise InputError(f"{p}: no such segmentation file; check the path")
     name = p.name.lower()
     if name.endswith((".nrrd", ".nhdr")):
-        masks = _read_slicer_or_labelmap_nrrd(p, labels)
+        try:
+            masks = _read_slicer_or_labelmap_nrrd(p, labels)
+        except GeometryError as err:  # the Volume's own checks do not know the file
+            raise err if str(p) in str(err) else GeometryError(f"{p}: {err}") from err
+        for mask in masks.values():
+            check_plausible_grid(mask, p)
     elif name.endswith((".nii", ".nii.gz")):
         masks = _labelmap_masks(read_volume(p), labels)
     else:

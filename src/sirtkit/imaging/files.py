@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import logging
+import math
 import struct
 import zlib
 from collections.abc import Callable
@@ -39,8 +40,8 @@ from sirtkit.errors import GeometryError, InputError
 from sirtkit.imaging.convert import volume_from_nifti, volume_to_nifti
 from sirtkit.imaging.volume import Volume
 
-__all__ = ["CORRUPT_FILE_ERRORS", "NRRD_SPACE_TO_LPS", "atomic_write", "check_plausible_grid", "read_volume",
-           "write_volume"]
+__all__ = ["CORRUPT_FILE_ERRORS", "NRRD_SPACE_TO_LPS", "atomic_write", "check_plausible_grid", "read_nrrd_checked",
+           "read_volume", "write_volume"]
 
 # What the decoders raise for a truncated or corrupt file (gzip stream cut short: EOFError; damaged
 # deflate data: zlib.error; short header: struct.error; short data: OSError/ValueError). Readers turn
@@ -66,6 +67,9 @@ NRRD_SPACE_TO_LPS: dict[str, tuple[float, float, float]] = {
 # byte in a float32 turns 20 mm into 1e37 mm). Such files are refused, naming the file.
 MAX_PLAUSIBLE_SPACING_MM = 1000.0
 MAX_PLAUSIBLE_ORIGIN_MM = 100_000.0
+# Largest image read (voxels): 2⁳¹, eight times a 1024×1024×256 CT; a header claiming more is damaged, and
+# reading it would exhaust memory before failing.
+MAX_VOXELS = 2**31
 
 # Header keys sirtkit writes into NRRD files so that quantity and unit survive a round trip.
 _NRRD_QUANTITY_KEY = "sirtkit_quantity"
@@ -127,11 +131,40 @@ def nrrd_geometry(header: dict[str, Any], path: Path) -> tuple[np.ndarray, list[
     return affine, non_spatial
 
 
-def _read_nrrd(path: Path, quantity: str | None, unit: str | None) -> Volume:
+def read_nrrd_checked(path: Path, what: str = "NRRD file") -> tuple[np.ndarray, dict[str, Any]]:
+    """``nrrd.read`` (C order) after checking the header: the voxel count is bounded, and a detached
+    ``data file`` must be a regular file beside the header (never a device such as /dev/zero, a pipe, or a
+    file elsewhere on the system). Every failure is an InputError naming the file."""
     try:
-        data, header = nrrd.read(str(path), index_order="C")
-    except (nrrd.NRRDError, KeyError, *CORRUPT_FILE_ERRORS) as err:  # empty: StopIteration; bad type: KeyError
-        raise InputError(f"{path}: cannot read NRRD file ({str(err) or 'empty file, or it ends early'}); check that it is complete and uncorrupted") from err
+        with path.open("rb") as fh:
+            header = nrrd.read_header(fh)
+        sizes = [int(n) for n in np.atleast_1d(header.get("sizes", []))]
+        if not sizes or any(n < 1 for n in sizes) or math.prod(sizes) > MAX_VOXELS:
+            raise InputError(f"{path}: NRRD sizes {sizes} are not a plausible image (1 to {MAX_VOXELS} voxels)")
+        data_file = header.get("data file") or header.get("datafile")
+        if data_file is not None:
+            files = data_file if isinstance(data_file, list) else [str(data_file)]
+            for name in files:
+                if str(name).startswith("LIST"):
+                    raise InputError(f"{path}: NRRD 'data file: LIST' (several data files) is not supported")
+                target = (path.parent / str(name)).resolve()
+                if target.parent != path.parent.resolve() or not target.is_file():
+                    raise InputError(
+                        f"{path}: NRRD 'data file: {name}' must name a regular file in the same folder as the "
+                        "header; keep the .nhdr and its .raw/.raw.gz together"
+                    )
+        return nrrd.read(str(path), index_order="C")
+    except InputError:
+        raise
+    except (nrrd.NRRDError, KeyError, TypeError, *CORRUPT_FILE_ERRORS) as err:  # empty: StopIteration; bad type: KeyError
+        raise InputError(
+            f"{path}: cannot read {what} ({str(err)[:200] or 'empty file, or it ends early'}); check that it is "
+            "complete and uncorrupted"
+        ) from err
+
+
+def _read_nrrd(path: Path, quantity: str | None, unit: str | None) -> Volume:
+    data, header = read_nrrd_checked(path)
     affine, non_spatial = nrrd_geometry(header, path)
     if non_spatial:
         raise GeometryError(

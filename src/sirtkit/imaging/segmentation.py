@@ -35,17 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import highdicom as hd
-import nrrd
 import numpy as np
 import pydicom
 from pydicom.sr.coding import Code
 
 from sirtkit.errors import DicomInputError, GeometryError, InputError
 from sirtkit.imaging.files import (
-    CORRUPT_FILE_ERRORS,
     atomic_write,
     check_plausible_grid,
     nrrd_geometry,
+    read_nrrd_checked,
     read_volume,
 )
 from sirtkit.imaging.resample import resample_to
@@ -144,10 +143,7 @@ def _mask_volume(array: np.ndarray, affine: np.ndarray, frame: str | None, meta:
 
 
 def _read_slicer_or_labelmap_nrrd(path: Path, labels: Mapping[int, str] | None) -> dict[str, Volume]:
-    try:
-        data, header = nrrd.read(str(path), index_order="C")
-    except (nrrd.NRRDError, KeyError, *CORRUPT_FILE_ERRORS) as err:  # empty file: StopIteration
-        raise InputError(f"{path}: cannot read NRRD segmentation ({str(err) or 'empty file, or it ends early'}); check that it is complete") from err
+    data, header = read_nrrd_checked(path, "NRRD segmentation")
     affine, non_spatial = nrrd_geometry(header, path)
     if len(non_spatial) > 1:
         raise GeometryError(f"{path}: segmentation NRRD has {len(non_spatial)} non-spatial axes; expected at most 1")

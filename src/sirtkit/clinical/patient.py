@@ -1,17 +1,17 @@
 """The work-up input model: one NELM patient being considered for SIRT (pydantic v2, strict fields).
 
-Every field is optional except ``patient_id``: a missing value is *unknown*, never "normal". The
-eligibility engine reports rules whose data are missing as ``unknown``. Laboratory values may be given
-in either of two units (``bilirubin_mg_dl`` or ``bilirubin_umol_l``, ``albumin_g_dl`` or ``albumin_g_l``,
-``creatinine_mg_dl`` or ``creatinine_umol_l``); the other unit is filled in after validation, and values
-that look like the other unit are refused with a hint.
+Every field is optional except ``patient_id``: a missing value is *unknown*, never "normal". Laboratory
+values carry their unit, either written with the value (``bilirubin: 3.1 mg/dL``) or in a field named after
+it (``bilirubin_mg_dl``, ``bilirubin_umol_l``, ...); the other unit is filled in after validation. Bare
+numbers that are plausible in two units, and values that look like the other unit, are refused with a
+hint (see ``_UNIT_FIELDS`` and :func:`sirtkit.units.parse_lab_value`).
 
 Examples
 --------
 >>> p = PatientWorkup.model_validate(
-...     {"patient_id": "P1", "labs": {"bilirubin_umol_l": 17.1, "albumin_g_l": 40}})
->>> p.labs.bilirubin_mg_dl, p.labs.albumin_g_dl
-(1.0, 4.0)
+...     {"patient_id": "P1", "labs": {"bilirubin": "17.1 µmol/L", "albumin_g_l": 40, "granulocytes": "1200/µL"}})
+>>> p.labs.bilirubin_mg_dl, p.labs.albumin_g_dl, p.labs.granulocytes_10e9_l
+(1.0, 4.0, 1.2)
 """
 
 from __future__ import annotations

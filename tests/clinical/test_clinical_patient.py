@@ -182,3 +182,14 @@ def test_prior_liver_irradiation_courses_set_the_flags() -> None:
 def test_contradictory_prior_irradiation_is_refused(history: dict[str, object], text: str) -> None:
     with pytest.raises(pydantic.ValidationError, match=text):
         _validate(history=history)
+
+
+@pytest.mark.parametrize("data", [
+    {"ecog": True}, {"age_years": True}, {"labs": {"inr": True}}, {"labs": {"bilirubin": True}},
+    {"maa": {"lung_shunt_fraction": True}}, {"history": {"prior_sirt_lung_doses_gy": [True]}},
+])
+def test_true_false_is_never_read_as_a_number(data: dict[str, Any]) -> None:
+    """Found by the input fuzzer: pydantic's lax mode read `ecog: yes` (YAML true) as ECOG 1 and
+    `lung_shunt_fraction: true` as a 100 % shunt."""
+    with pytest.raises(pydantic.ValidationError, match="not true/false"):
+        _validate(**data)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import typing
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -83,6 +84,40 @@ _INR_MAX = 20.0
 
 _MODEL_CONFIG = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+
+def _accepts_bool(annotation: object) -> bool:
+    """True if ``annotation`` (or an item type of a list in it) admits bool at the place a value sits."""
+    return annotation is bool or any(_accepts_bool(a) for a in typing.get_args(annotation)
+                                     if typing.get_origin(a) is not list)
+
+
+def _item_accepts_bool(annotation: object) -> bool:
+    lists = [a for a in (annotation, *typing.get_args(annotation)) if typing.get_origin(a) is list]
+    return any(_accepts_bool(typing.get_args(a)[0]) for a in lists if typing.get_args(a))
+
+
+class _InputModel(BaseModel):
+    """Base of the work-up models: true/false is never read as a number.
+
+    pydantic's lax mode turns ``true`` into 1 for numeric fields, so ``ecog: yes`` (YAML 1.1 reads ``yes``
+    as true) became ECOG 1 and ``lung_shunt_fraction: true`` a shunt of 100 % (found by the input fuzzer).
+    """
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, value: object, info: ValidationInfo) -> object:
+        if info.field_name is None:
+            return value
+        annotation = cls.model_fields[info.field_name].annotation
+        items = value if isinstance(value, list) else []
+        if (isinstance(value, bool) and not _accepts_bool(annotation)) or (
+            any(isinstance(v, bool) for v in items) and not _item_accepts_bool(annotation)
+        ):
+            raise UnitsError(f"{info.field_name} = {value!r}: give a number, not true/false "
+                             "(YAML reads yes/no/on/off as true/false)")
+        return value
+
+
 LabValue = float | str | None
 
 
@@ -94,7 +129,7 @@ def _finite_nonnegative(value: float | None, name: str, unit: str) -> float | No
     return value
 
 
-class Labs(BaseModel):
+class Labs(_InputModel):
     """Laboratory values: give each analyte once, with its unit (``bilirubin: 3.1 mg/dL``) or in a field
     named after its unit (``bilirubin_mg_dl: 3.1``); the other units are derived."""
 
@@ -198,7 +233,7 @@ def _fmt3(value: float) -> str:
     return f"{value:.3g}"
 
 
-class LiverStatus(BaseModel):
+class LiverStatus(_InputModel):
     """Liver function (clinical) and tumour burden."""
 
     model_config = _MODEL_CONFIG
@@ -220,7 +255,7 @@ class LiverStatus(BaseModel):
         return None if value is None else require_fraction(value, "tumour_burden_fraction")
 
 
-class Disease(BaseModel):
+class Disease(_InputModel):
     """Tumour characteristics (descriptive; used by the cohort module as covariates)."""
 
     model_config = _MODEL_CONFIG
@@ -235,7 +270,7 @@ class Disease(BaseModel):
 IrradiationKind = Literal["sirt", "prrt", "ebrt"]
 
 
-class PriorLiverIrradiation(BaseModel):
+class PriorLiverIrradiation(_InputModel):
     """One earlier course of radiation that reached the liver (issue 8 item 8).
 
     ``kind``: ``sirt`` (Y-90 or Ho-166 radioembolization), ``prrt`` (peptide receptor radionuclide therapy,
@@ -266,7 +301,7 @@ class PriorLiverIrradiation(BaseModel):
         return self
 
 
-class History(BaseModel):
+class History(_InputModel):
     """Prior treatments and conditions relevant to SIRT risk.
 
     Prior liver irradiation is best given as the list ``prior_liver_irradiation`` (``[]`` = none); the flags
@@ -342,7 +377,7 @@ class History(BaseModel):
         return False if all(f is False for f in flags) else None
 
 
-class MaaFindings(BaseModel):
+class MaaFindings(_InputModel):
     """Results of the Tc-99m-MAA (or Ho-166 scout) work-up."""
 
     model_config = _MODEL_CONFIG
@@ -359,7 +394,7 @@ class MaaFindings(BaseModel):
         return None if value is None else require_fraction(value, "lung_shunt_fraction")
 
 
-class PatientWorkup(BaseModel):
+class PatientWorkup(_InputModel):
     """A patient considered for SIRT of neuroendocrine liver metastases."""
 
     model_config = _MODEL_CONFIG

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import re
+import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -201,14 +202,29 @@ def _labelmap_masks(labelmap: Volume, labels: Mapping[int, str] | None) -> dict[
     return masks
 
 
+# What highdicom and pydicom raise for a SEG with a missing, malformed or truncated attribute (found by the
+# input fuzzer, benchmarks/fuzz_inputs.py): the file's fault, reported naming the file.
+_SEG_DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    AttributeError, KeyError, IndexError, TypeError, ValueError, RuntimeError, NotImplementedError, EOFError,
+    OverflowError, struct.error, pydicom.errors.BytesLengthException,
+)
+
+
 def _read_dicom_seg(ds: pydicom.Dataset, path: Path) -> dict[str, Volume]:
-    seg = hd.seg.Segmentation.from_dataset(ds)
-    numbers = list(seg.segment_numbers)
+    try:
+        seg = hd.seg.Segmentation.from_dataset(ds)
+        numbers = list(seg.segment_numbers)
+    except _SEG_DECODE_ERRORS as err:
+        raise DicomInputError(
+            f"{path}: not a usable DICOM SEG ({type(err).__name__}: {str(err)[:200]}); a required attribute is "
+            "missing or malformed, or the file is truncated: export the segmentation again"
+        ) from err
     try:
         hvol = seg.get_volume(segment_numbers=numbers, dtype=np.uint8)
-    except (ValueError, RuntimeError) as err:
+    except _SEG_DECODE_ERRORS as err:
         raise DicomInputError(
-            f"{path}: DICOM SEG frames do not form a regular 3-D volume ({err}); convert it with 3D Slicer"
+            f"{path}: DICOM SEG frames do not form a regular 3-D volume ({type(err).__name__}: {str(err)[:200]}); "
+            "convert it with 3D Slicer"
         ) from err
     array = np.asarray(hvol.array)
     if array.ndim == 3:
@@ -353,9 +369,13 @@ def read_segmentation(
     else:
         try:
             ds = pydicom.dcmread(p)
-        except (pydicom.errors.InvalidDicomError, OSError, EOFError, ValueError) as err:
-            raise DicomInputError(f"{p}: not a readable DICOM file ({err}); give a .seg.nrrd, NIfTI, SEG or RTSTRUCT") from err
-        modality = str(ds.get("Modality", ""))
+            modality = str(ds.get("Modality", ""))
+        except (pydicom.errors.InvalidDicomError, OSError, EOFError, ValueError, NotImplementedError, MemoryError,
+                struct.error, pydicom.errors.BytesLengthException) as err:
+            raise DicomInputError(
+                f"{p}: not a readable DICOM file ({type(err).__name__}: {str(err)[:200]}); give a .seg.nrrd, NIfTI, "
+                "SEG or RTSTRUCT"
+            ) from err
         if modality == "SEG":
             masks = _read_dicom_seg(ds, p)
         elif modality == "RTSTRUCT":

@@ -425,3 +425,19 @@ def test_rasterised_area_matches_polygon_area(radii: list[float], phase: float) 
     counted = float(np.count_nonzero(result.masks["Star"].array)) * 0.04
     assert abs(counted - area) <= perimeter * 0.2
     assert result.contour_volumes_ml["Star"] == pytest.approx(area * 1.0 / 1000, rel=1e-9)
+
+
+def test_figure_of_eight_and_collinear_contours(tmp_path: Path) -> None:
+    """A self-intersecting contour whose signed areas cancel (two crossed bow-ties) is filled by the even-odd
+    rule — four triangles of 10 × 5 / 2 = 25 mm², 100 mm² — not dropped; a contour whose points lie on one
+    line encloses nothing and is noted. Tolerance 2 %."""
+    frame = generate_uid()
+    grid = _grid((1, 200, 200), (2.0, 0.25, 0.25), frame, z0=0.0)
+    eight = np.array([[-10.0, -5.0, 0.0], [0.0, 5.0, 0.0], [10.0, -5.0, 0.0], [10.0, 5.0, 0.0], [0.0, -5.0, 0.0],
+                      [-10.0, 5.0, 0.0]])
+    line = np.array([[0.0, 0.0, 0.0], [5.0, 5.0, 0.0], [10.0, 10.0, 0.0]])
+    path = write_rtstruct_dicom(tmp_path / "rs.dcm", {"Eight": [eight], "Line": [line]}, frame_of_reference_uid=frame)
+    result = read_rtstruct(path, images=[grid])
+    assert float(np.count_nonzero(result.masks["Eight"].array)) * 0.0625 == pytest.approx(100.0, rel=0.02)
+    assert "Line" not in result.masks
+    assert any("'Line'" in n and "one line" in n for n in result.notes)

@@ -441,3 +441,19 @@ def test_figure_of_eight_and_collinear_contours(tmp_path: Path) -> None:
     assert float(np.count_nonzero(result.masks["Eight"].array)) * 0.0625 == pytest.approx(100.0, rel=0.02)
     assert "Line" not in result.masks
     assert any("'Line'" in n and "one line" in n for n in result.notes)
+
+
+def test_voi_vanishing_on_the_dose_grid_is_a_warning(contoured: tuple[ContouredPhantom, dict[str, Path]],
+                                                      tmp_path: Path) -> None:
+    """A 2.5 mm marker ROI at a PET voxel corner has no voxel on the 4 mm PET grid: it is kept empty and
+    reported as a warning (the workflow skips it), instead of refusing the whole structure set."""
+    phantom, files = contoured
+    ct = read_volume(files["ct"])
+    planes = ct.index_to_patient(np.stack([np.arange(ct.shape[0]), np.zeros(ct.shape[0]), np.zeros(ct.shape[0])],
+                                          1))[:, 2]
+    path = write_rtstruct_dicom(tmp_path / "rs.dcm", {"Liver": phantom.contours["Liver"],
+                                                      "Marker": _sphere(2.5, planes, (-40.0, -32.0, 2.0), n=24)},
+                                ct_folder=files["ct"])
+    loaded = load_segmentation(path, read_volume(files["pet"]), images=[ct])
+    assert _ml(loaded.native["Marker"]) > 0 and not loaded.masks["Marker"].array.any()
+    assert any("'Marker'" in w and "no voxel on the dose grid" in w for w in loaded.warnings)

@@ -533,12 +533,19 @@ def _plausibility(voi_doses: list[VoiDose], warnings: list[str]) -> None:
 
 def _dose_map(case: DoseCase, activity: Volume, nuclide: Nuclide, density: Volume, lung_voxels: np.ndarray | None,
               progress: ProgressCallback | None) -> Volume:
-    """Dose by the case's engine; lung voxels always by local deposition at their lung density."""
+    """Dose by the case's engine; lung voxels always by local deposition at their lung density.
+
+    With VSV the lung activity is taken out of the convolution (it is deposited locally, so it is not
+    counted twice); the soft-tissue electrons of liver activity that would reach lung voxels are dropped
+    there (a thin boundary layer; the lung mean stays K·A_lung/M_lung).
+    """
     if case.engine == "vsv":
         def sub(fraction: float, message: str) -> None:
             report(progress, 0.30 + 0.55 * fraction, message)
 
-        dose = dosimetry.dose_vsv(activity, nuclide=nuclide, density_g_per_ml=density, progress=sub)
+        soft = activity if lung_voxels is None else activity.with_array(
+            np.where(lung_voxels, 0.0, np.asarray(activity.array)))
+        dose = dosimetry.dose_vsv(soft, nuclide=nuclide, density_g_per_ml=density, progress=sub)
         if lung_voxels is not None:
             ldm = dosimetry.dose_ldm(activity, nuclide=nuclide, density_g_per_ml=density)
             dose = dose.with_array(np.where(lung_voxels, ldm.array, dose.array).astype(dose.array.dtype))

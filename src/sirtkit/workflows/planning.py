@@ -540,6 +540,7 @@ class LimitsInput(_Model):
     cumulative_lung_dose_gy: float | None = None
     perfused_normal_liver_dose_gy: float | None = None
     whole_normal_liver_dose_gy: float | None = None
+    whole_liver_dose_gy: float | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -551,14 +552,14 @@ class LimitsInput(_Model):
         return data
 
     @field_validator("lung_dose_gy", "cumulative_lung_dose_gy", "perfused_normal_liver_dose_gy",
-                     "whole_normal_liver_dose_gy")
+                     "whole_normal_liver_dose_gy", "whole_liver_dose_gy")
     @classmethod
     def _dose(cls, v: float | None, info: Any) -> float | None:
         return _finite_dose(v, f"limits.{info.field_name}")
 
 
 LimitName = Literal["lung_dose_gy", "cumulative_lung_dose_gy", "perfused_normal_liver_dose_gy",
-                    "whole_normal_liver_dose_gy"]
+                    "whole_normal_liver_dose_gy", "whole_liver_dose_gy"]
 # An override must say why in words, not a token [K].
 MIN_OVERRIDE_REASON_CHARS = 10
 
@@ -951,6 +952,7 @@ def guideline_limits(device: str, intent: str, liver: LiverState) -> dict[str, f
                                           if "perfused_normal_liver_dose" in rows else None),
         "whole_normal_liver_dose_gy": (rows["whole_normal_liver_dose"].value_gy
                                        if "whole_normal_liver_dose" in rows else None),
+        "whole_liver_dose_gy": rows["whole_liver_dose"].value_gy if "whole_liver_dose" in rows else None,
     }
 
 
@@ -1017,7 +1019,8 @@ def _effective_limits(case: PlanCase) -> tuple[dict[str, float | None], dict[str
                "perfused_normal_liver_dose_gy": rows["perfused_normal_liver_dose"].source
                if "perfused_normal_liver_dose" in rows else "",
                "whole_normal_liver_dose_gy": rows["whole_normal_liver_dose"].source
-               if "whole_normal_liver_dose" in rows else ""}
+               if "whole_normal_liver_dose" in rows else "",
+               "whole_liver_dose_gy": rows["whole_liver_dose"].source if "whole_liver_dose" in rows else ""}
     stated = {k: getattr(case.limits, k) for k in case.limits.model_fields_set}
     if case.targets.normal_liver_limit_gy is not None:
         stated["perfused_normal_liver_dose_gy"] = case.targets.normal_liver_limit_gy
@@ -1113,6 +1116,8 @@ def _compute_plan(case: PlanCase, device: Device, ctx: _Context) -> ActivityPlan
     }
     solve_kw: dict[str, Any] = {
         "whole_normal_liver_limit_gy": ctx.limits["whole_normal_liver_dose_gy"],
+        "whole_liver_limit_gy": ctx.limits["whole_liver_dose_gy"],
+        "whole_liver_mass_kg": case.liver.mass(),
         "objective": case.objective,
         "stated_dose_gy": case.stated_dose_gy,
     }
@@ -1138,7 +1143,7 @@ def _compute_plan(case: PlanCase, device: Device, ctx: _Context) -> ActivityPlan
         activity = case.territories[0].activity_gbq if len(case.territories) == 1 else None
         return plan_holmium_standard(liver_mass_kg=mass, lung_shunt_fraction=lsf, activity_prepared_gbq=activity,
                                      target_dose_gy=HO166_STANDARD_WHOLE_LIVER_DOSE_GY if target is None else target,
-                                     **lung_kw, **limits_kw)
+                                     whole_liver_limit_gy=ctx.limits["whole_liver_dose_gy"], **lung_kw, **limits_kw)
     lung_activity_limit = device.lung_activity_limit_gbq
     if case.method == "mird":
         t = _single_territory(case)
@@ -1205,7 +1210,8 @@ def _thresholds(case: PlanCase, plan_targets: dict[str, float | None], limits: d
         th.pop("perfused_dose_target", None)
     for key, check in (("lung_dose_gy", "lung_dose_session"), ("cumulative_lung_dose_gy", "lung_dose_cumulative"),
                        ("perfused_normal_liver_dose_gy", "perfused_normal_liver_dose"),
-                       ("whole_normal_liver_dose_gy", "whole_normal_liver_dose")):
+                       ("whole_normal_liver_dose_gy", "whole_normal_liver_dose"),
+                       ("whole_liver_dose_gy", "whole_liver_dose")):
         value = limits[key]
         if value is None:
             th.pop(check, None)
@@ -1344,6 +1350,7 @@ def _liver_doses(plan: ActivityPlan | None) -> dict[str, float | None] | None:
     return {"perfused_normal_liver_dose_gy": plan.perfused_normal_liver_dose_gy,
             "whole_normal_liver_dose_gy": plan.whole_normal_liver_dose_gy,
             "nonperfused_normal_liver_dose_gy": plan.nonperfused_normal_liver_dose_gy,
+            "whole_liver_dose_gy": plan.whole_liver_dose_gy,
             "tumour_dose_min_gy": plan.tumour_dose_min_gy,
             "perfused_dose_min_gy": plan.perfused_dose_min_gy}
 
@@ -1543,6 +1550,7 @@ def plan_sheet_sections(result: PlanResult, case: PlanCase) -> list[dict[str, An
         doses = [["Perfused normal liver (mean)", _f(plan.perfused_normal_liver_dose_gy, 1)],
                  ["Whole normal liver (perfused + non-perfused)", _f(plan.whole_normal_liver_dose_gy, 1)],
                  ["Non-perfused normal liver", _f(plan.nonperfused_normal_liver_dose_gy, 1)],
+                 ["Whole liver, tumours included", _f(plan.whole_liver_dose_gy, 1)],
                  ["Lowest tumour dose", _f(plan.tumour_dose_min_gy, 1)],
                  ["Lung, this treatment", _f(plan.lung_dose_gy, 2)],
                  ["Lung, cumulative", _f(plan.cumulative_lung_dose_gy, 2)]]

@@ -938,7 +938,7 @@ def _lung_mass(case: PlanCase) -> tuple[float, str]:
     if lung.mass_kg is not None:
         return lung.mass_kg, "given"
     if lung.ct_volume_ml is not None and lung.ct_mean_hu is not None:
-        return lung_mass_from_ct_kg(lung.ct_volume_ml, lung.ct_mean_hu), "CT volume and mean HU (Kao 2014)"
+        return lung_mass_from_ct_kg(lung.ct_volume_ml, lung.ct_mean_hu), "CT volume and mean HU (Kao 2014; Schneider 2000 densities)"
     return STANDARD_LUNG_MASS_KG, "standard 1.0 kg"
 
 

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sirtkit.clinical.scores import body_surface_area_m2
 from sirtkit.errors import ConstraintViolation, InputError, UnitsError
 from sirtkit.physics.decay import add_hours, decay_activity, elapsed_hours, localize, require_aware, zone
+from sirtkit.physics.nuclides import implausible_activity_message
 from sirtkit.planning import checks as _checks
 from sirtkit.planning.checks import CheckResult, CheckStatus, Threshold
 from sirtkit.planning.devices import (
@@ -99,11 +100,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Unit-mistake guards (refuse with advice rather than plan with a wrong number) [K]: no single SIRT
-# treatment exceeds ~20 GBq (largest TheraSphere vial) — a value above 30 "GBq" is almost surely MBq or mCi;
-# no adult liver exceeds ~10 kg (hepatomegaly in NELM reaches ~5–6 kg) — above that it is grams; a whole
+# Unit-mistake guards (refuse with advice rather than plan with a wrong number) [K]: activities above the
+# per-nuclide plausible maximum of one SIRT treatment (``physics.nuclides.MAX_PLAUSIBLE_ACTIVITY_GBQ``, the
+# one definition shared with post-treatment dosimetry) are refused in every activity field (PlanCase
+# ``_check_activities``); no adult liver exceeds ~10 kg (hepatomegaly in NELM reaches ~5–6 kg) — above that it is grams; a whole
 # liver below 50 mL is a volume given in litres.
-MAX_PLAUSIBLE_ACTIVITY_GBQ = 30.0
 MAX_PLAUSIBLE_ORGAN_MASS_KG = 10.0
 MAX_PLAUSIBLE_LUNG_MASS_KG = 5.0
 # A perfused territory below 5 mL is almost surely litres typed as mL: even a subsegment is tens of mL [K].
@@ -129,15 +130,11 @@ class _Model(BaseModel):
 
 
 def _activity_guard(value: float | None, name: str) -> float | None:
+    """A finite, positive activity; its plausible maximum depends on the nuclide (see ``_check_activities``)."""
     if value is None:
         return None
     if not math.isfinite(value) or value <= 0:
         raise UnitsError(f"{name} = {value!r} must be a positive activity in GBq")
-    if value > MAX_PLAUSIBLE_ACTIVITY_GBQ:
-        raise UnitsError(
-            f"{name} = {value:g} GBq is implausibly high (> {MAX_PLAUSIBLE_ACTIVITY_GBQ:g} GBq): is it in MBq "
-            f"(then {value / 1000:g} GBq) or mCi (then {value * 0.037:.4g} GBq)? Give GBq"
-        )
     return value
 
 
@@ -796,9 +793,29 @@ class PlanCase(_Model):
                              "use objective 'stated_dose' with stated_dose_gy for the perfused volume")
         if self.scout is not None and self.device != "holmium":
             raise InputError("scout: the scout dose applies to Ho-166 (device: holmium); Y-90 plans use Tc-99m MAA")
+        self._check_activities()
         self._check_limits()
         self._check_schedule()
         return self
+
+    def _check_activities(self) -> None:
+        """Every activity field against the plausible maximum of one treatment with the device's nuclide."""
+        fields: list[tuple[str, float | None]] = [
+            (f"territories[{t.name!r}].activity_gbq", t.activity_gbq) for t in self.territories]
+        if self.schedule is not None:
+            fields.append(("schedule.vial_activity_at_calibration_gbq", self.schedule.vial_activity_at_calibration_gbq))
+            if self.schedule.vial_assay is not None:
+                fields.append(("schedule.vial_assay.activity_gbq", self.schedule.vial_assay.activity_gbq))
+        if self.residual is not None:
+            fields += [("residual.prepared_activity_gbq", self.residual.prepared_activity_gbq),
+                       ("residual.residual_activity_gbq", self.residual.residual_activity_gbq)]
+        if self.scout is not None:
+            fields.append(("scout.activity_gbq", self.scout.activity_gbq))
+        nuclide = get_device(self.device).nuclide.name
+        for name, value in fields:
+            message = None if value is None else implausible_activity_message(value, name, nuclide)
+            if message is not None:
+                raise UnitsError(message)
 
     def liver_state(self) -> LiverState:
         """The liver condition that selects the guideline limits (hepatic reserve derived when possible)."""

@@ -35,6 +35,7 @@ from sirtkit.physics.tissue import (
     LIVER_UNENHANCED_MAX_HU,
     LUNG_DENSITY_PLAUSIBLE_G_PER_ML,
 )
+from sirtkit.planning.lung import LUNG_DOSE_LIMIT_SESSION_GY
 from sirtkit.progress import ProgressCallback, report
 from sirtkit.units import require_fraction
 from sirtkit.workflows.vois import VoiSet, build_voi_set
@@ -75,8 +76,8 @@ IMPLAUSIBLE_MEAN_DOSE_GY: dict[str, float] = {
 # not centred on the activity it should hold [K, heuristic] and a loud warning names the shift.
 ALIGNMENT_PROBE_MM = 10.0
 ALIGNMENT_GAIN_WARNING_FRACTION = 0.05
-# Single-session lung dose limit (TheraSphere IFU; CLINICAL.md §3).
-LUNG_DOSE_LIMIT_GY = 30.0
+# Single-session lung dose limit (TheraSphere IFU; CLINICAL.md §3): the one planning definition.
+LUNG_DOSE_LIMIT_GY = LUNG_DOSE_LIMIT_SESSION_GY
 # Activity outside liver + lungs above this fraction suggests extrahepatic deposition, free
 # pertechnetate or a segmentation problem (Taranis warns at 20 %, CLINICAL.md §3 "Timing").
 EXTRAHEPATIC_WARNING_FRACTION = 0.20

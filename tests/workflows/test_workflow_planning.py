@@ -71,8 +71,12 @@ def test_example_holmium_w10() -> None:
 
 
 def test_example_multicompartment_uses_ct_lung_mass_and_prior_dose() -> None:
+    """CT lung mass 4200 mL at −760 HU with the Schneider 2000 densities the dose map uses:
+    ρ = 0.00121 + 240/902·(0.93 − 0.00121) = 0.24834 g/mL → 1.0430 kg (rel 1e-12; the former linear
+    (HU+1000)/1000 gave 0.24 → 1.008 kg, 3.4 % less than the dose map's lung)."""
     result = run_plan(load_case(CASES / "nelm_multicompartment_two_tumours.yaml"))
-    assert result.lung_mass_kg == pytest.approx(4200 * 0.24 / 1000, rel=1e-12)
+    rho = 0.00121 + 240.0 / 902.0 * (0.93 - 0.00121)
+    assert result.lung_mass_kg == pytest.approx(4200 * rho / 1000, rel=1e-12)
     assert result.plan is not None
     assert result.plan.cumulative_lung_dose_gy == pytest.approx(8.0 + result.plan.lung_dose_gy)
     assert len(result.plan.territories) == 2

@@ -513,7 +513,7 @@ def _choose_series(path: Path, datasets: list[pydicom.Dataset], uid: str | None)
     if len(groups) > 1:
         raise DicomInputError(
             f"{path}: the folder holds {len(groups)} image series: {_describe(groups)}; choose one with "
-            "--series-uid UID (series_instance_uid in Python), or put each series in its own folder"
+            "--series-uid UID, or put each series in its own folder"
         )
     return next(iter(groups.values()))
 

@@ -636,7 +636,7 @@ def _in_plane(ds: pydicom.Dataset, orientation: Any) -> tuple[np.ndarray, np.nda
         raise DicomInputError(f"{_where(ds)}: ImageOrientationPatient (0020,0037) is missing")
     iop = _floats(orientation, 6, "ImageOrientationPatient (0020,0037)", ds)
     row_cos, col_cos = iop[:3], iop[3:]
-    norms = (np.linalg.norm(row_cos), np.linalg.norm(col_cos))
+    norms = (float(np.linalg.norm(row_cos)), float(np.linalg.norm(col_cos)))
     if max(abs(norms[0] - 1.0), abs(norms[1] - 1.0), abs(float(row_cos @ col_cos))) > _ORTHONORMAL_TOLERANCE:
         raise DicomInputError(
             f"{_where(ds)}: ImageOrientationPatient (0020,0037) = {_brief(iop.round(6).tolist())} is not two "

@@ -195,7 +195,9 @@ def _get(ds: pydicom.Dataset, keyword: str, tag_text: str = "") -> Any:
     try:
         if keyword not in ds:
             return None
-        value = ds[keyword].value
+        with warnings.catch_warnings():  # pydicom's value-validation warnings: the checks below decide
+            warnings.simplefilter("ignore")
+            value = ds[keyword].value
     except Exception as err:  # malformed DS/IS/UI text, bad length, ...
         raise DicomInputError(
             f"{_where(ds)}: {keyword} {tag_text} cannot be read ({type(err).__name__}: {_brief(str(err))}); "

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 from pathlib import Path
 
 import pydicom
@@ -109,6 +108,18 @@ def test_vendor_pet_absolute_equals_nrrd(case: dict, nrrd_absolute: dict, tmp_pa
     _assert_same_doses(doc, nrrd_absolute)
     assert any("Absolute quantification check" in n for n in doc["notes"])
     assert (tmp_path / "out" / "rtdose.dcm").is_file()
+
+
+def test_enhanced_pet_absolute_equals_nrrd(case: dict, nrrd_absolute: dict, tmp_path: Path) -> None:
+    """Issue 7: an Enhanced PET object (read through highdicom) gives the NRRD's doses (rel 1e-3)."""
+    from sirtkit.imaging.phantom import write_enhanced_pet
+
+    phantom = case["phantom"]
+    enhanced = write_enhanced_pet(phantom, tmp_path / "dicom" / "enhanced.dcm")
+    code, doc, output = _run([str(enhanced), "-s", str(case["seg"]), *_absolute(phantom.administration_time.isoformat())],
+                             tmp_path / "out")
+    assert code == 0, output
+    _assert_same_doses(doc, nrrd_absolute)
 
 
 def test_naive_times_relative_needs_no_clock(case: dict, nrrd_relative: dict, tmp_path: Path) -> None:
@@ -263,8 +274,8 @@ def test_activity_mismatch_beyond_tolerance_warns(case: dict, tmp_path: Path) ->
 
 def test_injection_time_disagreement_warns(case: dict, tmp_path: Path) -> None:
     """DICOM RadiopharmaceuticalStartDateTime vs --administration-time one day apart: a warning."""
-    phantom = replace(case["phantom"])
-    later = (phantom.administration_time + timedelta(days=1)).astimezone(timezone.utc).isoformat()
+    phantom = case["phantom"]
+    later = (phantom.administration_time + timedelta(days=1)).astimezone(UTC).isoformat()
     code, doc, output = _run([str(case["dicom"]["pet"]), "-s", str(case["seg"]), *_absolute(later),
                               "--image-time", (phantom.administration_time + timedelta(days=2)).isoformat()],
                              tmp_path / "out")

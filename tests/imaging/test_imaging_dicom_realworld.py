@@ -307,3 +307,20 @@ def test_relative_quantities_from_counts_units(phantom_pet_dicom: dict[str, Path
 
 def test_input_error_hierarchy() -> None:
     assert issubclass(DicomInputError, InputError) and issubclass(UnitsError, InputError)
+
+
+@pytest.mark.parametrize(("tilt_deg", "feet_first"), [(0.0, False), (10.0, True)])
+def test_enhanced_pet_read_through_highdicom(small_phantom: Phantom, tmp_path: Path, tilt_deg: float,
+                                             feet_first: bool) -> None:
+    """Issue 7: an Enhanced PET Image object (functional groups, per-frame slopes and Real World Value
+    Mappings to Bq/ml, DecayCorrectionDateTime) is read, not refused: the same grid as the phantom
+    (1e-4 mm), values within one stored step, reference time = scan start."""
+    from sirtkit.imaging.phantom import write_enhanced_pet
+
+    phantom = reorient_phantom(small_phantom, tilt_deg=tilt_deg, feet_first=feet_first)
+    pet = read_dicom_series(write_enhanced_pet(phantom, tmp_path / "enhanced.dcm"))
+    assert (pet.quantity, pet.unit) == ("activity_concentration", "Bq/mL")
+    assert_allclose(pet.affine, phantom.activity.affine, atol=1e-4)
+    expected = phantom.activity.array * decay_factor(2.0)
+    assert_allclose(pet.array, expected, atol=_step(expected))
+    assert pet.metadata["reference_datetime"] == phantom.administration_time + timedelta(hours=2)

@@ -122,6 +122,7 @@ IMAGE_SOP_CLASSES: dict[str, str] = {
     "1.2.840.10008.5.1.4.1.1.128.1": "PT",  # Legacy Converted Enhanced PET Image Storage
     "1.2.840.10008.5.1.4.1.1.20": "NM",  # Nuclear Medicine Image Storage
 }
+_CLASSIC_PET_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.128"  # PET Image Storage: Units and DecayCorrection are Type 1
 # Philips PET: activity-concentration scale factor, private tag (7053,1009); (7053,1000) is the SUV factor
 # (DICOM.md §2; Philips PET/CT DICOM conformance statement, private group "Philips PET Private Group").
 PHILIPS_ACTIVITY_SCALE_TAG = (0x7053, 0x1009)
@@ -471,10 +472,15 @@ def read_dicom_series(
     modality = _validate_series(series, notes, read_warnings)
     first = series[0]
     if "PerFrameFunctionalGroupsSequence" in first:
-        raise DicomInputError(
-            f"{_where(first)}: enhanced multi-frame {modality} objects are not supported yet; export the series "
-            "as classic single-frame images (e.g. dcmtk or the scanner's export option)"
-        )
+        if len(series) > 1:
+            raise DicomInputError(
+                f"{p}: series {_brief(_text(first, 'SeriesInstanceUID'))} has {len(series)} enhanced multi-frame "
+                "files; give one file (or one folder per file)")
+        values, affine, quantity, unit, unit_problem = _enhanced(first, modality, notes)
+        metadata = _metadata(series, modality, assume_timezone, expected_nuclide)
+        metadata.update(unit_problem=unit_problem, read_notes=notes, read_warnings=read_warnings)
+        return Volume(values, affine, quantity=quantity, unit=unit, frame_of_reference_uid=_text(first,
+                      "FrameOfReferenceUID"), metadata=metadata)
     if int(_number(first, "NumberOfFrames", "(0028,0008)") or 1) > 1:
         if len(series) > 1:
             raise DicomInputError(
@@ -564,7 +570,7 @@ def _validate_series(series: list[pydicom.Dataset], notes: list[str], read_warni
                 f"{_where(ds)}: Modality (0008,0060) = {_brief(modality)} contradicts its SOP Class ({implied} image "
                 "storage); the file is damaged — export the series again")
     modality = str(series[0].Modality)
-    checks = _SERIES_CONSTANT + (_PET_CONSTANT if modality == "PT" else ())
+    checks = _SERIES_CONSTANT + (_PET_CONSTANT if _text(series[0], "SOPClassUID") == _CLASSIC_PET_SOP_CLASS else ())
     for keyword, tag_text, required in checks:
         values = [_get(ds, keyword, tag_text) for ds in series]
         keyed = [None if v is None else str(v) for v in values]
@@ -807,6 +813,69 @@ def _multiframe_geometry(ds: pydicom.Dataset) -> tuple[np.ndarray, np.ndarray]:
     return array, affine
 
 
+# ---------------------------------------------------------------------------- enhanced multi-frame
+def _enhanced(ds: pydicom.Dataset, modality: str, notes: list[str]) -> tuple[np.ndarray, np.ndarray, str, str, str | None]:
+    """Enhanced (or legacy converted) CT/PET multi-frame: values and geometry through highdicom.
+
+    Scaling is checked here first (the functional groups hold per-frame RescaleSlope and Real World Value
+    Mappings); highdicom then stacks the frames by their Plane Position functional group and applies the
+    mapping. Returns values, affine, quantity, unit and the unit problem (None when Bq/mL or HU).
+    """
+    import highdicom as hd
+
+    groups = list(_get(ds, "SharedFunctionalGroupsSequence") or []) + list(
+        _get(ds, "PerFrameFunctionalGroupsSequence") or [])
+    codes: set[str] = set()
+    rescale_types: set[str] = set()
+    for group in groups:
+        for transform in _get(group, "PixelValueTransformationSequence") or []:
+            slope = _number(transform, "RescaleSlope", "(0028,1053)")
+            if slope is not None and slope <= 0 and modality == "PT":
+                raise UnitsError(f"{_where(ds)}: a frame's RescaleSlope (0028,1053) = {slope:g}: an emission image "
+                                 "needs a positive slope; export the series again")
+            rescale_types.add((_text(transform, "RescaleType") or "").upper())
+        for mapping in _get(group, "RealWorldValueMappingSequence") or []:
+            units = _get(mapping, "MeasurementUnitsCodeSequence") or []
+            codes.add((_text(units[0], "CodeValue") or "") if units else "")
+            slope = _number(mapping, "RealWorldValueSlope", "(0040,9225)")
+            if modality == "PT" and (slope is None or slope <= 0) and mapping.get("RealWorldValueLUTData") is None:
+                raise UnitsError(f"{_where(ds)}: a frame's RealWorldValueSlope (0040,9225) = {_brief(slope)}: the "
+                                 "factor to activity is missing or impossible; export the series again")
+    real_world = modality == "PT" and bool(codes) and codes <= _UCUM_BQ_PER_ML
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            volume = hd.Image.from_dataset(ds, copy=False).get_volume(
+                apply_real_world_transform=real_world, apply_modality_transform=not real_world)
+    except Exception as err:  # highdicom refuses irregular frames, missing positions, ...
+        raise DicomInputError(
+            f"{_where(ds)}: the frames of this enhanced multi-frame {modality} object cannot be stacked into one "
+            f"regular volume ({type(err).__name__}: {_brief(str(err), 200)}); export it as classic single-frame images"
+        ) from err
+    array = np.asarray(volume.array, dtype=np.float64)
+    affine = np.array(volume.affine, dtype=np.float64)
+    if array.ndim != 3:
+        raise DicomInputError(f"{_where(ds)}: enhanced multi-frame object with {array.ndim} dimensions (several "
+                              "channels or time frames); export one static volume")
+    for axis, name in ((0, "slice step"), (1, "row spacing"), (2, "column spacing")):
+        _plausible(ds, f"{name} of the functional groups", float(np.linalg.norm(affine[:3, axis])))
+    normal = np.cross(affine[:3, 2], affine[:3, 1])
+    if float(normal @ affine[:3, 0]) < 0 and array.shape[0] > 1:  # same order as classic series: along +normal
+        affine[:3, 3] = affine[:3, 3] + affine[:3, 0] * (array.shape[0] - 1)
+        affine[:3, 0] = -affine[:3, 0]
+        array = array[::-1]
+    if not np.all(np.isfinite(array)):
+        raise DicomInputError(f"{_where(ds)}: the pixel values hold NaN or infinity after rescaling")
+    notes.append(f"Enhanced multi-frame {modality} read through highdicom ({array.shape[0]} frames).")
+    if modality == "CT":
+        return array.astype(np.float32), affine, "ct", "HU", None
+    if real_world or "BQML" in rescale_types or (_text(ds, "Units") or "").upper() == "BQML":
+        return np.ascontiguousarray(array), affine, "activity_concentration", "Bq/mL", None
+    problem = "enhanced PET without a Real World Value Mapping to Bq/ml or BQML rescale type: values are counts"
+    notes.append(problem + " (patient-relative quantification only).")
+    return np.ascontiguousarray(array), affine, "counts", "counts", problem
+
+
 # --------------------------------------------------------------------------------------- values
 def _rescale(ds: pydicom.Dataset, pixels: np.ndarray, modality: str) -> np.ndarray:
     slope = _number(ds, "RescaleSlope", "(0028,1053)")
@@ -971,6 +1040,11 @@ def _metadata(
     correction = (_text(first, "DecayCorrection") or "").upper() or None
     meta["decay_correction"] = correction
     meta["reference_datetime"] = rp_start if correction == "ADMIN" else start
+    # Enhanced PET Corrections module (PS3.3 C.8.22.5): the values are decay-corrected to this moment
+    if correction is None and _get(first, "DecayCorrectionDateTime") is not None and (
+            (_text(first, "DecayCorrected") or "YES").upper() == "YES"):
+        meta["decay_correction"] = "DecayCorrectionDateTime"
+        meta["reference_datetime"] = clock.dt(_get(first, "DecayCorrectionDateTime"))
     meta["timezone_source"] = ", ".join(sorted(clock.sources)) or None
     if clock.unknown and meta["reference_datetime"] is None:
         meta["timing_problem"] = (

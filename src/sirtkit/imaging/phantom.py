@@ -49,6 +49,7 @@ __all__ = [
     "PET_VENDORS",
     "make_phantom",
     "reorient_phantom",
+    "write_enhanced_pet",
     "write_phantom_dicom",
 ]
 
@@ -620,5 +621,101 @@ def _write_nm(
         rwvm.MeasurementUnitsCodeSequence = [unit]
         ds.RealWorldValueMappingSequence = [rwvm]
     ds.PixelData = np.ascontiguousarray(frames).tobytes()
+    _save(ds, path)
+    return path
+
+
+_ENHANCED_PET_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.130"  # Enhanced PET Image Storage (PS3.4 B.5)
+
+
+def write_enhanced_pet(phantom: Phantom, path: Path, *, acquisition_delay_h: float = 2.0,
+                       write_timezone: bool = True) -> Path:
+    """Write the phantom's activity as one Enhanced PET Image object (multi-frame, functional groups).
+
+    Values are decay-corrected to the scan start (Enhanced PET Corrections module: DecayCorrected YES,
+    DecayCorrectionDateTime (0018,9701)); each frame stores int16 with its own slope in the Pixel Value
+    Transformation and Real World Value Mapping (UCUM ``Bq/ml``) functional groups (PS3.3 C.8.22, C.7.6.16.2).
+    Geometry: Plane Orientation (shared) and Plane Position (per frame) functional groups.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid = phantom.activity
+    admin = phantom.administration_time
+    start = admin + timedelta(hours=acquisition_delay_h)
+    values = np.asarray(grid.array, np.float64) * decay_factor(acquisition_delay_h, Y90)
+    frame = phantom.ct.frame_of_reference_uid or generate_uid()
+    study = {"study": generate_uid(), "frame": frame}
+    nk, nj, ni = grid.shape
+    ds = _base_dataset(_ENHANCED_PET_SOP_CLASS, "PT", study, generate_uid(), 4, start, write_timezone,
+                       patient_position=_patient_position(grid))
+    del ds.AcquisitionDate, ds.AcquisitionTime
+    stamp = start.strftime("%Y%m%d%H%M%S.%f") + (_tz_offset(start) if write_timezone else "")
+    ds.AcquisitionDateTime = stamp
+    ds.ImageType = ["ORIGINAL", "PRIMARY"]
+    ds.InstanceNumber = 1
+    ds.NumberOfFrames = nk
+    ds.Rows, ds.Columns = nj, ni
+    ds.PixelRepresentation = 1
+    ds.ContentQualification = "PRODUCT"
+    ds.DecayCorrected = "YES"
+    ds.DecayCorrectionDateTime = stamp
+    ds.AttenuationCorrected = "YES"
+    ds.RadiopharmaceuticalInformationSequence = [
+        _radiopharmaceutical(admin, phantom.administered_activity_gbq * BQ_PER_GBQ, Y90.half_life_h * S_PER_H,
+                             write_timezone)
+    ]
+    direction = grid.direction
+    sk, sj, si = grid.spacing_mm
+    shared = pydicom.Dataset()
+    measures = pydicom.Dataset()
+    measures.PixelSpacing = [float(sj), float(si)]
+    measures.SliceThickness = float(sk)
+    measures.SpacingBetweenSlices = float(sk)
+    shared.PixelMeasuresSequence = [measures]
+    orientation = pydicom.Dataset()
+    orientation.ImageOrientationPatient = [float(v) for v in (*direction[:, 2], *direction[:, 1])]
+    shared.PlaneOrientationSequence = [orientation]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    dimension = pydicom.Dataset()
+    dimension.DimensionOrganizationUID = generate_uid()
+    ds.DimensionOrganizationSequence = [dimension]
+    index = pydicom.Dataset()
+    index.DimensionOrganizationUID = dimension.DimensionOrganizationUID
+    index.DimensionIndexPointer = pydicom.tag.Tag(0x0020, 0x0032)
+    index.FunctionalGroupPointer = pydicom.tag.Tag(0x0020, 0x9113)
+    ds.DimensionIndexSequence = [index]
+    per_frame = []
+    stored = np.zeros((nk, nj, ni), np.int16)
+    for k in range(nk):
+        peak = float(np.max(np.abs(values[k])))
+        slope = float(f"{(peak / _PET_STORED_MAX if peak > 0 else 1.0):.10g}")
+        stored[k] = np.rint(values[k] / slope).astype(np.int16)
+        item = pydicom.Dataset()
+        position = pydicom.Dataset()
+        position.ImagePositionPatient = [float(v) for v in grid.index_to_patient((k, 0, 0))]
+        item.PlanePositionSequence = [position]
+        content = pydicom.Dataset()
+        content.DimensionIndexValues = [k + 1]
+        content.FrameAcquisitionDateTime = stamp
+        item.FrameContentSequence = [content]
+        transform = pydicom.Dataset()
+        transform.RescaleSlope = f"{slope:.10g}"
+        transform.RescaleIntercept = "0"
+        transform.RescaleType = "BQML"
+        item.PixelValueTransformationSequence = [transform]
+        rwvm = pydicom.Dataset()
+        rwvm.RealWorldValueFirstValueMapped = -32768
+        rwvm.RealWorldValueLastValueMapped = 32767
+        rwvm.RealWorldValueSlope = slope
+        rwvm.RealWorldValueIntercept = 0.0
+        rwvm.LUTExplanation = "activity concentration"
+        rwvm.LUTLabel = "BQML"
+        unit = pydicom.Dataset()
+        unit.CodeValue, unit.CodingSchemeDesignator, unit.CodeMeaning = "Bq/ml", "UCUM", "Becquerels/milliliter"
+        rwvm.MeasurementUnitsCodeSequence = [unit]
+        item.RealWorldValueMappingSequence = [rwvm]
+        per_frame.append(item)
+    ds.PerFrameFunctionalGroupsSequence = per_frame
+    ds.PixelData = stored.tobytes()
     _save(ds, path)
     return path

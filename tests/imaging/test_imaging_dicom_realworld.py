@@ -121,6 +121,7 @@ REFUSED = [
     ("PET Units unknown", _on_all(_set("Units", "CS", "NONE")), UnitsError, "Units"),
     ("BitsStored cuts the stored values", _on_slice(12, _set("BitsStored", "US", 12)), DicomInputError, "BitsStored"),
     ("no StudyInstanceUID", _on_all(_delete("StudyInstanceUID")), DicomInputError, "StudyInstanceUID"),
+    ("no SOPInstanceUID on one slice", _on_slice(5, _delete("SOPInstanceUID")), DicomInputError, "SOPInstanceUID"),
     ("no FrameOfReferenceUID on one slice", _on_slice(5, _delete("FrameOfReferenceUID")), DicomInputError,
      "FrameOfReferenceUID"),
     ("huge SOP class value", _on_slice(5, _set("SOPClassUID", "UI", "1." * 50_000 + "1")), DicomInputError,

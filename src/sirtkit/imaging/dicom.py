@@ -555,6 +555,10 @@ def _validate_series(series: list[pydicom.Dataset], notes: list[str], read_warni
                     "file cannot be identified as an image — export the series again")
             ds.SOPClassUID = media
             notes.append(f"{_where(ds)}: SOPClassUID taken from the file meta information (MediaStorageSOPClassUID).")
+        if _text(ds, "SOPInstanceUID") is None:  # Type 1; every derived object (SEG, RTDOSE) references it
+            raise DicomInputError(
+                f"{_where(ds)}: SOPInstanceUID (0008,0018) is missing (Type 1); the image cannot be referenced — "
+                "export the series again")
         sop_class = _text(ds, "SOPClassUID") or ""
         implied = IMAGE_SOP_CLASSES.get(sop_class)
         if implied is None:

@@ -203,14 +203,22 @@ def test_slice_order_contradiction_is_a_json_warning(case: dict, tmp_path: Path)
     assert any("InstanceNumber" in w for w in doc["warnings"])
 
 
-def test_mixed_folder_needs_series_uid(case: dict, nrrd_relative: dict, tmp_path: Path) -> None:
+def test_mixed_folder_picks_the_emission_or_needs_series_uid(case: dict, nrrd_relative: dict, tmp_path: Path) -> None:
+    """Issue 7.7: a PET/CT export folder (one PET, one CT) yields its PET series (noted); with two PET series
+    the run stops naming --series-uid, and --series-uid picks one — doses equal the NRRD's (rel 1e-3)."""
     folder = tmp_path / "mixed"
     shutil.copytree(case["dicom"]["pet"], folder / "pet")
     shutil.copytree(case["dicom"]["ct"], folder / "ct")
-    code, _doc, output = _run([str(folder), "-s", str(case["seg"]), *_relative()], tmp_path / "a")
+    code, doc, output = _run([str(folder), "-s", str(case["seg"]), *_relative(), "--ct", str(folder)], tmp_path / "a")
+    assert code == 0, output
+    _assert_same_doses(doc, nrrd_relative)
+    assert any("only PT/NM series" in n for n in doc["notes"])
+    write_phantom_dicom(case["phantom"], tmp_path / "second", vendor="siemens")
+    shutil.copytree(tmp_path / "second" / "pet", folder / "pet2")
+    code, _doc, output = _run([str(folder), "-s", str(case["seg"]), *_relative()], tmp_path / "b")
     assert code == 2 and "--series-uid" in output and "series_instance_uid" not in output
     uid = str(pydicom.dcmread(next((folder / "pet").iterdir())).SeriesInstanceUID)
-    code, doc, output = _run([str(folder), "-s", str(case["seg"]), *_relative(), "--series-uid", uid], tmp_path / "b")
+    code, doc, output = _run([str(folder), "-s", str(case["seg"]), *_relative(), "--series-uid", uid], tmp_path / "c")
     assert code == 0, output
     _assert_same_doses(doc, nrrd_relative)
 

@@ -411,6 +411,8 @@ def read_dicom_series(
     series_instance_uid: str | None = None,
     assume_timezone: tzinfo | None = None,
     expected_nuclide: str | None = None,
+    modalities: Sequence[str] | None = None,
+    choose_hint: str = "choose one with --series-uid UID",
 ) -> Volume:
     """Read one CT, PET or NM series (a folder, or a single file) into a Volume.
 
@@ -425,6 +427,11 @@ def read_dicom_series(
         ``zoneinfo.ZoneInfo("Europe/Amsterdam")`` (daylight saving follows the date).
     expected_nuclide
         E.g. ``"Y-90"``: refuse a PET/NM whose declared nuclide or RadionuclideHalfLife does not match.
+    modalities
+        E.g. ``("PT", "NM")``: in a folder with several series, only these modalities are candidates, so a
+        PET/CT export folder yields its one PET series without a UID (noted).
+    choose_hint
+        How the user picks a series, said when several remain (the CLI option by default).
 
     Returns
     -------
@@ -466,8 +473,8 @@ def read_dicom_series(
         datasets.append(ds)
     if not datasets:
         raise DicomInputError(f"{p}: no DICOM image (CT, PT, NM) found; point to the folder of the image series")
-    series = _choose_series(p, datasets, series_instance_uid)
     notes: list[str] = []
+    series = _choose_series(p, datasets, series_instance_uid, modalities, choose_hint, notes)
     read_warnings: list[str] = []
     modality = _validate_series(series, notes, read_warnings)
     first = series[0]
@@ -510,7 +517,8 @@ def read_dicom_series(
     return Volume(values, affine, quantity=quantity, unit=unit, frame_of_reference_uid=frame, metadata=metadata)
 
 
-def _choose_series(path: Path, datasets: list[pydicom.Dataset], uid: str | None) -> list[pydicom.Dataset]:
+def _choose_series(path: Path, datasets: list[pydicom.Dataset], uid: str | None, modalities: Sequence[str] | None,
+                   hint: str, notes: list[str]) -> list[pydicom.Dataset]:
     groups: dict[str, list[pydicom.Dataset]] = defaultdict(list)
     for ds in datasets:
         groups[_text(ds, "SeriesInstanceUID", "(0020,000E)") or ""].append(ds)
@@ -518,10 +526,24 @@ def _choose_series(path: Path, datasets: list[pydicom.Dataset], uid: str | None)
         if uid not in groups:
             raise DicomInputError(f"{path}: no series {_brief(uid)}; the folder holds {_describe(groups)}")
         return groups[uid]
+    if len(groups) > 1 and modalities is not None:
+        wanted = {uid: items for uid, items in groups.items()
+                  if (_text(items[0], "Modality") or IMAGE_SOP_CLASSES.get(_text(items[0], "SOPClassUID") or "", ""))
+                  in modalities}
+        if len(wanted) == 1:
+            chosen_uid, chosen = next(iter(wanted.items()))
+            notes.append(f"The folder holds {len(groups)} series; the only {'/'.join(modalities)} series "
+                         f"{_brief(chosen_uid)} was read.")
+            return chosen
+        if wanted:
+            groups = wanted
+        else:
+            raise DicomInputError(
+                f"{path}: the folder holds no {'/'.join(modalities)} series, only {_describe(groups)}")
     if len(groups) > 1:
         raise DicomInputError(
-            f"{path}: the folder holds {len(groups)} image series: {_describe(groups)}; choose one with "
-            "--series-uid UID, or put each series in its own folder"
+            f"{path}: the folder holds {len(groups)} image series: {_describe(groups)}; {hint}, or put each series "
+            "in its own folder"
         )
     return next(iter(groups.values()))
 

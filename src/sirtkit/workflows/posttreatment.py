@@ -413,7 +413,8 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
         "activity_concentration" if case.emission_unit == "Bq/mL" else "counts")
     zone = _zone(case.timezone)
     emission = read_volume(case.emission, quantity=quantity, unit=case.emission_unit, assume_timezone=zone,
-                           series_instance_uid=case.series_uid, expected_nuclide=case.nuclide)
+                           series_instance_uid=case.series_uid, expected_nuclide=case.nuclide,
+                           modalities=None if case.series_uid else ("PT", "NM"))
     _check_emission_kind(case, emission)
     notes.extend(f"Emission image: {n}" for n in emission.metadata.get("read_notes") or ())
     warnings.extend(f"Emission image: {w}" for w in emission.metadata.get("read_warnings") or ())
@@ -426,7 +427,15 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
         report(progress, 0.10, "reading segmentation")
         masks = read_segmentation(case.segmentation, reference=emission, labels=case.segment_labels)
         vois = build_voi_set(masks, case.voi_roles)
-    ct = read_volume(case.ct, assume_timezone=zone) if case.ct is not None else None
+    ct = None
+    if case.ct is not None:
+        if case.ct.is_dir():
+            from sirtkit.imaging import read_dicom_series
+
+            ct = read_dicom_series(case.ct, assume_timezone=zone, modalities=("CT",),
+                                   choose_hint="give --ct the folder of one CT series")
+        else:
+            ct = read_volume(case.ct, assume_timezone=zone)
     if ct is not None and (ct.metadata.get("modality") not in (None, "CT") or ct.quantity not in ("ct", "unknown")):
         raise UnitsError(f"{case.ct}: --ct is {ct.metadata.get('modality') or ct.quantity}, not a CT; give the CT series")
     report(progress, 0.20, "quantifying activity")

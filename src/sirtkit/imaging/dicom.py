@@ -412,7 +412,7 @@ def read_dicom_series(
     assume_timezone: tzinfo | None = None,
     expected_nuclide: str | None = None,
     modalities: Sequence[str] | None = None,
-    choose_hint: str = "choose one with --series-uid UID",
+    choose_hint: str = "choose one by its SeriesInstanceUID",
 ) -> Volume:
     """Read one CT, PET or NM series (a folder, or a single file) into a Volume.
 
@@ -431,7 +431,7 @@ def read_dicom_series(
         E.g. ``("PT", "NM")``: in a folder with several series, only these modalities are candidates, so a
         PET/CT export folder yields its one PET series without a UID (noted).
     choose_hint
-        How the user picks a series, said when several remain (the CLI option by default).
+        How the user picks a series, said when several remain (interfaces name their option).
 
     Returns
     -------

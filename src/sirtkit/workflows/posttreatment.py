@@ -414,7 +414,8 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
     zone = _zone(case.timezone)
     emission = read_volume(case.emission, quantity=quantity, unit=case.emission_unit, assume_timezone=zone,
                            series_instance_uid=case.series_uid, expected_nuclide=case.nuclide,
-                           modalities=None if case.series_uid else ("PT", "NM"))
+                           modalities=None if case.series_uid else ("PT", "NM"),
+                           choose_hint="choose one with --series-uid UID")
     _check_emission_kind(case, emission)
     notes.extend(f"Emission image: {n}" for n in emission.metadata.get("read_notes") or ())
     warnings.extend(f"Emission image: {w}" for w in emission.metadata.get("read_warnings") or ())

@@ -17,6 +17,7 @@ from sirtkit.cli._common import (
     progress_bar,
 )
 from sirtkit.errors import InputError
+from sirtkit.workflows._output import check_output_folder
 
 __all__ = ["register"]
 
@@ -38,10 +39,12 @@ def register(app: typer.Typer) -> None:
         dose_unit: str = typer.Option(None, "--dose-unit", help="Gy, for files that do not store a unit (NIfTI, foreign NRRD)."),
         out: Path = typer.Option(Path("sirtkit-compare"), "--out", "-o", help="Folder for the results."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder that sirtkit did not write."),
     ) -> None:
         """Compare a predicted and a delivered dose map: per-VOI differences, DVHs and a 3-D gamma index."""
         from sirtkit.workflows.compare import CompareCase, run_compare, write_compare_outputs
 
+        check_output_folder(out, force=force)
         if resample not in ("delivered", "predicted"):
             raise InputError(f"--resample-to {resample!r}: use delivered or predicted")
         if dose_unit not in (None, "Gy"):
@@ -54,7 +57,7 @@ def register(app: typer.Typer) -> None:
         )
         with progress_bar("compare", enabled=not json_out) as callback:
             result = run_compare(case, progress=callback)
-            files = write_compare_outputs(result, out, subtitle=f"{predicted} vs {delivered}")
+            files = write_compare_outputs(result, out, subtitle=f"{predicted} vs {delivered}", force=force)
         if json_out:
             emit_json("compare", {**result.summary(), "files": {k: str(v) for k, v in files.items()}})
             return

@@ -22,6 +22,7 @@ from sirtkit.dosimetry.engines import (
     fft_convolve_linear,
 )
 from sirtkit.dosimetry.export import read_rtdose, write_dvh_csv, write_metrics_csv, write_rtdose
+from sirtkit.dosimetry.export_dicom import write_dose_parametric_map, write_dose_sr
 from sirtkit.dosimetry.kernels import (
     LANCONELLI_VOXEL_SIZES_MM,
     Kernel,
@@ -77,6 +78,8 @@ __all__ = [
     "tcp_logistic",
     "tcp_poisson",
     "volume_at_dose",
+    "write_dose_parametric_map",
+    "write_dose_sr",
     "write_dvh_csv",
     "write_metrics_csv",
     "write_rtdose",

@@ -41,7 +41,7 @@ import pydicom
 from pydicom.sr.coding import Code
 
 from sirtkit.errors import DicomInputError, GeometryError, InputError
-from sirtkit.imaging.files import atomic_write, nrrd_geometry, read_volume
+from sirtkit.imaging.files import nrrd_geometry, read_volume
 from sirtkit.imaging.resample import resample_to
 from sirtkit.imaging.volume import Volume, require_same_grid
 
@@ -426,64 +426,7 @@ def write_dicom_seg(
     series_description: str = "sirtkit segmentation",
     series_number: int = 900,
 ) -> Path:
-    """Write masks as a highdicom BINARY DICOM SEG referencing single-frame ``source_images``.
+    """Write masks as a BINARY DICOM SEG; see :func:`sirtkit.imaging.dicom_out.write_dicom_seg`."""
+    from sirtkit.imaging.dicom_out import write_dicom_seg as _write
 
-    Segment semantics come from :func:`standard_voi_name` (Liver SCT 10200004, Neoplasm SCT 108369006,
-    Lung SCT 39607008; categories Organ / Morphologically Abnormal Structure; others Tissue). The
-    masks must lie on the grid of the source series (e.g. read with :func:`read_dicom_series`).
-
-    Raises
-    ------
-    GeometryError
-        If a source image's position is not a slice of the masks' grid.
-    InputError
-        If there are no masks or no source images.
-    """
-    if not masks or not source_images:
-        raise InputError("write_dicom_seg needs at least one mask and the source images")
-    items = list(masks.items())
-    grid = items[0][1]
-    for name, mask in items:
-        require_same_grid(grid, mask, f"mask {name!r}")
-    frames = np.zeros((len(source_images), grid.shape[1], grid.shape[2], len(items)), dtype=bool)
-    for n, image in enumerate(source_images):
-        if int(image.get("NumberOfFrames", 1)) != 1:
-            raise InputError("write_dicom_seg supports single-frame source images (CT/PET series) only")
-        idx = grid.patient_to_index(np.asarray(image.ImagePositionPatient, dtype=np.float64))
-        k = int(np.rint(idx[0]))
-        if np.max(np.abs(idx - np.array([k, 0.0, 0.0]))) > 0.01 or not 0 <= k < grid.shape[0]:
-            raise GeometryError(
-                f"source image {image.get('SOPInstanceUID')} at {list(image.ImagePositionPatient)} is not a slice "
-                "of the masks' grid; resample the masks onto the source series first"
-            )
-        for s, (_, mask) in enumerate(items):
-            frames[n, :, :, s] = mask.array[k]
-    descriptions = []
-    for s, (name, _) in enumerate(items, start=1):
-        category, kind = VOI_CODES.get(standard_voi_name(name) or "", (_TISSUE, _TISSUE))
-        descriptions.append(
-            hd.seg.SegmentDescription(
-                segment_number=s,
-                segment_label=name[:64],
-                segmented_property_category=category,
-                segmented_property_type=kind,
-                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
-            )
-        )
-    seg = hd.seg.Segmentation(
-        source_images=list(source_images),
-        pixel_array=frames,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions,
-        series_instance_uid=hd.UID(),
-        series_number=series_number,
-        sop_instance_uid=hd.UID(),
-        instance_number=1,
-        manufacturer="sirtkit",
-        manufacturer_model_name="sirtkit",
-        software_versions="0.1.0",
-        device_serial_number="0",
-        series_description=series_description,
-        omit_empty_frames=False,
-    )
-    return atomic_write(path, lambda tmp: seg.save_as(tmp))
+    return _write(masks, source_images, path, series_description=series_description, series_number=series_number)

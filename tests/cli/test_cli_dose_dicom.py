@@ -209,10 +209,12 @@ def test_mixed_folder_picks_the_emission_or_needs_series_uid(case: dict, nrrd_re
     folder = tmp_path / "mixed"
     shutil.copytree(case["dicom"]["pet"], folder / "pet")
     shutil.copytree(case["dicom"]["ct"], folder / "ct")
-    code, doc, output = _run([str(folder), "-s", str(case["seg"]), *_relative(), "--ct", str(folder)], tmp_path / "a")
+    code, doc, output = _run([str(folder), "-s", str(case["seg"]), *_relative()], tmp_path / "a")
     assert code == 0, output
     _assert_same_doses(doc, nrrd_relative)
     assert any("only PT/NM series" in n for n in doc["notes"])
+    code, doc, output = _run([str(folder), "-s", str(case["seg"]), *_relative(), "--ct", str(folder)], tmp_path / "ct")
+    assert code == 0, output  # --ct on the same folder reads its CT series (lung mass from it)
     write_phantom_dicom(case["phantom"], tmp_path / "second", vendor="siemens")
     shutil.copytree(tmp_path / "second" / "pet", folder / "pet2")
     code, _doc, output = _run([str(folder), "-s", str(case["seg"]), *_relative()], tmp_path / "b")

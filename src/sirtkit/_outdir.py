@@ -162,21 +162,33 @@ def _check_target(out_dir: Path, force: bool, legacy_markers: tuple[str, ...]) -
 
 
 @contextmanager
-def _terminate_as_exception() -> Iterator[None]:
-    """While active (main thread only), SIGTERM raises :class:`SystemExit` (143) instead of killing at once."""
+def _terminate_as_exception(state: dict[str, Any]) -> Iterator[None]:
+    """While active (main thread only), SIGTERM raises :class:`SystemExit` (143) instead of killing at once.
+
+    While ``state["defer"]`` is true (the folder swap), SIGTERM and SIGINT are remembered in
+    ``state["pending"]`` and acted on by the caller once the swap is complete.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.getsignal(signal.SIGTERM)
+    previous_term = signal.getsignal(signal.SIGTERM)
+    previous_int = signal.getsignal(signal.SIGINT)
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        if state.get("defer"):
+            state["pending"] = signum
+            return
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
         raise SystemExit(128 + signum)
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _write_manifest(stage: Path, kind: str, extra: dict[str, Any] | None) -> None:
@@ -237,7 +249,8 @@ def staged_output(out_dir: str | os.PathLike[str], *, force: bool = False, kind:
     stage_key = stage.resolve()
     old: Path | None = None
     try:
-        with _terminate_as_exception():
+        state: dict[str, Any] = {"defer": False, "pending": None}
+        with _terminate_as_exception(state):
             with _lock:
                 _active_stages.add(stage_key)
             try:
@@ -247,16 +260,25 @@ def staged_output(out_dir: str | os.PathLike[str], *, force: bool = False, kind:
                     _active_stages.discard(stage_key)
             _check_target(out_dir, force, legacy_markers)  # another run may have written meanwhile
             _write_manifest(stage, kind, manifest)
-            if out_dir.is_dir():
-                if _exchange(stage, out_dir):
-                    old = stage  # the previous contents now sit at the staging path
+            state["defer"] = True  # the swap below is never cut in half by SIGTERM / Ctrl-C
+            try:
+                if out_dir.is_dir():
+                    if _exchange(stage, out_dir):
+                        old = stage  # the previous contents now sit at the staging path
+                    else:
+                        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-{os.getpid()}-", dir=out_dir.parent))
+                        old.rmdir()
+                        os.replace(out_dir, old)
+                        os.replace(stage, out_dir)
                 else:
-                    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-{os.getpid()}-", dir=out_dir.parent))
-                    old.rmdir()
-                    os.replace(out_dir, old)
                     os.replace(stage, out_dir)
-            else:
-                os.replace(stage, out_dir)
+            finally:
+                state["defer"] = False
+            if state["pending"] is not None:
+                log.info("results written to %s; now stopping on signal %s", out_dir, state["pending"])
+                if state["pending"] == signal.SIGINT:
+                    raise KeyboardInterrupt
+                raise SystemExit(128 + int(state["pending"]))
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         if old is not None:

@@ -121,3 +121,25 @@ def test_cli_predict_holmium_uses_ho166(phantom, tmp_path):
     normal = next(v for v in predicted["vois"] if v["name"] == "label_1")
     assert normal["metrics"]["mean_gy"] == pytest.approx(50.0, rel=0.03)
     assert doc["plan"]["passes_hard_limits"] is True
+
+
+def test_cli_shifted_and_empty_liver_segmentation(phantom, tmp_path):
+    """Issue 7 item 6 through the CLI: a label map shifted 2 cm off the activity earns a loud SEGMENTATION
+    MISALIGNED entry in the JSON warnings (exit 0); one with the liver label emptied is refused (exit 2)."""
+    import numpy as np
+
+    from sirtkit.imaging import read_volume
+
+    labelmap = read_volume(phantom["seg"])
+    shifted = write_volume(labelmap.with_array(np.roll(labelmap.array, 4, axis=2)), tmp_path / "shifted.nrrd")
+    result = runner.invoke(app, ["dose", phantom["counts"], "-s", str(shifted), *phantom["roles"], "--engine", "ldm",
+                                 "--delivered-activity-gbq", "2.0", "-o", str(tmp_path / "a"), "--json"], env=ENV)
+    assert result.exit_code == 0, result.output
+    assert any(w.startswith("SEGMENTATION MISALIGNED") for w in json.loads(result.stdout)["result"]["warnings"])
+    emptied = write_volume(labelmap.with_array(np.where(labelmap.array == 1, 0, labelmap.array)),
+                           tmp_path / "no_liver.nrrd")
+    refused = runner.invoke(app, ["dose", phantom["counts"], "-s", str(emptied), "--voi-role", "label_2=tumor",
+                                  "--voi-role", "label_3=tumor", "--voi-role", "label_4=lung", "--engine", "ldm",
+                                  "--delivered-activity-gbq", "2.0", "-o", str(tmp_path / "b")], env=ENV)
+    assert refused.exit_code == 2, refused.output
+    assert "liver" in refused.output and not (tmp_path / "b").exists()

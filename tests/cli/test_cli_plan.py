@@ -91,7 +91,21 @@ def test_out_writes_plan_sheet(tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", str(CASES / "nelm_resin_bsa_bilobar.yaml"), "--out", str(html_only),
                                  "--no-pdf"], env=ENV)
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in html_only.iterdir()) == ["plan_sheet.html"]
+    assert sorted(p.name for p in html_only.iterdir() if not p.name.startswith(".")) == ["plan_sheet.html"]
+
+
+def test_out_refuses_a_foreign_folder_without_force(tmp_path: Path) -> None:
+    """The sheet replaces its folder as a whole: a folder sirtkit did not write needs --force (exit 2 first)."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("not sirtkit's", encoding="utf-8")
+    case = str(CASES / "nelm_glass_partition_right_lobe.yaml")
+    result = runner.invoke(app, ["plan", case, "--out", str(out), "--no-pdf"], env=ENV)
+    assert result.exit_code == 2
+    assert (out / "notes.txt").is_file() and not (out / "plan_sheet.html").exists()
+    result = runner.invoke(app, ["plan", case, "--out", str(out), "--no-pdf", "--force"], env=ENV)
+    assert result.exit_code == 0, result.output
+    assert (out / "plan_sheet.html").is_file() and not (out / "notes.txt").exists()
 
 
 def test_refused_plan_sheet_still_written_with_failures(tmp_path: Path) -> None:

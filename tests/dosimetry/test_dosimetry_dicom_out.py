@@ -12,6 +12,7 @@ y = IPP[1] + IOP[4]·PixelSpacing[1]·row).
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import math
 from collections.abc import Iterator
@@ -275,7 +276,7 @@ def test_seg_pm_sr_round_trip(tmp_path: Path, phantom_series: dict[str, object],
 
 def _mutations() -> list[str]:
     return ["no_study_id_time_modality", "slice_other_frame", "slice_other_study", "slice_unknown_sop_class",
-            "nan_slice_thickness"]
+            "slice_repeated_sop_instance", "nan_slice_thickness", "no_frame_of_reference"]
 
 
 @pytest.mark.parametrize("mutation", _mutations())
@@ -297,11 +298,17 @@ def test_writers_survive_issue10_mutations(tmp_path: Path, phantom_series: dict[
             sources[3].StudyInstanceUID = generate_uid()
         elif mutation == "slice_unknown_sop_class":
             sources[3].SOPClassUID = "1.2.3.4.5.6.7"
+        elif mutation == "slice_repeated_sop_instance":
+            sources[3].SOPInstanceUID = sources[2].SOPInstanceUID
+        elif mutation == "no_frame_of_reference":
+            for ds in sources:
+                del ds.FrameOfReferenceUID
         else:
             for ds in sources:
                 ds.SliceThickness = "NaN"
     kept = prepare_source_images(sources)
     assert len(kept) == len(sources) - (1 if mutation.startswith("slice_") else 0)
+    assert len({str(ds.FrameOfReferenceUID) for ds in kept}) == 1
     masks = {"Liver": resample_to(phantom.masks["liver"], pet, interpolation="nearest")}
     seg = _read_strict(write_dicom_seg(masks, sources, tmp_path / "seg.dcm"))
     if mutation == "no_study_id_time_modality":
@@ -310,6 +317,57 @@ def test_writers_survive_issue10_mutations(tmp_path: Path, phantom_series: dict[
     metrics = [DoseMetrics(name="Liver", volume_ml=1.0, mass_g=1.0, mean_gy=1.0, min_gy=0.0, max_gy=2.0, d2_gy=2.0,
                            d50_gy=1.0, d70_gy=0.8, d90_gy=0.5, d98_gy=0.1, v_percent={100.0: 0.0})]
     _read_strict(write_dose_sr(metrics, tmp_path / "sr.dcm", source_images=sources, segmentation=seg))
+
+
+@pytest.mark.parametrize("keyword", ["SeriesInstanceUID", "StudyInstanceUID"])
+def test_writers_name_the_missing_identity_attribute(tmp_path: Path, phantom_series: dict[str, object],
+                                                     keyword: str) -> None:
+    """A series whose Study/Series Instance UID is missing cannot be referenced: an InputError (exit 2) that
+    names the attribute, not an error from inside highdicom."""
+    pet = read_dicom_series(phantom_series["pet"])
+    sources = _sources(pet)
+    with _lenient():
+        for ds in sources:
+            del ds[keyword]
+    masks = {"Liver": resample_to(phantom_series["phantom"].masks["liver"], pet, interpolation="nearest")}
+    with pytest.raises(InputError, match=keyword):
+        write_dicom_seg(masks, sources, tmp_path / "seg.dcm")
+    with pytest.raises(InputError, match=keyword):
+        write_dose_parametric_map(_linear_dose(pet), sources, tmp_path / "pm.dcm")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("series", ["pet", "nm"])
+def test_writers_fuzz_every_attribute_deleted(tmp_path: Path, phantom_series: dict[str, object], series: str) -> None:
+    """Issue 10 rule at the writers: each top-level attribute of the source series deleted in turn (all
+    slices), SEG and Parametric Map either written (valid) or refused with an InputError — never another
+    exception from inside highdicom or pydicom."""
+    from sirtkit.errors import SirtError
+
+    emission = read_dicom_series(phantom_series[series])
+    base = _sources(emission)
+    masks = {"Liver": resample_to(phantom_series["phantom"].masks["liver"], emission, interpolation="nearest")}
+    dose = _linear_dose(emission)
+    crashes: list[str] = []
+    written = refused = 0
+    for keyword in [e.keyword for e in base[0] if e.keyword]:
+        sources = [copy.deepcopy(ds) for ds in base]
+        with _lenient():
+            for ds in sources:
+                if keyword in ds:
+                    del ds[keyword]
+        for name, write in (("seg", lambda s=sources: write_dicom_seg(masks, s, tmp_path / "seg.dcm")),
+                            ("pm", lambda s=sources: write_dose_parametric_map(dose, s, tmp_path / "pm.dcm"))):
+            try:
+                _read_strict(write())
+                written += 1
+            except SirtError:
+                refused += 1
+            except Exception as err:  # the failure this test exists to catch
+                crashes.append(f"{keyword}/{name}: {type(err).__name__}: {str(err)[:120]}")
+    assert crashes == []
+    assert written > refused  # most attributes are repaired or not needed
 
 
 # ------------------------------------------------------------------------------------------ end to end

@@ -169,3 +169,27 @@ def test_given_lsf_with_bq_per_ml_image(small_phantom: Phantom) -> None:
     assert report.in_lungs_mbq == pytest.approx(120.0, rel=1e-6)
     _, image = scale_to_delivered_activity(small_phantom.activity, small_phantom.masks, delivered_activity_gbq=1.2)
     assert image.in_liver_mbq + image.in_lungs_mbq == pytest.approx(1200.0, rel=1e-6)
+
+
+def test_recovery_curve_reading_and_refusals(tmp_path: Path) -> None:
+    """Recovery curves (issue 7 item 8): diameter_mm rows become sphere volumes π/6·d³ (37 mm → 26.52 mL, the
+    NEMA NU 2 largest sphere, CLINICAL.md §11.4; rel 1e-3); RC interpolated in log volume; no extrapolation;
+    percentages, one row, or a wrong header are refused naming the file."""
+    from sirtkit.imaging.quantify import read_recovery_curve
+
+    good = tmp_path / "rc.csv"
+    good.write_text("# NEMA\ndiameter_mm,recovery_coefficient\n37,0.86\n10,0.2\n", encoding="utf-8")
+    curve = read_recovery_curve(good)
+    assert curve.volumes_ml[-1] == pytest.approx(26.52, rel=1e-3) and curve.coefficients == (0.2, 0.86)
+    assert curve.at(curve.volumes_ml[0]) == pytest.approx(0.2) and curve.at(100.0) is None and curve.at(0.1) is None
+    middle = float(np.sqrt(curve.volumes_ml[0] * curve.volumes_ml[-1]))
+    assert curve.at(middle) == pytest.approx(0.53, rel=1e-9)
+    for text, match in (("volume_ml,recovery_coefficient\n1,86\n5,90\n", "fraction"),
+                        ("volume_ml,recovery_coefficient\n1,0.5\n", "two rows"),
+                        ("size,rc\n1,0.5\n2,0.6\n", "header")):
+        bad = tmp_path / "bad.csv"
+        bad.write_text(text, encoding="utf-8")
+        with pytest.raises(InputError, match=match):
+            read_recovery_curve(bad)
+    with pytest.raises(InputError, match="no such file"):
+        read_recovery_curve(tmp_path / "missing.csv")

@@ -149,3 +149,16 @@ class TestDatesAndTimeline:
         ev = pd.DataFrame({"patient_id": ["a", "a"], "date": ["2020-05-01", "2020-05-01"], "event": ["death"] * 2})
         with pytest.raises(CohortValidationError, match="a second death"):
             validate_cohort(_tables(["2020-02-20"], [30.0], events=ev))
+
+
+def test_by_criteria_equals_one_call_per_criterion() -> None:
+    """The shared-work path gives exactly the per-criterion results (every column, every row)."""
+    from sirtkit.outcomes.synthetic import synthetic_cohort
+
+    data = synthetic_cohort(150, rng=12)
+    first = data.treatments.groupby("patient_id")["treatment_date"].min()
+    names = list(r.CRITERIA)
+    many = r.assess_timepoints_by_criteria(data.lesions, data.measurements, names, first_treatment=first)
+    for name in names:
+        one = r.assess_timepoints(data.lesions, data.measurements, name, first_treatment=first)
+        pd.testing.assert_frame_equal(many[name], one)

@@ -274,3 +274,18 @@ def test_partial_volume_warning_by_resolution_and_recovery_curve(phantom_files, 
     assert t2.metrics.mean_gy == pytest.approx(_by_name(default)["tumor_2"].metrics.mean_gy, rel=1e-9)
     assert any(n.startswith("RECOVERY-CORRECTED (user curve rc.csv): tumor_2") for n in corrected.notes)
     assert _by_name(corrected)["normal liver"].mean_gy_recovery_corrected is None  # tumours only
+
+
+def test_empty_liver_on_the_grid_is_refused(phantom_files):
+    """Issue 7 item 6 (defence in depth behind the segmentation readers): a liver segment that is empty on the
+    emission grid would make liver ∪ tumours = tumours and scale the whole delivered activity into them (the
+    "4,000 Gy tumours" of the issue). It is refused with a message naming the cause."""
+    from sirtkit.workflows.posttreatment import _liver_and_lungs
+    from sirtkit.workflows.vois import build_voi_set
+
+    phantom = phantom_files["phantom"]
+    m = phantom.masks
+    vois = build_voi_set({"Liver": m["liver"].with_array(np.zeros(m["liver"].shape, bool)),
+                          "tumor_1": m["tumor_1"]})
+    with pytest.raises(InputError, match="empty on the emission grid"):
+        _liver_and_lungs(_case(phantom_files), vois, [], [])

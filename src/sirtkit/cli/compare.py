@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
         predicted: Path = typer.Argument(..., help="Predicted dose in Gy (e.g. MAA plan): dose.nrrd, NIfTI or RTDOSE .dcm."),
         delivered: Path = typer.Argument(..., help="Delivered dose in Gy (Y-90 PET/SPECT): dose.nrrd, NIfTI or RTDOSE .dcm."),
         segmentation: Path = typer.Option(..., "--segmentation", "-s", help="Slicer .seg.nrrd, label map, SEG, RTSTRUCT."),
+        ct: Path = typer.Option(None, "--ct", help="CT an RTSTRUCT was drawn on (its DICOM folder)."),
         voi_role: list[str] = typer.Option([], "--voi-role", help="SEGMENT=ROLE (liver, tumor, normal_liver, lung, perfused)."),
         dose_percent: float = typer.Option(3.0, "--dose-percent", help="Gamma dose criterion, % of the maximum predicted dose."),
         distance_mm: float = typer.Option(3.0, "--distance-mm", help="Gamma distance-to-agreement, mm."),
@@ -50,7 +51,7 @@ def register(app: typer.Typer) -> None:
         if dose_unit not in (None, "Gy"):
             raise InputError(f"--dose-unit {dose_unit!r}: only Gy is accepted; convert the dose map to Gy first")
         case = CompareCase(
-            predicted=predicted, delivered=delivered, segmentation=segmentation, voi_roles=parse_roles(voi_role),
+            predicted=predicted, delivered=delivered, segmentation=segmentation, ct=ct, voi_roles=parse_roles(voi_role),
             dose_percent=dose_percent, distance_mm=distance_mm, lower_dose_cutoff_percent=cutoff_percent,
             resample_to=cast(Literal["delivered", "predicted"], resample),
             dose_unit=cast(Literal["Gy"] | None, dose_unit),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from sirtkit.cli._common import console, emit_json, handle_errors, progress_bar
@@ -64,5 +65,5 @@ def render_image_plan(result: object) -> None:
         console.print(table)
     for failure in result.plan.hard_failures:
         console.print(f"[bold red]FAIL:[/] {failure}")
-    for warning in non_target_warnings(result):
-        console.print(f"[yellow]warning:[/] {warning}")
+    for warning in [*result.warnings, *non_target_warnings(result)]:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")

@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
     def dose(
         emission: Path = typer.Argument(..., help="Y-90 PET / SPECT: NRRD, NIfTI or a DICOM series folder."),
         segmentation: Path = typer.Option(None, "--segmentation", "-s", help="Slicer .seg.nrrd, label map, SEG, RTSTRUCT."),
-        ct: Path = typer.Option(None, "--ct", help="CT (for density correction and display)."),
+        ct: Path = typer.Option(None, "--ct", help="CT: the image an RTSTRUCT was drawn on; density (--density ct), display."),
         out: Path = typer.Option(Path("sirtkit-output"), "--out", "-o", help="Folder for the results."),
         quantification: str = typer.Option("relative", help="relative (scale to delivered activity) or absolute (Bq/mL)."),
         delivered_activity_gbq: float = typer.Option(None, "--delivered-activity-gbq", help="Activity delivered, GBq."),

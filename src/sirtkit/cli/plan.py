@@ -19,6 +19,7 @@ from rich.table import Table
 from sirtkit.cli._common import EXIT_HARD_LIMIT, console, emit_json, err_console, handle_errors
 from sirtkit.planning.checks import CheckStatus
 from sirtkit.planning.methods import ActivityPlan
+from sirtkit.workflows._output import check_output_folder
 from sirtkit.workflows.planning import PlanResult, load_case, run_plan, write_plan_sheet
 
 __all__ = ["register"]
@@ -176,12 +177,16 @@ def register(app: typer.Typer) -> None:
             "--out", help="Folder for the plan sheet to sign (plan_sheet.html and plan_sheet.pdf).")] = None,
         pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write the PDF plan sheet (with --out).")]
         = True,
+        force: Annotated[bool, typer.Option(
+            "--force", help="Replace a non-empty --out folder that sirtkit did not write.")] = False,
     ) -> None:
         """Plan the activity of a SIRT treatment from a case file and check it against safety limits."""
+        if out is not None:
+            check_output_folder(out, force=force)
         plan_case = load_case(case)
         result = run_plan(plan_case)
         if out is not None:
-            written = write_plan_sheet(result, plan_case, out, pdf=pdf)
+            written = write_plan_sheet(result, plan_case, out, pdf=pdf, force=force)
             err_console.print("plan sheet: " + ", ".join(escape(str(p)) for p in written.values()))
         if as_json:
             emit_json("plan", result)

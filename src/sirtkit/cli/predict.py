@@ -32,6 +32,7 @@ def register(app: typer.Typer) -> None:
         spect: Path = typer.Argument(..., help="Tc-99m MAA SPECT (or Ho-166 scout): NRRD, NIfTI or DICOM folder."),
         segmentation: Path = typer.Option(..., "--segmentation", "-s",
                                           help="Liver, tumours, perfused territory (+ lungs) on the SPECT/CT."),
+        ct: Path = typer.Option(None, "--ct", help="CT of the SPECT/CT: the image an RTSTRUCT was drawn on."),
         patient_id: str = typer.Option("patient", "--patient-id", help="Shown in the report."),
         device: str = typer.Option("glass", help="glass, resin or holmium."),
         intent: str = typer.Option("palliative",
@@ -70,7 +71,7 @@ def register(app: typer.Typer) -> None:
             raise InputError("--dose-grid ct needs the CT of the SPECT/CT (--ct); use --dose-grid emission")
         check_output_folder(out, force=force)
         case = build_from_options(ImagePlanCase, {
-            "patient_id": patient_id, "spect": spect, "segmentation": segmentation, "device": device,
+            "patient_id": patient_id, "spect": spect, "segmentation": segmentation, "ct": ct, "device": device,
             "intent": intent, "lung_shunt_fraction": lung_shunt_fraction, "lung_mass_kg": lung_mass_kg,
             "tumour_target_gy": tumour_target_gy, "normal_liver_limit_gy": normal_liver_limit_gy,
             "planned_infusion": parse_time(planned_infusion, "--planned-infusion"),

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -105,8 +106,8 @@ def write_dose_parametric_map(
     values = np.asarray(dose.array, dtype=np.float64)
     if not np.all(np.isfinite(values)):
         raise UnitsError("the dose map contains NaN or infinite values: the Parametric Map cannot store them")
-    sources = prepare_source_images(source_images)
-    source_for = str(sources[0].get("FrameOfReferenceUID", "")) or None
+    sources = prepare_source_images(source_images, frame_of_reference_uid=dose.frame_of_reference_uid)
+    source_for = str(sources[0].get("FrameOfReferenceUID") or "") or None
     if dose.frame_of_reference_uid and source_for and dose.frame_of_reference_uid != source_for:
         raise GeometryError(f"the dose is on frame of reference {dose.frame_of_reference_uid}, the source series on "
                             f"{source_for}: write the Parametric Map with the series the dose was computed on")
@@ -129,7 +130,7 @@ def write_dose_parametric_map(
             voi_lut_transformations=[window], content_label="DOSE", content_description="Absorbed dose (Gy)",
             series_description=series_description[:64],
         )
-    except (ValueError, TypeError, AttributeError, KeyError) as err:
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, sqlite3.Error) as err:
         raise InputError(
             f"cannot write the dose Parametric Map for the source series {sources[0].get('SeriesInstanceUID', '?')}: "
             f"{str(err)[:300]}") from err
@@ -223,7 +224,7 @@ def write_dose_sr(
             sop_instance_uid=hd.UID(), instance_number=1, manufacturer="sirtkit", is_complete=True,
             is_final=False, is_verified=False, series_description=series_description[:64],
         )
-    except (ValueError, TypeError, AttributeError, KeyError) as err:
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, sqlite3.Error) as err:
         raise InputError(f"cannot write the dose SR report: {str(err)[:300]}") from err
     scheme = pydicom.Dataset()
     scheme.CodingSchemeDesignator = PRIVATE_CODING_SCHEME

@@ -11,7 +11,9 @@ from sirtkit.imaging.quantify import (
     scale_to_delivered_activity,
 )
 from sirtkit.imaging.resample import overlap_fraction, resample_to
+from sirtkit.imaging.rtstruct import read_rtstruct
 from sirtkit.imaging.samples import sample_path
+from sirtkit.imaging.segload import LoadedSegmentation, load_segmentation
 from sirtkit.imaging.segmentation import (
     masks_onto,
     masks_to_labelmap,
@@ -23,15 +25,18 @@ from sirtkit.imaging.volume import Volume, require_same_grid
 
 __all__ = [
     "ActivityReport",
+    "LoadedSegmentation",
     "Phantom",
     "Volume",
     "activity_at_administration",
     "activity_report",
+    "load_segmentation",
     "make_phantom",
     "masks_onto",
     "masks_to_labelmap",
     "overlap_fraction",
     "read_dicom_series",
+    "read_rtstruct",
     "read_segmentation",
     "read_volume",
     "require_same_grid",

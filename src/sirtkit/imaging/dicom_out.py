@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -219,28 +220,79 @@ def dicom_export_grid(volume: Volume, *, interpolation: Literal["linear", "neare
 
 
 # ---------------------------------------------------------------------------------------- source images
-def prepare_source_images(sources: Sequence[pydicom.Dataset]) -> list[pydicom.Dataset]:
+_IDENTITY_TAGS = {"StudyInstanceUID": "(0020,000D)", "SeriesInstanceUID": "(0020,000E)",
+                  "SOPInstanceUID": "(0008,0018)", "SOPClassUID": "(0008,0016)"}
+
+
+def _text(ds: pydicom.Dataset, keyword: str) -> str:
+    value = ds.get(keyword)
+    return "" if value is None else str(value).strip()
+
+
+def _valid_uid(text: str) -> bool:
+    return bool(text) and pydicom.uid.UID(text).is_valid
+
+
+def prepare_source_images(sources: Sequence[pydicom.Dataset], *,
+                          frame_of_reference_uid: str | None = None) -> list[pydicom.Dataset]:
     """Metadata copies of the source series, made consistent and complete enough for highdicom.
+
+    Slices whose study, series, frame of reference or SOP Class differ from the first slice's, and slices
+    without a valid or with a repeated SOP Instance UID, are left out (logged). A missing SOP Class UID is
+    taken from the file meta information. A series without a Frame of Reference UID gets
+    ``frame_of_reference_uid`` (or a new UID) in the copies, so that the derived objects have one.
 
     Raises
     ------
     InputError
-        If no source image is given.
+        No source image, or the series has no valid Study / Series Instance UID, or no slice is left: the
+        derived objects could not reference it (the message names the attribute).
     """
     if not sources:
         raise InputError("no source images: DICOM derived objects (SEG, Parametric Map) need the DICOM series")
     first = sources[0]
+    where = getattr(first, "filename", None) or "the source series"
+    for keyword in ("StudyInstanceUID", "SeriesInstanceUID"):
+        if not _valid_uid(_text(first, keyword)):
+            raise InputError(
+                f"{where}: {keyword} {_IDENTITY_TAGS[keyword]} is missing or not a valid UID, so DICOM SEG / "
+                "Parametric Map / SR cannot reference the series; fix the series' header (or export it again)")
     keys = ("StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID", "SOPClassUID")
-    reference = tuple(str(first.get(k, "")) for k in keys)
+
+    def sop_class(ds: pydicom.Dataset) -> str:
+        return _text(ds, "SOPClassUID") or str(getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", ""))
+
+    reference = (*(_text(first, k) for k in keys[:3]), sop_class(first))
     kept: list[pydicom.Dataset] = []
+    seen: set[str] = set()
     for ds in sources:
-        values = tuple(str(ds.get(k, "")) for k in keys)
+        name = getattr(ds, "filename", None) or _text(ds, "SOPInstanceUID") or "a slice"
+        values = (*(_text(ds, k) for k in keys[:3]), sop_class(ds))
         if values != reference:
             differing = [k for k, a, b in zip(keys, reference, values, strict=True) if a != b]
-            logger.warning("%s: %s differs from the first slice; not referenced by the derived objects",
-                           getattr(ds, "filename", ds.get("SOPInstanceUID")), ", ".join(differing))
+            logger.warning("%s: %s differs from the first slice; not referenced by the derived objects", name,
+                           ", ".join(differing))
             continue
-        kept.append(_complete(ds))
+        uid = _text(ds, "SOPInstanceUID")
+        if not _valid_uid(uid) or uid in seen:
+            logger.warning("%s: SOPInstanceUID (0008,0018) missing, invalid or repeated; not referenced by the "
+                           "derived objects", name)
+            continue
+        if not _valid_uid(values[3]):
+            raise InputError(f"{name}: SOPClassUID (0008,0016) is missing or invalid: the derived objects cannot "
+                             "reference the images")
+        seen.add(uid)
+        completed = _complete(ds)
+        completed.SOPClassUID = values[3]
+        kept.append(completed)
+    if not kept:
+        raise InputError(f"{where}: no slice of the series has a valid, unique SOPInstanceUID (0008,0018)")
+    if not _valid_uid(reference[2]):
+        frame = frame_of_reference_uid if frame_of_reference_uid and _valid_uid(frame_of_reference_uid) else (
+            pydicom.uid.generate_uid())
+        logger.warning("%s: no valid FrameOfReferenceUID (0020,0052); the derived objects use %s", where, frame)
+        for ds in kept:
+            ds.FrameOfReferenceUID = frame
     _repair_slice_thickness(kept)
     return kept
 
@@ -385,8 +437,8 @@ def write_dicom_seg(
     grid = items[0][1]
     for name, mask in items:
         require_same_grid(grid, mask, f"mask {name!r}")
-    sources = prepare_source_images(source_images)
-    source_for = str(sources[0].get("FrameOfReferenceUID", "")) or None
+    sources = prepare_source_images(source_images, frame_of_reference_uid=grid.frame_of_reference_uid)
+    source_for = _text(sources[0], "FrameOfReferenceUID") or None
     if grid.frame_of_reference_uid and source_for and grid.frame_of_reference_uid != source_for:
         raise GeometryError(
             f"the masks are on frame of reference {grid.frame_of_reference_uid}, the source images on {source_for}: "
@@ -413,7 +465,7 @@ def write_dicom_seg(
             software_versions=__version__, device_serial_number="0", series_description=series_description,
             omit_empty_frames=False, content_label="VOIS", content_description=series_description[:64],
         )
-    except (ValueError, TypeError, AttributeError, KeyError) as err:
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, sqlite3.Error) as err:
         raise InputError(
             f"cannot write the DICOM SEG for the source series {sources[0].get('SeriesInstanceUID', '?')}: "
             f"{str(err)[:300]}; the series lacks or mis-states an attribute that SEG needs") from err

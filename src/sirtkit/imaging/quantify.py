@@ -56,13 +56,12 @@ EmissionModality = Literal["y90_pet", "bremsstrahlung_spect", "tc99m_spect", "ho
 # Reconstructed spatial resolution (FWHM, mm) of the emission images SIRT dosimetry uses — defaults for the
 # partial-volume warning, configurable per case (--fwhm-mm) because they depend on scanner, collimator and
 # reconstruction. All [K] (typical clinical values, not one cited measurement):
-# * Y-90 TOF PET, clinical OSEM with a 4–6 mm post-filter: ≈ 8 mm (NEMA-phantom studies of Y-90 PET,
-#   e.g. Willowson et al. EJNMMI Phys 2015;2:1 (QUEST): 10–37 mm spheres recover 20–86 %);
-# * bremsstrahlung SPECT (HEGP/MEGP collimator): ≈ 15 mm, markedly worse than PET (Elschot et al.,
-#   EJNMMI Res 2013;3:63);
+# * Y-90 TOF PET, clinical OSEM with a 4–6 mm post-filter: ≈ 8 mm (in the QUEST phantom study, Willowson et
+#   al., EJNMMI 2015;42:1202, 10–37 mm spheres recover 20–86 %, CLINICAL.md §11.4);
+# * bremsstrahlung SPECT (HEGP/MEGP collimator): ≈ 15 mm, markedly worse than Y-90 PET (Elschot et al.,
+#   PLoS One 2013;8:e55742, PET vs bremsstrahlung SPECT after radioembolization);
 # * Tc-99m MAA SPECT (LEHR, OSEM with resolution recovery): ≈ 10 mm;
-# * Ho-166 SPECT (MEGP, 81 keV): ≈ 15 mm (Elschot et al., Med Phys 2011;38:4967: Ho-166 SPECT degraded by
-#   high-energy photons).
+# * Ho-166 SPECT (MEGP, 81 keV photopeak degraded by the 1.38 MeV photons and bremsstrahlung): ≈ 15 mm.
 SYSTEM_FWHM_MM: dict[str, float] = {
     "y90_pet": 8.0,
     "bremsstrahlung_spect": 15.0,

@@ -8,11 +8,10 @@ Readers (all return ``{name: boolean mask Volume}``):
 * **Label-map NRRD/NIfTI** — one mask per non-zero label; names from ``labels={value: name}``, else
   ``"label_<value>"``.
 * **DICOM SEG** — via highdicom (``segread`` / ``Segmentation.get_volume``).
-* **DICOM RTSTRUCT** — ``CLOSED_PLANAR`` contours rasterised on ``reference``: a voxel is inside when
-  its *centre* is inside the polygon drawn on its slice; several contours on one slice combine by the
-  even-odd rule (a contour inside another makes a hole). Contours are assigned to the nearest
-  reference slice, so pass the image the contours were drawn on (usually the CT) as ``reference`` and
-  resample afterwards. The conversion is lossy by nature (DICOM.md §3).
+* **DICOM RTSTRUCT** — contours rasterised on the image they were drawn on (found by its series UID
+  among ``images``/``reference`` or in the RTSTRUCT's folder), each contour plane a slab, nested
+  contours holes, then resampled like any other mask (:mod:`sirtkit.imaging.rtstruct`). The conversion
+  is lossy by nature (DICOM.md §3).
 
 With ``reference``, every mask is resampled onto the reference grid (:func:`resample_to` rule: covered
 fraction ≥ 0.5). A mask that is non-empty before and empty after resampling raises
@@ -92,8 +91,6 @@ VOI_CODES: dict[str, tuple[Code, Code]] = {
 }
 
 _SLICER_SEGMENT_KEY = re.compile(r"^Segment(\d+)_Name$")
-# Contour points must lie within this many slice widths of one plane parallel to the reference slices.
-_CONTOUR_PLANARITY_TOLERANCE_SLICES = 0.05
 
 
 def _normalise_name(name: str) -> str:
@@ -233,77 +230,14 @@ def _slices_along_normal(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndar
     return np.ascontiguousarray(array[::-1]), flipped
 
 
-def _polygon_mask(rows: np.ndarray, cols: np.ndarray, poly_j: np.ndarray, poly_i: np.ndarray) -> np.ndarray:
-    """Even-odd (ray casting) point-in-polygon test of the points (rows, cols)."""
-    inside = np.zeros(rows.shape, dtype=bool)
-    aj, ai = poly_j, poly_i
-    bj, bi = np.roll(poly_j, -1), np.roll(poly_i, -1)
-    for a_j, a_i, b_j, b_i in zip(aj, ai, bj, bi, strict=True):
-        crosses = (a_j > rows) != (b_j > rows)
-        if not np.any(crosses):
-            continue
-        with np.errstate(divide="ignore", invalid="ignore"):
-            col_at = a_i + (rows - a_j) * (b_i - a_i) / (b_j - a_j)
-        inside ^= crosses & (cols < col_at)
-    return inside
+def _read_rtstruct(path: Path, reference: Volume | None, images: Sequence[Volume]) -> dict[str, Volume]:
+    """RTSTRUCT → masks on the image the contours were drawn on (:mod:`sirtkit.imaging.rtstruct`)."""
+    from sirtkit.imaging.rtstruct import read_rtstruct
 
-
-def _read_rtstruct(ds: pydicom.Dataset, path: Path, reference: Volume | None) -> dict[str, Volume]:
-    if reference is None:
-        raise InputError(
-            f"{path}: an RTSTRUCT holds polygons, not voxels; pass reference=<the CT Volume the contours "
-            "were drawn on> to read_segmentation"
-        )
-    ref_frames = [str(item.FrameOfReferenceUID) for item in ds.get("ReferencedFrameOfReferenceSequence", [])]
-    if reference.frame_of_reference_uid and ref_frames and reference.frame_of_reference_uid not in ref_frames:
-        raise GeometryError(
-            f"{path}: RTSTRUCT is on frame of reference {ref_frames}, the reference image on "
-            f"{reference.frame_of_reference_uid}; use the image the contours were drawn on"
-        )
-    names = {int(r.ROINumber): str(r.ROIName) for r in ds.get("StructureSetROISequence", [])}
-    nk, nj, ni = reference.shape
-    masks: dict[str, Volume] = {}
-    for roi in ds.get("ROIContourSequence", []):
-        number = int(roi.ReferencedROINumber)
-        name = names.get(number, f"roi_{number}")
-        mask = np.zeros(reference.shape, dtype=bool)
-        n_used = 0
-        for contour in roi.get("ContourSequence", []):
-            if str(contour.get("ContourGeometricType", "")) != "CLOSED_PLANAR":
-                continue
-            pts = np.asarray(contour.ContourData, dtype=np.float64).reshape(-1, 3)
-            idx = reference.patient_to_index(pts)
-            k_mean = float(np.mean(idx[:, 0]))
-            if np.max(np.abs(idx[:, 0] - k_mean)) > _CONTOUR_PLANARITY_TOLERANCE_SLICES:
-                raise GeometryError(
-                    f"{path}: a contour of ROI {name!r} is not parallel to the reference slices; use the image "
-                    "the contours were drawn on as reference"
-                )
-            k = int(np.rint(k_mean))
-            if not 0 <= k < nk:
-                logger.warning("ROI %r: a contour at slice index %.2f lies outside the reference grid", name, k_mean)
-                continue
-            j0 = max(int(np.floor(idx[:, 1].min())), 0)
-            j1 = min(int(np.ceil(idx[:, 1].max())) + 1, nj)
-            i0 = max(int(np.floor(idx[:, 2].min())), 0)
-            i1 = min(int(np.ceil(idx[:, 2].max())) + 1, ni)
-            if j1 <= j0 or i1 <= i0:
-                continue
-            rows, cols = np.meshgrid(np.arange(j0, j1, dtype=np.float64), np.arange(i0, i1, dtype=np.float64),
-                                     indexing="ij")
-            mask[k, j0:j1, i0:i1] ^= _polygon_mask(rows, cols, idx[:, 1], idx[:, 2])
-            n_used += 1
-        if n_used == 0:
-            logger.warning("ROI %r has no CLOSED_PLANAR contour on the reference grid; skipped", name)
-            continue
-        if not mask.any():
-            raise GeometryError(
-                f"{path}: ROI {name!r} encloses no voxel centre of the reference grid (spacing "
-                f"{reference.spacing_mm} mm); use a finer reference image"
-            )
-        meta = {"source_files": [str(path)], "roi_number": number}
-        masks[_unique(name, masks)] = _mask_volume(mask, reference.affine, reference.frame_of_reference_uid, meta)
-    return masks
+    result = read_rtstruct(path, images=images, target=reference)
+    for message in result.warnings:
+        logger.warning("%s", message)
+    return result.masks
 
 
 def read_segmentation(
@@ -311,6 +245,7 @@ def read_segmentation(
     reference: Volume | None = None,
     *,
     labels: Mapping[int, str] | None = None,
+    images: Sequence[Volume] = (),
 ) -> dict[str, Volume]:
     """Read a segmentation file into ``{name: boolean mask Volume}``.
 
@@ -319,9 +254,12 @@ def read_segmentation(
     path
         ``.seg.nrrd`` (3D Slicer), label-map ``.nrrd``/``.nii``/``.nii.gz``, or a DICOM SEG / RTSTRUCT file.
     reference
-        Grid to put every mask on (resampled when it differs; required for RTSTRUCT).
+        Grid to put every mask on (resampled when it differs).
     labels
         For label maps: ``{label value: name}``; values not in the mapping are skipped.
+    images
+        RTSTRUCT only: images that may be the one the contours were drawn on (e.g. the CT); the contours are
+        rasterised on that image (found by series UID, or in the RTSTRUCT's folder) and then resampled.
 
     Returns
     -------
@@ -331,7 +269,7 @@ def read_segmentation(
     Raises
     ------
     InputError
-        Missing or unreadable file, RTSTRUCT without ``reference``, label mapping that does not fit.
+        Missing or unreadable file, RTSTRUCT whose drawing image is not found, label mapping that does not fit.
     GeometryError
         Frames of reference differ, grids do not overlap, or a segment becomes empty on ``reference``.
     """
@@ -352,9 +290,9 @@ def read_segmentation(
         if modality == "SEG":
             masks = _read_dicom_seg(ds, p)
         elif modality == "RTSTRUCT":
-            return _read_rtstruct(ds, p, reference)  # already on the reference grid
+            masks = _read_rtstruct(p, reference, images)
         else:
-            raise DicomInputError(f"{p}: Modality (0008,0060) is {modality!r}; expected SEG or RTSTRUCT")
+            raise DicomInputError(f"{p}: Modality (0008,0060) is {modality[:40]!r}; expected SEG or RTSTRUCT")
     if reference is None:
         return masks
     return masks_onto(masks, reference, source=str(p))

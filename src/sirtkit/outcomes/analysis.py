@@ -22,6 +22,7 @@ import pandas as pd
 from sirtkit.errors import InputError
 from sirtkit.outcomes import doseresponse, literature, markers, rates, response, survival, toxicity
 from sirtkit.outcomes.cohort import ENDPOINT_DEFINITIONS, CohortData, derive_endpoints, hepatic_lesions
+from sirtkit.outcomes.rates import Proportion
 from sirtkit.progress import ProgressCallback, report
 
 __all__ = ["COVARIATES", "ENDPOINTS", "HEPATIC_TOXICITY_TERMS", "CohortAnalysis", "Covariate", "analyse_cohort"]
@@ -113,8 +114,8 @@ class CohortAnalysis:
     swimmer: pd.DataFrame
     response_baselines: pd.DataFrame = field(default_factory=pd.DataFrame)
     reild: pd.DataFrame = field(default_factory=pd.DataFrame)
-    reild_rate: rates.Proportion | None = None
-    symptom_rate: rates.Proportion | None = None
+    reild_rate: Proportion | None = None
+    symptom_rate: Proportion | None = None
     confirmation_min_days: float | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -360,7 +361,10 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
         raise InputError(f"criteria {criteria}: the measurements sheet lacks the columns it needs "
                          f"({', '.join(response.MEASURE_COLUMNS[response.CRITERIA[criteria].measure])})")
     else:
-        tp = response.assess_timepoints(data.lesions, data.measurements, criteria, first_treatment=first_tx)
+        by_criteria = response.assess_timepoints_by_criteria(
+            data.lesions, data.measurements, [criteria, *[c for c in available if c != criteria]],
+            first_treatment=first_tx)
+        tp = by_criteria[criteria]
     hepatic_tp = (response.assess_timepoints(hepatic_lesions(data.lesions), data.measurements, criteria,
                                              first_treatment=first_tx)
                   if not data.measurements.empty else None)
@@ -376,7 +380,7 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     for other in available:
         if other == criteria:
             continue
-        tpo = response.assess_timepoints(data.lesions, data.measurements, other, first_treatment=first_tx)
+        tpo = by_criteria[other]
         rows.append(_rates_row(other, _best_for_all(data.patients, tpo, confirmation_min_days)["best_response"]))
     rates_by = pd.DataFrame(rows)
 
@@ -462,7 +466,7 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
                                                                    "without events?)"})
         warn.extend(res.warnings)
     order = {c: i for i, c in enumerate(cov_names)}
-    uni_rows.sort(key=lambda r: order[r["covariate"]])
+    uni_rows.sort(key=lambda r: order[str(r["covariate"])])
     multi = pd.DataFrame()
     if cov_names:
         n_ev_all = int(ep.dropna(subset=cov_names)["os_event"].sum())

@@ -287,7 +287,7 @@ def _parse_dates(s: pd.Series, blank: pd.Series) -> tuple[pd.Series, pd.Series]:
     for k in np.flatnonzero(~is_text):
         u = uniq[k]
         if isinstance(u, _dt.date):  # datetime.datetime, datetime.date and pandas.Timestamp
-            parsed[k] = np.datetime64(pd.Timestamp(u).to_datetime64(), "ns")
+            parsed[k] = pd.Timestamp(u).as_unit("ns").to_datetime64()
     if is_text.any():
         text = pd.Series([str(u).strip() for u in uniq[is_text]], dtype=object)
         got = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
@@ -367,6 +367,8 @@ def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd
         v: Any
         textual = s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
         numeric_kind = col.kind in ("float", "int")
+        blank: pd.Series
+        blank_np: np.ndarray
         if textual and not numeric_kind:
             codes, stripped = _text_codes(s)
             empty_u = np.array([isinstance(u, str) and u == "" for u in stripped], dtype=bool)
@@ -410,9 +412,9 @@ def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd
             bad_np = ~blank_np & (~ok_u.take(cidx) if stripped.size else False)
             for r in _rows(bad_np)[:MAX_ISSUES_SHOWN]:
                 issues.append(Issue(spec.name, int(r) + 2, col.name, f"{s.iloc[r]!r} is not true/false"))
-            vals = pd.array(true_u.take(cidx) if stripped.size else np.zeros(len(s), bool), dtype="boolean")
-            vals[blank_np | bad_np] = pd.NA
-            v = pd.Series(vals, index=s.index)
+            flags = pd.array(true_u.take(cidx) if stripped.size else np.zeros(len(s), bool), dtype="boolean")
+            flags[blank_np | bad_np] = pd.NA
+            v = pd.Series(flags, index=s.index)
         else:
             if textual:
                 v = pd.to_numeric(s, errors="coerce")
@@ -588,8 +590,7 @@ def _check_timeline(typed: dict[str, pd.DataFrame], issues: list[Issue], today: 
                                 f"({ev['date'].iloc[r]:%Y-%m-%d}) before the first SIRT ({start.iloc[r]:%Y-%m-%d}): "
                                 "progression before treatment is not an end point; record it only after SIRT"))
         dup_death = death_rows["patient_id"].duplicated(keep="first")
-        for idx in dup_death[dup_death].index[:MAX_ISSUES_SHOWN]:
-            r = int(ev.index.get_loc(idx))
+        for r in ev.index.get_indexer(dup_death[dup_death].index).tolist()[:MAX_ISSUES_SHOWN]:
             issues.append(Issue("events", r + 2, "event", f"a second death of patient {ev['patient_id'].iloc[r]!r}; "
                                 "keep one death row"))
 

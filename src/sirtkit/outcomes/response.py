@@ -50,6 +50,7 @@ __all__ = [
     "NonTargetStatus",
     "Response",
     "assess_timepoints",
+    "assess_timepoints_by_criteria",
     "best_overall_response",
     "best_overall_responses",
     "get_criteria",
@@ -435,6 +436,43 @@ def assess_timepoints(lesions: pd.DataFrame, measurements: pd.DataFrame,
     lcols = {"patient_id", "lesion_id", "role", "is_lymph_node"}
     if lcols - set(lesions.columns):
         raise InputError(f"lesions lack column(s) {', '.join(sorted(lcols - set(lesions.columns)))}")
+    return _assess(_prepare(lesions, measurements, first_treatment), crit)
+
+
+def assess_timepoints_by_criteria(lesions: pd.DataFrame, measurements: pd.DataFrame,
+                                  criteria: Sequence[str | Criteria], *,
+                                  first_treatment: pd.Series | None = None) -> dict[str, pd.DataFrame]:
+    """:func:`assess_timepoints` for several criteria, sharing the work that does not depend on them.
+
+    Baselines, follow-up time points, non-target status and new lesions are computed once; only the target
+    sums and their classification are repeated per criterion. Equal to calling :func:`assess_timepoints`
+    once per criterion (tested).
+    """
+    lcols = {"patient_id", "lesion_id", "role", "is_lymph_node"}
+    if lcols - set(lesions.columns):
+        raise InputError(f"lesions lack column(s) {', '.join(sorted(lcols - set(lesions.columns)))}")
+    prep = _prepare(lesions, measurements, first_treatment)
+    out = {}
+    for c in criteria:
+        crit = get_criteria(c)
+        missing = {"patient_id", "lesion_id", "date", *MEASURE_COLUMNS[crit.measure]} - set(measurements.columns)
+        if missing:
+            raise InputError(f"measurements lack column(s) {', '.join(sorted(missing))} needed by {crit.name}")
+        out[crit.name] = _assess(prep, crit)
+    return out
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """The criteria-independent part of :func:`assess_timepoints` (integer patient codes)."""
+
+    m: pd.DataFrame
+    base: pd.DataFrame
+    p_uniq: np.ndarray
+    baseline_date: pd.Series
+
+
+def _prepare(lesions: pd.DataFrame, measurements: pd.DataFrame, first_treatment: pd.Series | None) -> _Prepared:
     # Patients and lesions as integer codes: every merge and group-by below then hashes integers, not text
     # (several times faster on large cohorts); the patient IDs are restored at the end.
     n_l = len(lesions)
@@ -461,6 +499,49 @@ def assess_timepoints(lesions: pd.DataFrame, measurements: pd.DataFrame,
         m["origin"] = m["baseline_date"]
     m["is_baseline"] = m["date"] == m["baseline_date"]
 
+    # Follow-up time points of every patient (any lesion assessed after baseline).
+    tp = m.loc[~m["is_baseline"], ["patient_id", "date", "baseline_date", "origin"]].drop_duplicates(
+        ["patient_id", "date"])
+    out = tp
+
+    # Non-target status.
+    nt = m[m["role"] == "non_target"]
+    nt_base = nt[nt["is_baseline"]].groupby("patient_id")["lesion_id"].nunique().rename("n_nt")
+    ntf = nt[~nt["is_baseline"]]
+    status = ntf.get("non_target_status", pd.Series(index=ntf.index, dtype=object)).astype("string")
+    flags = pd.DataFrame({"patient_id": ntf["patient_id"], "date": ntf["date"],
+                          "prog": status == "progression", "absent": status == "absent",
+                          "known": status.isin(["present", "absent", "progression"])})
+    for c in ("prog", "absent", "known"):
+        flags[c] = _true(flags[c])
+    ntg = flags.groupby(["patient_id", "date"]).agg(prog=("prog", "any"), n_absent=("absent", "sum"),
+                                                     n_known=("known", "sum")).reset_index()
+    out = out.merge(ntg, on=["patient_id", "date"], how="left").join(nt_base, on="patient_id")
+    n_nt = out["n_nt"].fillna(0).to_numpy(float)
+    prog = _true(out["prog"])
+    n_absent = out["n_absent"].fillna(0).to_numpy(float)
+    n_known = out["n_known"].fillna(0).to_numpy(float)
+    ntr = np.empty(len(out), dtype=object)
+    ntr[:] = NonTargetStatus.NON_CR_NON_PD.value
+    ntr[n_known < n_nt] = NonTargetStatus.NE.value
+    ntr[(n_absent >= n_nt) & (n_nt > 0)] = NonTargetStatus.CR.value
+    ntr[prog] = NonTargetStatus.PD.value
+    ntr[n_nt == 0] = NonTargetStatus.NONE.value
+    # Target nodes still >= 10 mm short axis make CR impossible for non-target CR too; handled by target.
+    out["non_target_response"] = ntr
+
+    # New lesions: any 'new' lesion recorded on or before the date.
+    new = m[(m["role"] == "new") & ~m["is_baseline"]].groupby("patient_id")["date"].min().rename("first_new")
+    out = out.join(new, on="patient_id")
+    out["new_lesion"] = (out["first_new"].notna() & (out["first_new"] <= out["date"])).astype(bool)
+
+    return _Prepared(m=m, base=out, p_uniq=p_uniq, baseline_date=baseline_date)
+
+
+def _assess(prep: _Prepared, crit: Criteria) -> pd.DataFrame:
+    """Target sums and responses for one criterion on top of :func:`_prepare`."""
+    m, p_uniq, baseline_date = prep.m, prep.p_uniq, prep.baseline_date
+    cols = MEASURE_COLUMNS[crit.measure]
     # Target lesions: role target and measured at baseline.
     t = m[m["role"] == "target"].copy()
     value = t[cols[0]].astype(float)
@@ -506,42 +587,8 @@ def assess_timepoints(lesions: pd.DataFrame, measurements: pd.DataFrame,
             np.nan)
     tgt = g[fu][["patient_id", "date", "target_sum", "baseline_sum", "nadir_sum",
                  "change_from_baseline_fraction", "target_response"]]
-
-    # Follow-up time points of every patient (any lesion assessed after baseline).
-    tp = m.loc[~m["is_baseline"], ["patient_id", "date", "baseline_date", "origin"]].drop_duplicates(
-        ["patient_id", "date"])
-    out = tp.merge(tgt, on=["patient_id", "date"], how="left")
-
-    # Non-target status.
-    nt = m[m["role"] == "non_target"]
-    nt_base = nt[nt["is_baseline"]].groupby("patient_id")["lesion_id"].nunique().rename("n_nt")
-    ntf = nt[~nt["is_baseline"]]
-    status = ntf.get("non_target_status", pd.Series(index=ntf.index, dtype=object)).astype("string")
-    flags = pd.DataFrame({"patient_id": ntf["patient_id"], "date": ntf["date"],
-                          "prog": status == "progression", "absent": status == "absent",
-                          "known": status.isin(["present", "absent", "progression"])})
-    for c in ("prog", "absent", "known"):
-        flags[c] = _true(flags[c])
-    ntg = flags.groupby(["patient_id", "date"]).agg(prog=("prog", "any"), n_absent=("absent", "sum"),
-                                                     n_known=("known", "sum")).reset_index()
-    out = out.merge(ntg, on=["patient_id", "date"], how="left").join(nt_base, on="patient_id")
-    n_nt = out["n_nt"].fillna(0).to_numpy(float)
-    prog = _true(out["prog"])
-    n_absent = out["n_absent"].fillna(0).to_numpy(float)
-    n_known = out["n_known"].fillna(0).to_numpy(float)
-    ntr = np.empty(len(out), dtype=object)
-    ntr[:] = NonTargetStatus.NON_CR_NON_PD.value
-    ntr[n_known < n_nt] = NonTargetStatus.NE.value
-    ntr[(n_absent >= n_nt) & (n_nt > 0)] = NonTargetStatus.CR.value
-    ntr[prog] = NonTargetStatus.PD.value
-    ntr[n_nt == 0] = NonTargetStatus.NONE.value
-    # Target nodes still >= 10 mm short axis make CR impossible for non-target CR too; handled by target.
-    out["non_target_response"] = ntr
-
-    # New lesions: any 'new' lesion recorded on or before the date.
-    new = m[(m["role"] == "new") & ~m["is_baseline"]].groupby("patient_id")["date"].min().rename("first_new")
-    out = out.join(new, on="patient_id")
-    out["new_lesion"] = (out["first_new"].notna() & (out["first_new"] <= out["date"])).astype(bool)
+    out = prep.base.merge(tgt, on=["patient_id", "date"], how="left")
+    ntr = out["non_target_response"].to_numpy(object)
 
     has_target = out["patient_id"].isin(n_targets.index).to_numpy()
     tr = out["target_response"].to_numpy(object)
@@ -558,6 +605,8 @@ def assess_timepoints(lesions: pd.DataFrame, measurements: pd.DataFrame,
     out["patient_id"] = p_uniq.take(out["patient_id"].to_numpy(np.intp)) if len(out) else out["patient_id"].astype(
         object)
     return out.sort_values(["patient_id", "date"], kind="stable").reset_index(drop=True)
+
+
 
 
 def _overall_vectorised(tr: np.ndarray, ntr: np.ndarray, new: np.ndarray, has_target: np.ndarray) -> np.ndarray:
@@ -750,7 +799,7 @@ def select_targets(lesions: pd.DataFrame, measurements: pd.DataFrame, baselines:
             chosen.append(i)
             n_t[pid] = n_t.get(pid, 0) + 1
             n_to[(pid, org)] = n_to.get((pid, org), 0) + 1
-    pos = out.index.get_indexer(chosen)
+    pos = out.index.get_indexer(pd.Index(chosen))
     role[auto] = "non_target"
     role[pos] = "target"
     normal_node = auto & node & (size.to_numpy(float) < RECIST_NODE_NORMAL_SHORT_AXIS_MM)
@@ -780,6 +829,7 @@ def target_selection_issues(lesions: pd.DataFrame, measurements: pd.DataFrame,
     node = les["is_lymph_node"].astype("boolean").fillna(False).to_numpy(bool)
     size = _baseline_size(les, measurements, baselines)
     ok = _measurable(size, node)
+    row_of = dict(zip(les.index, lesions.index.get_indexer(les.index).tolist(), strict=True))
     for i, s_mm, is_node, good in zip(les.index, size.to_numpy(float), node, ok, strict=True):
         if good:
             continue
@@ -792,20 +842,21 @@ def target_selection_issues(lesions: pd.DataFrame, measurements: pd.DataFrame,
         else:
             msg = (f"target lesion of {s_mm:g} mm at baseline: RECIST 1.1 §3.1.1 needs a longest diameter >= "
                    f"{RECIST_MEASURABLE_LESION_MM:g} mm; make it non_target (role auto selects per the rules)")
-        issues.append((int(lesions.index.get_loc(i)), msg))
+        issues.append((row_of[i], msg))
     count = les.groupby("patient_id").cumcount().to_numpy() + 1
-    for i, k in zip(les.index, count, strict=True):
+    for i, k in zip(les.index, count.tolist(), strict=True):
         if k == RECIST_MAX_TARGETS + 1:
-            issues.append((int(lesions.index.get_loc(i)),
+            issues.append((row_of[i],
                            f"more than {RECIST_MAX_TARGETS} target lesions for this patient: RECIST 1.1 §3.3.1 "
                            f"allows at most {RECIST_MAX_TARGETS}; make the others non_target (or role auto)"))
     organ = _organ_key(les)
     known = organ.notna().to_numpy(bool)
     per_organ = les[known].assign(_o=organ[known]).groupby(["patient_id", "_o"]).cumcount() + 1
-    for i, k in per_organ.items():
-        if k == RECIST_MAX_TARGETS_PER_ORGAN + 1:
-            issues.append((int(lesions.index.get_loc(i)),
-                           f"more than {RECIST_MAX_TARGETS_PER_ORGAN} target lesions in organ {organ[i]!s}: "
+    organ_of = dict(zip(les.index, organ.tolist(), strict=True))
+    for i, k_org in zip(per_organ.index, per_organ.tolist(), strict=True):
+        if k_org == RECIST_MAX_TARGETS_PER_ORGAN + 1:
+            issues.append((row_of[i],
+                           f"more than {RECIST_MAX_TARGETS_PER_ORGAN} target lesions in organ {organ_of[i]!s}: "
                            f"RECIST 1.1 §3.3.1 allows at most {RECIST_MAX_TARGETS_PER_ORGAN} per organ (all lymph "
                            "nodes count as one organ); make the others non_target (or role auto)"))
     return sorted(issues)

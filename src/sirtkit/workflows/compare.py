@@ -32,7 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sirtkit import dosimetry
 from sirtkit.errors import GeometryError, InputError, UnitsError
-from sirtkit.imaging import read_segmentation, read_volume, resample_to
+from sirtkit.imaging import read_volume, resample_to
+from sirtkit.imaging.segload import load_segmentation
 from sirtkit.imaging.volume import Volume
 from sirtkit.progress import ProgressCallback, report
 from sirtkit.workflows.vois import VoiSet, build_voi_set
@@ -77,6 +78,7 @@ class CompareCase(BaseModel):
     predicted: Path = Field(description="predicted dose in Gy (e.g. MAA plan): dose.nrrd/NIfTI or RTDOSE .dcm")
     delivered: Path = Field(description="delivered dose in Gy (Y-90 PET/SPECT): dose.nrrd/NIfTI or RTDOSE .dcm")
     segmentation: Path = Field(description="Slicer .seg.nrrd, label map, DICOM SEG or RTSTRUCT")
+    ct: Path | None = Field(default=None, description="RTSTRUCT: the CT its contours were drawn on")
     voi_roles: dict[str, str] = Field(default_factory=dict)
     segment_labels: dict[int, str] | None = Field(
         default=None, description="label-map segmentations: {label value: segment name}")
@@ -377,8 +379,12 @@ def run_compare(case: CompareCase, *, progress: ProgressCallback | None = None) 
     report(progress, 0.14, "putting both doses on one grid")
     predicted, delivered = _common_grid(case, predicted, delivered, notes)
     report(progress, 0.22, "reading segmentation")
-    masks = read_segmentation(case.segmentation, reference=delivered, labels=case.segment_labels)
-    vois = build_voi_set(masks, case.voi_roles)
+    ct = read_volume(case.ct) if case.ct is not None else None
+    loaded = load_segmentation(case.segmentation, delivered, labels=case.segment_labels,
+                               images=[ct] if ct is not None else [])
+    notes.extend(loaded.notes)
+    warnings.extend(loaded.warnings)
+    vois = build_voi_set(loaded.masks, case.voi_roles)
     if case.resample_to == "delivered":
         predicted = _fill_outside(predicted, vois, "predicted", notes)
     else:

@@ -22,7 +22,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sirtkit.errors import InputError
-from sirtkit.imaging import masks_onto, read_segmentation, read_volume
+from sirtkit.imaging import read_volume
+from sirtkit.imaging.segload import load_segmentation, on_common_grid
 from sirtkit.imaging.volume import Volume
 from sirtkit.planning.devices import DeviceName, get_device
 from sirtkit.planning.methods import LIVER_DENSITY_G_PER_ML
@@ -44,6 +45,7 @@ class ImagePlanCase(BaseModel):
     patient_id: str = Field(min_length=1)
     spect: Path
     segmentation: Path
+    ct: Path | None = Field(default=None, description="CT (e.g. of the SPECT/CT): the image an RTSTRUCT was drawn on")
     device: DeviceName = "glass"
     intent: IntentName = "palliative"
     lung_shunt_fraction: float | None = Field(
@@ -91,6 +93,7 @@ class ImagePlanResult:
     plan_case: PlanCase
     plan: PlanResult
     predicted: DoseResult | None
+    warnings: tuple[str, ...] = ()
 
     @property
     def image_lung_shunt_fraction(self) -> float | None:
@@ -113,6 +116,7 @@ class ImagePlanResult:
             "image_lung_shunt_fraction": self.image_lung_shunt_fraction,
             "plan": to_jsonable(self.plan),
             "predicted_dosimetry": None if self.predicted is None else self.predicted.summary(),
+            "warnings": list(self.warnings),
         }
 
 
@@ -180,9 +184,12 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
     """Measure compartments on the images, plan the activity, and compute the predicted dose map."""
     report(progress, 0.02, "reading SPECT and segmentation")
     spect = read_volume(case.spect)
-    # Read once: volumes are measured on the segmentation's own grid, counts on the SPECT grid.
-    masks_native = read_segmentation(case.segmentation, labels=case.segment_labels)
-    masks_on_spect = masks_onto(masks_native, spect, source=str(case.segmentation))
+    ct = read_volume(case.ct) if case.ct is not None else None
+    # Read once: volumes are measured on the segmentation's own grid (RTSTRUCT: the image it was drawn on),
+    # counts on the SPECT grid.
+    loaded = load_segmentation(case.segmentation, spect, labels=case.segment_labels,
+                               images=[ct] if ct is not None else [])
+    masks_native, masks_on_spect = on_common_grid(loaded.native), loaded.masks
     report(progress, 0.15, "measuring compartments")
     territory, comps, liver_counts, lung_counts, liver_ml = measure_compartments(
         spect, masks_on_spect, masks_native, case.voi_roles)
@@ -232,9 +239,11 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
             lung_shunt_fraction=plan.lung_shunt_fraction, voi_roles=case.voi_roles, engine=case.engine,
             segment_labels=case.segment_labels, nuclide=nuclide, lung_mass_kg=plan.lung_mass_kg,
             emission_modality="ho166_spect" if nuclide == "Ho-166" else "tc99m_spect", fwhm_mm=case.fwhm_mm,
+            rtstruct_image=case.ct,  # not `ct`: the plan's lung mass convention stays as planned
         ), progress=sub)
     report(progress, 1.0, "done")
-    return ImagePlanResult(case, territory, comps, liver_counts, lung_counts, liver_ml, plan_case, plan, predicted)
+    return ImagePlanResult(case, territory, comps, liver_counts, lung_counts, liver_ml, plan_case, plan, predicted,
+                           loaded.warnings)
 
 
 # ----------------------------------------------------------------------------------------------- outputs

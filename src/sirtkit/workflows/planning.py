@@ -1598,10 +1598,11 @@ def plan_sheet_sections(result: PlanResult, case: PlanCase) -> list[dict[str, An
 
 
 def write_plan_sheet(result: PlanResult, case: PlanCase, out_dir: Path, *, pdf: bool = True,
-                     prefix: str = "plan_sheet") -> dict[str, Path]:
+                     prefix: str = "plan_sheet", force: bool = False) -> dict[str, Path]:
     """Write the plan sheet (``<prefix>.html`` and, with ``pdf``, ``<prefix>.pdf``) for checking and signing.
 
-    The files appear together or not at all (staged output). Returns the written paths by kind.
+    The files appear together or not at all, and replace ``out_dir`` as a whole (staged output; a folder
+    sirtkit did not write is replaced only with ``force``). Returns the written paths by kind.
 
     Raises
     ------
@@ -1630,7 +1631,7 @@ def write_plan_sheet(result: PlanResult, case: PlanCase, out_dir: Path, *, pdf: 
         failures=failures, warnings=warnings, overrides=overrides, sections=plan_sheet_sections(result, case),
         signatures=PLAN_SHEET_SIGNATURES)
     written: dict[str, Path] = {}
-    with staged_output(out_dir) as stage:
+    with staged_output(out_dir, force=force, kind="plan sheet") as stage:
         atomic_write_text(stage / f"{prefix}.html", html)
         written["html"] = Path(out_dir) / f"{prefix}.html"
         if pdf:

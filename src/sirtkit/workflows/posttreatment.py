@@ -22,12 +22,12 @@ from sirtkit.errors import InputError, UnitsError
 from sirtkit.imaging import (
     activity_at_administration,
     activity_report,
-    read_segmentation,
     read_volume,
     resample_to,
     scale_to_delivered_activity,
 )
 from sirtkit.imaging.quantify import PVE_FWHM_MULTIPLE, SYSTEM_FWHM_MM, RecoveryCurve, read_recovery_curve
+from sirtkit.imaging.segload import load_segmentation
 from sirtkit.imaging.volume import Volume
 from sirtkit.physics.nuclides import Nuclide, get_nuclide
 from sirtkit.physics.tissue import (
@@ -116,6 +116,8 @@ class DoseCase(BaseModel):
     emission: Path = Field(description="Y-90 PET / bremsstrahlung or MAA SPECT: NRRD, NIfTI or DICOM folder")
     segmentation: Path | None = Field(default=None, description="Slicer .seg.nrrd, label map, DICOM SEG or RTSTRUCT")
     ct: Path | None = Field(default=None, description="CT for density correction and display (optional)")
+    rtstruct_image: Path | None = Field(
+        default=None, description="image an RTSTRUCT was drawn on when it is not `ct` (used for nothing else)")
     emission_unit: Literal["Bq/mL", "counts"] | None = Field(
         default=None, description="unit of the emission values when the file does not say (NRRD, NIfTI)")
     quantification: Literal["relative", "absolute"] = "relative"
@@ -668,12 +670,19 @@ def _plausibility(voi_doses: list[VoiDose], warnings: list[str]) -> None:
 
 def _dose_map(case: DoseCase, activity: Volume, nuclide: Nuclide, density: Volume, lung_voxels: np.ndarray | None,
               progress: ProgressCallback | None) -> Volume:
-    """Dose by the case's engine; lung voxels always by local deposition at their lung density."""
+    """Dose by the case's engine; lung voxels always by local deposition at their lung density.
+
+    With VSV the lung activity is taken out of the convolution (it is deposited locally, so it is not
+    counted twice); the soft-tissue electrons of liver activity that would reach lung voxels are dropped
+    there (a thin boundary layer; the lung mean stays K·A_lung/M_lung).
+    """
     if case.engine == "vsv":
         def sub(fraction: float, message: str) -> None:
             report(progress, 0.30 + 0.55 * fraction, message)
 
-        dose = dosimetry.dose_vsv(activity, nuclide=nuclide, density_g_per_ml=density, progress=sub)
+        soft = activity if lung_voxels is None else activity.with_array(
+            np.where(lung_voxels, 0.0, np.asarray(activity.array)))
+        dose = dosimetry.dose_vsv(soft, nuclide=nuclide, density_g_per_ml=density, progress=sub)
         if lung_voxels is not None:
             ldm = dosimetry.dose_ldm(activity, nuclide=nuclide, density_g_per_ml=density)
             dose = dose.with_array(np.where(lung_voxels, ldm.array, dose.array).astype(dose.array.dtype))
@@ -720,10 +729,7 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
                      + " (optional DICOM attributes; DICOM outputs carry them empty).")
     emission = _clip_negative(emission, notes, warnings)
     vois: VoiSet | None = None
-    if case.segmentation is not None:
-        report(progress, 0.10, "reading segmentation")
-        masks = read_segmentation(case.segmentation, reference=emission, labels=case.segment_labels)
-        vois = build_voi_set(masks, case.voi_roles)
+    # The CT is read first: an RTSTRUCT is rasterised on the image its contours were drawn on (usually it).
     ct = None
     if case.ct is not None:
         if case.ct.is_dir():
@@ -735,6 +741,17 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
             ct = read_volume(case.ct, assume_timezone=zone)
     if ct is not None and (ct.metadata.get("modality") not in (None, "CT") or ct.quantity not in ("ct", "unknown")):
         raise UnitsError(f"{case.ct}: --ct is {ct.metadata.get('modality') or ct.quantity}, not a CT; give the CT series")
+    voi_volumes: list[dict[str, Any]] = []
+    if case.segmentation is not None:
+        report(progress, 0.10, "reading segmentation")
+        drawn_on = [read_volume(case.rtstruct_image)] if case.rtstruct_image is not None else []
+        loaded = load_segmentation(case.segmentation, emission, labels=case.segment_labels,
+                                   images=drawn_on + ([ct] if ct is not None else []))
+        notes.extend(loaded.notes)
+        warnings.extend(loaded.warnings)
+        voi_volumes = [{"name": v.name, "own_grid_ml": v.own_grid_ml, "dose_grid_ml": v.dose_grid_ml,
+                        "contour_ml": v.contour_ml} for v in loaded.volumes]
+        vois = build_voi_set(loaded.masks, case.voi_roles)
     report(progress, 0.20, "quantifying activity")
     curve = read_recovery_curve(case.recovery_curve) if case.recovery_curve is not None else None
     activity, summary = _activity_map(case, emission, vois, notes, warnings)
@@ -797,6 +814,8 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
         # First DICOM file of the emission series: patient/study/frame of reference for RTDOSE.
         "dicom_reference_file": (next(iter(emission.metadata.get("source_files") or [None]))
                                  if emission.metadata.get("series_instance_uid") else None),
+        # Every VOI's volume on its own grid (RTSTRUCT: the image it was drawn on) and on the dose grid.
+        "voi_volumes_ml": voi_volumes,
     }
     background = resample_to(ct, dose, interpolation="linear", fill_value=-1000.0) if ct is not None else emission
     dicom_sources = tuple(str(f) for f in emission.metadata.get("source_files") or ()) if (

@@ -291,3 +291,21 @@ def test_injection_time_disagreement_warns(case: dict, tmp_path: Path) -> None:
                              tmp_path / "out")
     assert code == 0, output
     assert any("RadiopharmaceuticalStartDateTime" in w for w in doc["warnings"])
+
+
+def test_error_messages_are_bounded(tmp_path: Path) -> None:
+    """Issue 10: an error quoting a huge value prints at most MAX_MESSAGE_CHARS (+ a short tail)."""
+    import typer
+
+    from sirtkit.cli._common import MAX_MESSAGE_CHARS, handle_errors
+    from sirtkit.errors import InputError
+
+    @handle_errors
+    def fails() -> None:
+        raise InputError("x" * 5_000_000)
+
+    app_ = typer.Typer()
+    app_.command()(fails)
+    result = runner.invoke(app_, [], env=ENV)
+    assert result.exit_code == 2
+    assert len(result.output) < MAX_MESSAGE_CHARS + 500

@@ -29,12 +29,13 @@ from sirtkit.imaging import (
 from sirtkit.imaging.quantify import PVE_FWHM_MULTIPLE, SYSTEM_FWHM_MM, RecoveryCurve, read_recovery_curve
 from sirtkit.imaging.segload import load_segmentation
 from sirtkit.imaging.volume import Volume
-from sirtkit.physics.nuclides import Nuclide, get_nuclide
+from sirtkit.physics.nuclides import MAX_PLAUSIBLE_ACTIVITY_GBQ, Nuclide, get_nuclide
 from sirtkit.physics.tissue import (
     CONVENTIONAL_LUNG_MASS_KG,
     LIVER_UNENHANCED_MAX_HU,
     LUNG_DENSITY_PLAUSIBLE_G_PER_ML,
 )
+from sirtkit.planning.lung import LUNG_DOSE_LIMIT_SESSION_GY
 from sirtkit.progress import ProgressCallback, report
 from sirtkit.units import require_fraction
 from sirtkit.workflows.vois import VoiSet, build_voi_set
@@ -43,11 +44,8 @@ __all__ = ["DoseCase", "DoseResult", "VoiDose", "run_dose"]
 
 log = logging.getLogger(__name__)
 
-# Largest plausible delivered activity per nuclide, GBq: Y-90 — TheraSphere's largest dose size is 20 GBq
-# at calibration (CLINICAL.md §5; resin vials hold 3 GBq), so no delivered activity exceeds it; Ho-166 —
-# QuiremSpheres doses are 6–12 GBq (CVIR 2019, PMC8583383 Tab 4), 20 GBq leaves a wide margin [K]. A larger
-# number is almost surely MBq or mCi typed as GBq (27 mCi = 1.0 GBq) and is refused.
-MAX_PLAUSIBLE_ACTIVITY_GBQ: dict[str, float] = {"Y-90": 20.0, "Ho-166": 20.0}
+# Largest plausible delivered activity per nuclide (GBq): MAX_PLAUSIBLE_ACTIVITY_GBQ, imported from
+# physics.nuclides (one cited definition shared with planning).
 # Smallest plausible delivered activity for SIRT, GBq: below 0.05 GBq (50 MBq; a Ho-166 scout is 250 MBq,
 # the smallest segmental Y-90 treatments are a few hundred MBq) the number is almost surely GBq typed as
 # TBq or a typo [K] — warned, not refused.
@@ -78,8 +76,8 @@ IMPLAUSIBLE_MEAN_DOSE_GY: dict[str, float] = {
 # not centred on the activity it should hold [K, heuristic] and a loud warning names the shift.
 ALIGNMENT_PROBE_MM = 10.0
 ALIGNMENT_GAIN_WARNING_FRACTION = 0.05
-# Single-session lung dose limit (TheraSphere IFU; CLINICAL.md §3).
-LUNG_DOSE_LIMIT_GY = 30.0
+# Single-session lung dose limit (TheraSphere IFU; CLINICAL.md §3): the one planning definition.
+LUNG_DOSE_LIMIT_GY = LUNG_DOSE_LIMIT_SESSION_GY
 # Activity outside liver + lungs above this fraction suggests extrahepatic deposition, free
 # pertechnetate or a segmentation problem (Taranis warns at 20 %, CLINICAL.md §3 "Timing").
 EXTRAHEPATIC_WARNING_FRACTION = 0.20

@@ -287,7 +287,37 @@ def _read(path: Path) -> pydicom.Dataset | None:
             f"{path}: cannot read this DICOM file ({type(err).__name__}: {_brief(str(err), 200)}); it is truncated "
             "or corrupt — copy it again from the PACS or remove it from the folder"
         ) from err
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None:
+        _decode_all(meta, path)
+    _decode_all(ds, path)
     return ds
+
+
+def _decode_all(ds: pydicom.Dataset, path: Path) -> None:
+    """Decode every element now (pydicom decodes lazily), so a damaged one is named here, not met later.
+
+    A public element that cannot be decoded (a corrupt VR or value) refuses the file naming its tag; a
+    damaged private element is dropped (logged): sirtkit reads only the private tags it knows, by value.
+    """
+    for tag in list(ds.keys()):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                element = ds[tag]
+                items = list(element.value) if element.VR == "SQ" else []
+        except Exception as err:
+            if tag.is_private:
+                logger.info("%s: private element %s cannot be decoded; ignored", path, tag)
+                del ds[tag]
+                continue
+            keyword = pydicom.datadict.keyword_for_tag(tag) or "element"
+            raise DicomInputError(
+                f"{path}: {keyword} {tag} cannot be decoded ({type(err).__name__}: {_brief(str(err), 120)}); the "
+                "file is damaged — copy it again from the PACS or remove it from the folder") from err
+        for item in items:
+            if isinstance(item, pydicom.Dataset):
+                _decode_all(item, path)
 
 
 def _pixels(ds: pydicom.Dataset) -> np.ndarray:

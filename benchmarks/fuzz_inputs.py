@@ -77,10 +77,6 @@ QUALITY = ("unnamed", "huge_message", "harness_error")
 # a slice from another frame of reference reaching the SEG writer; RTSTRUCT contour validation). They stay
 # in the long run (and are counted there) but not in the smoke test until those fixes land; then empty this.
 KNOWN_FAILING_FAMILIES: tuple[str, ...] = (
-    "dicom.delete_element",
-    "dicom.extreme_value",
-    "dicom.header_bytes",
-    "dicom.mixed_slices",
     "rtstruct.contour_data",
     "rtstruct.delete_element",
     "rtstruct.extreme_value",

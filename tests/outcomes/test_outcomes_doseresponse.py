@@ -90,6 +90,31 @@ def test_youden_seeded_and_bootstrap_matches_plain_resampling() -> None:
         youden_threshold(x, y, n_bootstrap=5)
 
 
+def test_youden_bootstrap_identical_to_per_observation_weights() -> None:
+    """The grouped bootstrap (one bincount of tie groups per resample) gives bit-identical CIs to the
+    per-observation weighting it replaced (same seeded draws, integer counts summed exactly); tied doses."""
+    from sirtkit.outcomes.doseresponse import _weighted_youden_auc
+
+    g = np.random.default_rng(3)
+    x = np.round(g.lognormal(4.5, 0.6, 600), -1)  # many ties
+    y = (g.random(600) < 1 / (1 + np.exp(-2 * (np.log(x + 1) - 4.5)))).astype(int)
+    got = youden_threshold(x, y, n_bootstrap=300, rng=7)
+    # reference: the earlier loop, observation-length weights per resample
+    rng = np.random.default_rng(7)
+    order = np.argsort(-x, kind="stable")
+    xs, ys = x[order], y[order].astype(bool)
+    starts = np.r_[0, np.flatnonzero(np.diff(xs)) + 1]
+    pos, neg = np.flatnonzero(ys), np.flatnonzero(~ys)
+    bt, ba = np.empty(300), np.empty(300)
+    for b in range(300):
+        wp, wn = np.zeros(x.size), np.zeros(x.size)
+        wp[pos] = np.bincount(rng.integers(0, pos.size, pos.size), minlength=pos.size)
+        wn[neg] = np.bincount(rng.integers(0, neg.size, neg.size), minlength=neg.size)
+        bt[b], ba[b] = _weighted_youden_auc(starts, xs[starts], wp, wn)
+    assert (got.ci_low, got.ci_high) == (float(np.quantile(bt, 0.025)), float(np.quantile(bt, 0.975)))
+    assert (got.auc_ci_low, got.auc_ci_high) == (float(np.quantile(ba, 0.025)), float(np.quantile(ba, 0.975)))
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.floats(0, 100), st.integers(0, 1)), min_size=4, max_size=80))
 def test_auc_symmetry(rows: list[tuple[float, int]]) -> None:

@@ -254,8 +254,11 @@ def _youden(s: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
 def _weighted_youden_auc(starts: np.ndarray, values: np.ndarray, w_pos: np.ndarray,
                          w_neg: np.ndarray) -> tuple[float, float]:
     """Youden threshold and AUC of a resample given as per-observation counts on pre-sorted scores."""
-    gp = np.add.reduceat(w_pos, starts)
-    gn = np.add.reduceat(w_neg, starts)
+    return _grouped_youden_auc(values, np.add.reduceat(w_pos, starts), np.add.reduceat(w_neg, starts))
+
+
+def _grouped_youden_auc(values: np.ndarray, gp: np.ndarray, gn: np.ndarray) -> tuple[float, float]:
+    """Youden threshold and AUC from per-tie-group positive / negative counts (groups by descending score)."""
     n1, n0 = gp.sum(), gn.sum()
     tp, fp = np.cumsum(gp), np.cumsum(gn)
     i = int(np.argmax(tp / n1 - fp / n0))
@@ -300,14 +303,18 @@ def youden_threshold(scores: npt.ArrayLike, labels: npt.ArrayLike, *,
     values = s_sorted[starts]
     pos_idx = np.flatnonzero(y_sorted)
     neg_idx = np.flatnonzero(~y_sorted)
+    # Tie group of each positive / negative observation: a resample's per-group counts are then one bincount
+    # of the drawn indices' groups, the same integers as summing per-observation weights group by group
+    # (``_weighted_youden_auc``), without two observation-length weight arrays per resample.
+    group = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, s.size]))
+    pos_group, neg_group = group[pos_idx], group[neg_idx]
+    n_groups = starts.size
     boot_t = np.empty(n_bootstrap)
     boot_a = np.empty(n_bootstrap)
     for b in range(n_bootstrap):
-        w_pos = np.zeros(s.size)
-        w_neg = np.zeros(s.size)
-        w_pos[pos_idx] = np.bincount(g.integers(0, pos_idx.size, pos_idx.size), minlength=pos_idx.size)
-        w_neg[neg_idx] = np.bincount(g.integers(0, neg_idx.size, neg_idx.size), minlength=neg_idx.size)
-        boot_t[b], boot_a[b] = _weighted_youden_auc(starts, values, w_pos, w_neg)
+        gp = np.bincount(pos_group[g.integers(0, pos_idx.size, pos_idx.size)], minlength=n_groups)
+        gn = np.bincount(neg_group[g.integers(0, neg_idx.size, neg_idx.size)], minlength=n_groups)
+        boot_t[b], boot_a[b] = _grouped_youden_auc(values, gp.astype(float), gn.astype(float))
     a = (1.0 - confidence) / 2.0
     return YoudenThreshold(threshold=thr, sensitivity=sens, specificity=spec, youden_j=sens + spec - 1.0,
                            ci_low=float(np.quantile(boot_t, a)), ci_high=float(np.quantile(boot_t, 1 - a)),

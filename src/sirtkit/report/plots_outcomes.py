@@ -12,18 +12,19 @@ b'\\x89PNG'
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
+from matplotlib.colors import to_rgba_array
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from sirtkit.outcomes.doseresponse import roc_curve
 from sirtkit.outcomes.survival import KaplanMeier
-from sirtkit.report import render
 
 __all__ = [
     "RESPONSE_COLOURS",
@@ -46,8 +47,23 @@ _MAX_SCATTER_POINTS = 5000
 
 def figure_png(fig: Figure, dpi: int = 110) -> bytes:
     """Render ``fig`` as PNG bytes (margins are set when the figure is built: no tight bounding box, which
-    would draw every figure twice)."""
-    return render.figure_png(fig, dpi=dpi, tight=False)
+    would draw every figure twice).
+
+    The figures are opaque (white background), so the PNG is written as RGB when every pixel's alpha is 255:
+    the same pixels as matplotlib's RGBA PNG, a quarter less to compress, and WeasyPrint embeds it in the PDF
+    without splitting off an alpha mask (a decode and two re-encodes per figure).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = FigureCanvasAgg(fig)
+    fig.set_dpi(dpi)
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    img = Image.fromarray(np.ascontiguousarray(rgba[..., :3]) if bool((rgba[..., 3] == 255).all()) else rgba)
+    buf = io.BytesIO()
+    img.save(buf, format="png", dpi=(dpi, dpi))
+    return buf.getvalue()
 
 
 def _margins(fig: Figure, left: float, right: float, bottom: float, top: float, **kw: float) -> None:
@@ -171,7 +187,9 @@ def waterfall_figure(best: pd.DataFrame, *, pr_threshold_percent: float = -30.0,
         ax.axis("off")
         return fig
     pct = 100.0 * df["best_change_fraction"].to_numpy(float)
-    colours = [RESPONSE_COLOURS.get(str(r), "#999999") for r in df["best_response"]]
+    # One RGBA row per category, then one take: converting a colour string per patient costs ~1 s at 50 000.
+    cats, codes = np.unique(df["best_response"].astype(str).to_numpy(), return_inverse=True)
+    colours = to_rgba_array([RESPONSE_COLOURS.get(str(c), "#999999") for c in cats])[codes]
     x = np.arange(n)
     if n <= 400:
         ax.bar(x, pct, width=0.85, color=colours, linewidth=0)

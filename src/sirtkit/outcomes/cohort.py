@@ -530,10 +530,10 @@ def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort", *,
         for r in _rows(needs_uln.to_numpy())[:MAX_ISSUES_SHOWN]:
             issues.append(Issue("labs", int(r) + 2, "uln", f"{labs['test'].iloc[r]} needs the laboratory's upper "
                                 "limit of normal (same unit) for CTCAE grading"))
-        alb = labs["test"] == "albumin"
-        unit = labs["unit"].astype("string").str.strip()
-        bad_alb = alb & ~unit.isin(["g/dL", "g/L"])
-        for r in _rows(bad_alb.to_numpy())[:MAX_ISSUES_SHOWN]:
+        alb = (labs["test"] == "albumin").to_numpy(bool)
+        bad_alb = np.zeros(len(labs), dtype=bool)  # only albumin rows' units are checked: strip those alone
+        bad_alb[alb] = ~labs["unit"][alb].astype("string").str.strip().isin(["g/dL", "g/L"]).to_numpy(bool)
+        for r in _rows(bad_alb)[:MAX_ISSUES_SHOWN]:
             issues.append(Issue("labs", int(r) + 2, "unit", f"albumin unit {labs['unit'].iloc[r]!r}: write g/dL "
                                 "or g/L"))
     if not issues:

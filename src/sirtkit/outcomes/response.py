@@ -604,10 +604,18 @@ def _assess(prep: _Prepared, crit: Criteria) -> pd.DataFrame:
     cols_out = ["patient_id", "date", "days", "target_sum", "baseline_sum", "nadir_sum",
                 "change_from_baseline_fraction", "target_response", "non_target_response", "new_lesion",
                 "overall_response"]
-    out = out[cols_out].sort_values(["patient_id", "date"]).reset_index(drop=True)
-    out["patient_id"] = p_uniq.take(out["patient_id"].to_numpy(np.intp)) if len(out) else out["patient_id"].astype(
-        object)
-    return out.sort_values(["patient_id", "date"], kind="stable").reset_index(drop=True)
+    out = out[cols_out]
+    if not len(out):
+        return out.assign(patient_id=out["patient_id"].astype(object)).reset_index(drop=True)
+    # Sorted by patient ID text and date: the codes' rank in the sorted IDs orders rows as the text does ((patient,
+    # date) is unique), without sorting a text column.
+    rank = np.empty(len(p_uniq), dtype=np.int64)
+    rank[np.argsort(p_uniq, kind="stable")] = np.arange(len(p_uniq))
+    codes = out["patient_id"].to_numpy(np.intp)
+    order = np.lexsort((out["date"].to_numpy(), rank[codes]))
+    out = out.iloc[order].reset_index(drop=True)
+    out["patient_id"] = p_uniq.take(codes[order])
+    return out
 
 
 

@@ -327,8 +327,14 @@ def grade_labs(labs: pd.DataFrame, first_sirt_date: pd.Series) -> pd.DataFrame:
     df = labs.loc[labs["test"].isin(list(LAB_RULES)), cols].copy()
     df["first_sirt_date"] = df["patient_id"].map(first_sirt_date)
     df["after_sirt"] = (df["date"] > df["first_sirt_date"]).astype(bool)
-    pre = df[~df["after_sirt"]].sort_values("date").groupby(["patient_id", "test"])["value"].last()
-    df = df.join(pre.rename("baseline_value"), on=["patient_id", "test"])
+    # Patient and test as one integer key (grouping and joining on two text columns costs ~1 s at a million rows;
+    # the last pre-SIRT value per key is the same rows in the same order).
+    pcode = pd.factorize(df["patient_id"])[0].astype(np.int64)
+    tcode, tests = pd.factorize(df["test"])
+    key = pd.Series(pcode * max(len(tests), 1) + tcode, index=df.index)
+    before = ~df["after_sirt"]
+    pre = df.loc[before, ["date", "value"]].assign(key=key[before]).sort_values("date").groupby("key")["value"].last()
+    df["baseline_value"] = key.map(pre).astype(float)
     # Baseline rows are graded against the limits of normal only.
     df["baseline_value"] = df["baseline_value"].where(df["after_sirt"])
     out = []

@@ -353,6 +353,7 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     warn.extend(_baseline_warnings(baselines))
     available = _criteria_available(data.measurements)
     criteria = response.get_criteria(criteria).name
+    other_rows: list[dict[str, Any]] = []
     if data.measurements.empty:
         tp = pd.DataFrame(columns=["patient_id", "date", "days", "overall_response",
                                    "change_from_baseline_fraction"])
@@ -364,7 +365,13 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
         by_criteria = response.assess_timepoints_by_criteria(
             data.lesions, data.measurements, [criteria, *[c for c in available if c != criteria]],
             first_treatment=first_tx)
-        tp = by_criteria[criteria]
+        tp = by_criteria.pop(criteria)
+        # Only the other criteria's best responses are kept (their time-point tables, ~35 MB each at 50 000
+        # patients, would otherwise stay in memory through the liver-only assessment and the lab grading).
+        other_rows = [_rates_row(other, _best_for_all(data.patients, by_criteria.pop(other),
+                                                      confirmation_min_days)["best_response"])
+                      for other in available if other != criteria]
+        del by_criteria
     hepatic_tp = (response.assess_timepoints(hepatic_lesions(data.lesions), data.measurements, criteria,
                                              first_treatment=first_tx)
                   if not data.measurements.empty else None)
@@ -376,13 +383,7 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     best = _best_for_all(data.patients, tp, confirmation_min_days)
     best["note"] = best["patient_id"].map(baselines.set_index("patient_id")["reason"]).fillna("").to_numpy(object)
     primary_rates = rates.response_rates(best["best_response"].replace({"NN": "SD"}).tolist())
-    rows = [_rates_row(criteria, best["best_response"])]
-    for other in available:
-        if other == criteria:
-            continue
-        tpo = by_criteria[other]
-        rows.append(_rates_row(other, _best_for_all(data.patients, tpo, confirmation_min_days)["best_response"]))
-    rates_by = pd.DataFrame(rows)
+    rates_by = pd.DataFrame([_rates_row(criteria, best["best_response"]), *other_rows])
 
     report(progress, 0.3, "toxicity")
     lab_tox = toxicity.lab_toxicity(data.labs, first_sirt)

@@ -337,21 +337,29 @@ def grade_labs(labs: pd.DataFrame, first_sirt_date: pd.Series) -> pd.DataFrame:
     df["baseline_value"] = key.map(pre).astype(float)
     # Baseline rows are graded against the limits of normal only.
     df["baseline_value"] = df["baseline_value"].where(df["after_sirt"])
-    out = []
-    for test, part in df.groupby("test", sort=False):
+    if df.empty:
+        return df.assign(term=pd.Series(dtype=object), grade=pd.Series(dtype=int))
+    # Rows grouped by test in order of first appearance (rows in input order within a test), graded per test
+    # into two whole-length arrays: one reordered copy of the table instead of a copy per test and a concat.
+    term = np.empty(len(df), dtype=object)
+    grade = np.zeros(len(df), dtype=int)
+    order = np.argsort(tcode, kind="stable")  # factorize codes: tests in order of first appearance
+    for test, idx in zip(tests, np.split(order, np.cumsum(np.bincount(tcode, minlength=len(tests)))[:-1]),
+                         strict=True):
         rule = LAB_RULES[str(test)]
+        part = df.iloc[idx]
         factor = np.ones(len(part))
         if rule.test in _UNIT_FACTORS:  # one conversion factor per distinct unit text
             units = part["unit"].astype(object).where(part["unit"].notna(), "").to_numpy(object)
             codes, uniq = pd.factorize(units)
             factor = np.array([_factor(rule.test, str(u) or None) for u in uniq], dtype=float)[codes]
         value = part["value"].to_numpy(float) * factor
-        g = _grade_arrays(rule, value, part["uln"].to_numpy(float) * factor, part["lln"].to_numpy(float) * factor,
-                          part["baseline_value"].to_numpy(float) * factor)
-        out.append(part.assign(term=rule.term, grade=g))
-    if not out:
-        return df.assign(term=pd.Series(dtype=object), grade=pd.Series(dtype=int))
-    return pd.concat(out, ignore_index=True)
+        grade[idx] = _grade_arrays(rule, value, part["uln"].to_numpy(float) * factor,
+                                   part["lln"].to_numpy(float) * factor, part["baseline_value"].to_numpy(float) * factor)
+        term[idx] = rule.term
+    df["term"] = term
+    df["grade"] = grade
+    return df.iloc[order].reset_index(drop=True)
 
 
 def lab_toxicity(labs: pd.DataFrame, first_sirt_date: pd.Series) -> pd.DataFrame:

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
-from matplotlib.colors import to_rgba_array
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
@@ -187,9 +186,7 @@ def waterfall_figure(best: pd.DataFrame, *, pr_threshold_percent: float = -30.0,
         ax.axis("off")
         return fig
     pct = 100.0 * df["best_change_fraction"].to_numpy(float)
-    # One RGBA row per category, then one take: converting a colour string per patient costs ~1 s at 50 000.
-    cats, codes = np.unique(df["best_response"].astype(str).to_numpy(), return_inverse=True)
-    colours = to_rgba_array([RESPONSE_COLOURS.get(str(c), "#999999") for c in cats])[codes]
+    colours = [RESPONSE_COLOURS.get(str(r), "#999999") for r in df["best_response"]]
     x = np.arange(n)
     if n <= 400:
         ax.bar(x, pct, width=0.85, color=colours, linewidth=0)

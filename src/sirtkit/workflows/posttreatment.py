@@ -265,7 +265,7 @@ def _liver_and_lungs(case: DoseCase, vois: VoiSet, notes: list[str],
             raise InputError(
                 f"{case.segmentation}: no liver segment found among {', '.join(vois.masks)}: name one "
                 "'Liver' or give its role (--voi-role 'NAME=liver', e.g. 'label_1=liver' for a label map)")
-        notes.append("Liver = normal liver ∪ tumours (no whole-liver segment given).")
+        notes.append("Liver = normal liver (empty whole-liver segment) ∪ tumours.")
     if not np.any(liver):
         names = vois.names_with_role("liver") or vois.names_with_role("normal_liver")
         raise InputError(
@@ -274,10 +274,8 @@ def _liver_and_lungs(case: DoseCase, vois: VoiSet, notes: list[str],
             "belongs to this image (frame of reference, position) and that the liver label is right (--voi-role)")
     tumours = vois.union("tumor")
     if tumours is not None:
-        outside = int(np.count_nonzero(tumours & ~liver))
-        if outside > 0.01 * int(np.count_nonzero(tumours)):
-            notes.append(f"{100 * outside / np.count_nonzero(tumours):.0f} % of the tumour voxels lie outside the "
-                         "liver segment (label maps exclude them): the liver is taken as liver ∪ tumours.")
+        # build_voi_set already added "Whole liver (incl. tumours)" when a label map's liver label leaves the
+        # tumours out (and said so in vois.notes); the union here only adds stray boundary voxels.
         liver = liver | tumours
     reference = next(iter(vois.masks.values()))
     liver_ml = float(np.count_nonzero(liver)) * reference.voxel_volume_ml
@@ -750,6 +748,7 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
         voi_volumes = [{"name": v.name, "own_grid_ml": v.own_grid_ml, "dose_grid_ml": v.dose_grid_ml,
                         "contour_ml": v.contour_ml} for v in loaded.volumes]
         vois = build_voi_set(loaded.masks, case.voi_roles)
+        notes.extend(vois.notes)
     report(progress, 0.20, "quantifying activity")
     curve = read_recovery_curve(case.recovery_curve) if case.recovery_curve is not None else None
     activity, summary = _activity_map(case, emission, vois, notes, warnings)

@@ -111,6 +111,9 @@ def _render(result: PlanResult, *, infusion: datetime | None = None) -> None:
         checks.add_row(c.name, _STATUS_STYLE[c.status], f"{_fmt(c.measured)} {c.unit}",
                        f"{c.comparison} {c.threshold:g} {c.unit}", escape(c.source))
     console.print(checks)
+    for c in result.checks:  # the table has no room for the reasons; a warning's reason is read in full
+        if c.status == CheckStatus.WARN:
+            console.print(f"[yellow]WARN[/] {c.name}: {escape(c.message)}")
 
     if result.glass_vial is not None:
         g = result.glass_vial

@@ -29,7 +29,7 @@ from sirtkit.imaging import (
 from sirtkit.imaging.quantify import PVE_FWHM_MULTIPLE, SYSTEM_FWHM_MM, RecoveryCurve, read_recovery_curve
 from sirtkit.imaging.segload import load_segmentation
 from sirtkit.imaging.volume import Volume
-from sirtkit.physics.nuclides import MAX_PLAUSIBLE_ACTIVITY_GBQ, Nuclide, get_nuclide
+from sirtkit.physics.nuclides import Nuclide, get_nuclide, implausible_activity_message
 from sirtkit.physics.tissue import (
     CONVENTIONAL_LUNG_MASS_KG,
     LIVER_UNENHANCED_MAX_HU,
@@ -180,13 +180,10 @@ class DoseCase(BaseModel):
             raise ValueError("relative quantification needs a segmentation with the liver")
         if self.quantification == "absolute" and self.administration_time is None:
             raise ValueError("absolute quantification needs administration_time (with a timezone)")
-        limit = MAX_PLAUSIBLE_ACTIVITY_GBQ[self.nuclide]
-        if self.delivered_activity_gbq is not None and self.delivered_activity_gbq > limit:
-            raise ValueError(
-                f"delivered_activity_gbq {self.delivered_activity_gbq:g} GBq is more than any {self.nuclide} SIRT "
-                f"administration (at most {limit:g} GBq): was it given in MBq or mCi? Convert to GBq "
-                f"(1 mCi = 0.037 GBq: {self.delivered_activity_gbq:g} mCi = "
-                f"{self.delivered_activity_gbq * 0.037:.3g} GBq)")
+        if self.delivered_activity_gbq is not None:
+            message = implausible_activity_message(self.delivered_activity_gbq, "delivered_activity_gbq", self.nuclide)
+            if message is not None:
+                raise ValueError(message)
         return self
 
 

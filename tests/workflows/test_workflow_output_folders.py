@@ -54,9 +54,8 @@ def test_files_not_in_the_manifest_are_named_and_kept(tmp_path: Path) -> None:
     (out / "signed_sheet.pdf").write_bytes(b"scan")
     (out / "figures" / "my_annotated.png").write_bytes(b"mine")
     (out / "notes").mkdir()
-    with pytest.raises(InputError) as err:
-        with staged_output(out, kind="plan") as stage:
-            (stage / "plan_sheet.pdf").write_bytes(b"new")
+    with pytest.raises(InputError) as err, staged_output(out, kind="plan") as stage:
+        (stage / "plan_sheet.pdf").write_bytes(b"new")
     message = str(err.value)
     assert "3 item(s)" in message
     for name in ("signed_sheet.pdf", "figures/my_annotated.png", "notes/", "--force"):

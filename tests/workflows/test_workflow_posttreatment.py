@@ -344,3 +344,22 @@ def test_partially_overlapping_liver_segment_becomes_liver_segment(phantom_files
     assert np.array_equal(vois.masks[WHOLE_LIVER].array, m["liver"].array.astype(bool))
     tumours = m["tumor_1"].array.astype(bool) | m["tumor_2"].array.astype(bool)
     assert np.array_equal(vois.masks[NORMAL_LIVER].array, m["liver"].array.astype(bool) & ~tumours)
+
+
+@pytest.mark.parametrize(("changes", "match"), [
+    ({"fwhm_mm": 0.8}, r"finer than any clinical PET or SPECT.*0\.8 cm = 8 mm"),
+    ({"fwhm_mm": 80.0}, "FWHM in mm, 2–50"),
+    ({"lung_mass_kg": 1000.0}, r"grams \(1000 g = 1 kg\)"),
+    ({"lung_mass_kg": 0.05}, "plausible 0.1–5 kg"),
+])
+def test_resolution_and_lung_mass_unit_slips_refused(phantom_files, changes, match):
+    """QA finding 7: --fwhm-mm 0.8 (cm typed as mm) silenced every partial-volume warning; no clinical PET or
+    SPECT is sharper than ~2 mm FWHM (Moses, NIM A 2011). --lung-mass-kg 1000 gave a raw validator message;
+    now the grams reading is given. The image-plan case reads both the same way."""
+    from sirtkit.workflows.imageplan import ImagePlanCase
+
+    with pytest.raises(pydantic.ValidationError, match=match):
+        _case(phantom_files, **changes)
+    with pytest.raises(pydantic.ValidationError, match=match):
+        ImagePlanCase(patient_id="P", spect=phantom_files["counts"], segmentation=phantom_files["seg"], **changes)
+    assert _case(phantom_files, fwhm_mm=2.0, lung_mass_kg=1.2).fwhm_mm == 2.0

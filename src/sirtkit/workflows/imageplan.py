@@ -23,8 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sirtkit.errors import InputError
 from sirtkit.imaging import read_volume
+from sirtkit.imaging.quantify import fwhm_problem
 from sirtkit.imaging.segload import load_segmentation, on_common_grid
 from sirtkit.imaging.volume import Volume
+from sirtkit.physics.tissue import lung_mass_problem
 from sirtkit.planning.devices import DeviceName, get_device
 from sirtkit.planning.methods import LIVER_DENSITY_G_PER_ML
 from sirtkit.planning.targets import IntentName
@@ -50,7 +52,7 @@ class ImagePlanCase(BaseModel):
     intent: IntentName = "palliative"
     lung_shunt_fraction: float | None = Field(
         default=None, description="0–1; needed when the segmentation has no lungs (e.g. from planar imaging)")
-    lung_mass_kg: float | None = Field(default=None, gt=0.1, lt=5.0)
+    lung_mass_kg: float | None = Field(default=None, description="whole-lung mass, kg (plausible 0.1–5)")
     prior_lung_doses_gy: tuple[float, ...] = ()
     tumour_target_gy: float | None = Field(default=None, gt=0)
     normal_liver_limit_gy: float | None = Field(default=None, gt=0)
@@ -60,13 +62,29 @@ class ImagePlanCase(BaseModel):
     voi_roles: dict[str, str] = Field(default_factory=dict)
     segment_labels: dict[int, str] | None = None
     engine: Literal["vsv", "ldm"] = "vsv"
-    fwhm_mm: float | None = Field(default=None, gt=0.0, le=50.0,
+    fwhm_mm: float | None = Field(default=None,
                                   description="SPECT resolution for the partial-volume warning (default by nuclide)")
 
     @field_validator("lung_shunt_fraction")
     @classmethod
     def _lsf(cls, value: float | None) -> float | None:
         return None if value is None else require_fraction(value, "lung_shunt_fraction")
+
+    @field_validator("lung_mass_kg")
+    @classmethod
+    def _lung_mass(cls, value: float | None) -> float | None:
+        message = None if value is None else lung_mass_problem(value, "lung_mass_kg")
+        if message is not None:
+            raise ValueError(message)
+        return value
+
+    @field_validator("fwhm_mm")
+    @classmethod
+    def _fwhm(cls, value: float | None) -> float | None:
+        message = None if value is None else fwhm_problem(value, "fwhm_mm")
+        if message is not None:
+            raise ValueError(message)
+        return value
 
 
 @dataclass(frozen=True)

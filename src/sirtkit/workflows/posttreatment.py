@@ -26,7 +26,13 @@ from sirtkit.imaging import (
     resample_to,
     scale_to_delivered_activity,
 )
-from sirtkit.imaging.quantify import PVE_FWHM_MULTIPLE, SYSTEM_FWHM_MM, RecoveryCurve, read_recovery_curve
+from sirtkit.imaging.quantify import (
+    PVE_FWHM_MULTIPLE,
+    SYSTEM_FWHM_MM,
+    RecoveryCurve,
+    fwhm_problem,
+    read_recovery_curve,
+)
 from sirtkit.imaging.segload import load_segmentation
 from sirtkit.imaging.volume import Volume
 from sirtkit.physics.nuclides import Nuclide, get_nuclide, implausible_activity_message
@@ -34,6 +40,7 @@ from sirtkit.physics.tissue import (
     CONVENTIONAL_LUNG_MASS_KG,
     LIVER_UNENHANCED_MAX_HU,
     LUNG_DENSITY_PLAUSIBLE_G_PER_ML,
+    lung_mass_problem,
 )
 from sirtkit.planning.lung import LUNG_DOSE_LIMIT_SESSION_GY
 from sirtkit.progress import ProgressCallback, report
@@ -135,13 +142,13 @@ class DoseCase(BaseModel):
         default=None, description="label-map segmentations: {label value: segment name}")
     dose_thresholds_gy: tuple[float, ...] = (40.0, 70.0, 100.0, 120.0, 150.0, 205.0)
     lung_mass_kg: float | None = Field(
-        default=None, gt=0.1, lt=5.0,
+        default=None,
         description="whole-lung mass without CT; default the conventional 1.0 kg (a CT gives the lung mass)")
     ct_contrast: Literal["auto", "none", "enhanced"] = Field(
         default="auto", description="CT with iodinated contrast? auto: liver median above 90 HU")
     emission_modality: Literal["y90_pet", "bremsstrahlung_spect", "tc99m_spect", "ho166_spect"] | None = Field(
         default=None, description="imaging system, for the default FWHM (from DICOM Modality when not given)")
-    fwhm_mm: float | None = Field(default=None, gt=0.0, le=50.0,
+    fwhm_mm: float | None = Field(default=None,
                                   description="system spatial resolution for the partial-volume warning, mm")
     recovery_curve: Path | None = Field(
         default=None, description="CSV volume_ml|diameter_mm,recovery_coefficient: RC-corrected tumour means")
@@ -150,6 +157,22 @@ class DoseCase(BaseModel):
     @classmethod
     def _lsf(cls, value: float | None) -> float | None:
         return None if value is None else require_fraction(value, "lung_shunt_fraction")
+
+    @field_validator("lung_mass_kg")
+    @classmethod
+    def _lung_mass(cls, value: float | None) -> float | None:
+        message = None if value is None else lung_mass_problem(value, "lung_mass_kg")
+        if message is not None:
+            raise ValueError(message)
+        return value
+
+    @field_validator("fwhm_mm")
+    @classmethod
+    def _fwhm(cls, value: float | None) -> float | None:
+        message = None if value is None else fwhm_problem(value, "fwhm_mm")
+        if message is not None:
+            raise ValueError(message)
+        return value
 
     @field_validator("timezone")
     @classmethod

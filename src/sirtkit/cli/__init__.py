@@ -11,9 +11,11 @@ import logging
 import typer
 
 from sirtkit import __version__
+from sirtkit.cli._help import hide_flag_types
 
 __all__ = ["app", "main"]
 
+hide_flag_types()  # flags show no "<bool>" value in --help (sirtkit.cli._help)
 app = typer.Typer(
     name="sirtkit",
     help="Radioembolization (Y-90 / Ho-166 SIRT): work-up, planning, dosimetry and outcomes.",

@@ -16,6 +16,7 @@ from sirtkit.cli._common import (
     print_selected_columns,
     progress_bar,
 )
+from sirtkit.cli._help import VOI_ROLE_HELP
 from sirtkit.errors import InputError
 from sirtkit.workflows._output import check_output_folder
 
@@ -32,7 +33,7 @@ def register(app: typer.Typer) -> None:
         delivered: Path = typer.Argument(..., help="Delivered dose in Gy (Y-90 PET/SPECT): dose.nrrd, NIfTI or RTDOSE .dcm."),
         segmentation: Path = typer.Option(..., "--segmentation", "-s", help="Slicer .seg.nrrd, label map, SEG, RTSTRUCT."),
         ct: Path = typer.Option(None, "--ct", help="CT an RTSTRUCT was drawn on (its DICOM folder)."),
-        voi_role: list[str] = typer.Option([], "--voi-role", help="SEGMENT=ROLE (liver, tumor, normal_liver, lung, perfused)."),
+        voi_role: list[str] = typer.Option([], "--voi-role", help=VOI_ROLE_HELP),
         dose_percent: float = typer.Option(3.0, "--dose-percent", help="Gamma dose criterion, % of the maximum predicted dose."),
         distance_mm: float = typer.Option(3.0, "--distance-mm", help="Gamma distance-to-agreement, mm."),
         cutoff_percent: float = typer.Option(10.0, "--cutoff-percent", help="Gamma low-dose cut-off, % of the maximum predicted dose."),

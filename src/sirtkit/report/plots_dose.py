@@ -172,6 +172,7 @@ def plot_dose_overlay(dose: Volume, *, background: Volume | None = None,
     fig = _new_figure(12.0, 4.4)
     axes = fig.subplots(1, 3)
     image = None
+    drawn: dict[str, str] = {}  # every VOI contoured in any panel → its colour (one legend for all panels)
     for ax, (label, cut, aspect) in zip(axes, views, strict=True):
         if bg_arr is not None:
             bg = cut(bg_arr).astype(np.float32)
@@ -185,13 +186,17 @@ def plot_dose_overlay(dose: Volume, *, background: Volume | None = None,
             sl = cut(m).astype(np.float32)
             if sl.any():
                 ax.contour(sl, levels=[0.5], colors=[_COLOURS[n % len(_COLOURS)]], linewidths=0.9)
-                ax.plot([], [], color=_COLOURS[n % len(_COLOURS)], label=name)
+                drawn[name] = _COLOURS[n % len(_COLOURS)]
         ax.set_title(label, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
     _orientation_labels(axes)
-    if mask_arrs:
-        axes[2].legend(fontsize=7, loc="lower right", framealpha=0.6)
+    if drawn:
+        from matplotlib.lines import Line2D
+
+        handles = [Line2D([], [], color=drawn[name], label=name) for name in mask_arrs if name in drawn]
+        fig.legend(handles=handles, fontsize=7, loc="outside lower center", ncols=min(len(handles), 6),
+                   framealpha=0.6, title="VOI contours (all panels)", title_fontsize=7)
     if image is not None:
         full_max = float(np.max(dose_arr)) if dose_arr.size else 0.0
         saturated = full_max > vmax * 1.001
@@ -239,6 +244,7 @@ def plot_gamma_overlay(gamma: Volume, *, background: Volume | None = None,
     fig = _new_figure(12.0, 4.4)
     axes = fig.subplots(1, 3)
     image = None
+    drawn: dict[str, str] = {}  # every VOI contoured in any panel → its colour (one legend for all panels)
     for ax, (label, cut, aspect) in zip(axes, views, strict=True):
         if bg is not None:
             sl = cut(bg)

@@ -244,7 +244,6 @@ def plot_gamma_overlay(gamma: Volume, *, background: Volume | None = None,
     fig = _new_figure(12.0, 4.4)
     axes = fig.subplots(1, 3)
     image = None
-    drawn: dict[str, str] = {}  # every VOI contoured in any panel → its colour (one legend for all panels)
     for ax, (label, cut, aspect) in zip(axes, views, strict=True):
         if bg is not None:
             sl = cut(bg)

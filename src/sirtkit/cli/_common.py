@@ -18,12 +18,12 @@ from typing import Any, ParamSpec, TypeVar
 
 import pydantic
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sirtkit import __version__
+from sirtkit.cli._console import PipeSafeConsole, silence_stream
 from sirtkit.errors import ConstraintViolation, InputError, MissingExtraError, SirtError
 from sirtkit.progress import ProgressCallback
 from sirtkit.serialize import to_jsonable
@@ -51,8 +51,8 @@ EXIT_HARD_LIMIT = 1
 EXIT_INPUT = 2
 EXIT_INTERNAL = 3
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = PipeSafeConsole(highlight=False)  # `| head` never turns into exit 1 (sirtkit.cli._console)
+err_console = PipeSafeConsole(stderr=True, highlight=False)
 
 P = ParamSpec("P")
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -170,7 +170,11 @@ def parse_time(value: str | None, option: str) -> datetime | None:
 def emit_json(kind: str, payload: Any) -> None:
     """Print the stable JSON document ``{"sirtkit_version", "kind", "result"}`` to stdout."""
     doc = {"sirtkit_version": __version__, "kind": kind, "result": to_jsonable(payload)}
-    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    try:
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `--json | head`: the reader is gone; the exit status stays the command's own
+        silence_stream(sys.stdout)
 
 
 class progress_bar:

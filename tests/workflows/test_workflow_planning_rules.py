@@ -326,9 +326,13 @@ def test_prescribed_territory_activity_is_guarded_and_limits_are_shared() -> Non
     TheraSphere vial) is accepted as input (the device-maximum check then judges the plan). Planning and
     post-treatment use the very same dict object (one definition)."""
     from sirtkit.physics import nuclides
-    from sirtkit.workflows import posttreatment
+    from sirtkit.workflows.posttreatment import DoseCase
 
-    assert posttreatment.MAX_PLAUSIBLE_ACTIVITY_GBQ is nuclides.MAX_PLAUSIBLE_ACTIVITY_GBQ
+    # post-treatment refuses with the very same message (limit and MBq/mCi readings) as planning
+    with pytest.raises(pydantic.ValidationError) as refused:
+        DoseCase(emission="pet.nrrd", segmentation="seg.nrrd", delivered_activity_gbq=27.0)
+    message = nuclides.implausible_activity_message(27.0, "delivered_activity_gbq", "Y-90")
+    assert message is not None and message in str(refused.value)
     doc = _doc(RIGHT)
     doc["territories"][0]["activity_gbq"] = 27.0
     with pytest.raises((pydantic.ValidationError, InputError), match=r"territories\['.+'\]\.activity_gbq = 27 GBq"):

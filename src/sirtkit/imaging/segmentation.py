@@ -29,18 +29,18 @@ from __future__ import annotations
 
 import logging
 import re
+import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import highdicom as hd
-import nrrd
 import numpy as np
 import pydicom
 from pydicom.sr.coding import Code
 
 from sirtkit.errors import DicomInputError, GeometryError, InputError
-from sirtkit.imaging.files import nrrd_geometry, read_volume
+from sirtkit.imaging.files import check_plausible_grid, nrrd_geometry, read_nrrd_checked, read_volume
 from sirtkit.imaging.resample import resample_to
 from sirtkit.imaging.volume import Volume, require_same_grid
 
@@ -135,10 +135,7 @@ def _mask_volume(array: np.ndarray, affine: np.ndarray, frame: str | None, meta:
 
 
 def _read_slicer_or_labelmap_nrrd(path: Path, labels: Mapping[int, str] | None) -> dict[str, Volume]:
-    try:
-        data, header = nrrd.read(str(path), index_order="C")
-    except (nrrd.NRRDError, OSError, ValueError, EOFError, StopIteration) as err:  # empty file: StopIteration
-        raise InputError(f"{path}: cannot read NRRD segmentation ({str(err) or 'empty file, or it ends early'}); check that it is complete") from err
+    data, header = read_nrrd_checked(path, "NRRD segmentation")
     affine, non_spatial = nrrd_geometry(header, path)
     if len(non_spatial) > 1:
         raise GeometryError(f"{path}: segmentation NRRD has {len(non_spatial)} non-spatial axes; expected at most 1")
@@ -196,14 +193,29 @@ def _labelmap_masks(labelmap: Volume, labels: Mapping[int, str] | None) -> dict[
     return masks
 
 
+# What highdicom and pydicom raise for a SEG with a missing, malformed or truncated attribute (found by the
+# input fuzzer, benchmarks/fuzz_inputs.py): the file's fault, reported naming the file.
+_SEG_DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    AttributeError, KeyError, IndexError, TypeError, ValueError, RuntimeError, NotImplementedError, EOFError,
+    OverflowError, struct.error, pydicom.errors.BytesLengthException,
+)
+
+
 def _read_dicom_seg(ds: pydicom.Dataset, path: Path) -> dict[str, Volume]:
-    seg = hd.seg.Segmentation.from_dataset(ds)
-    numbers = list(seg.segment_numbers)
+    try:
+        seg = hd.seg.Segmentation.from_dataset(ds)
+        numbers = list(seg.segment_numbers)
+    except _SEG_DECODE_ERRORS as err:
+        raise DicomInputError(
+            f"{path}: not a usable DICOM SEG ({type(err).__name__}: {str(err)[:200]}); a required attribute is "
+            "missing or malformed, or the file is truncated: export the segmentation again"
+        ) from err
     try:
         hvol = seg.get_volume(segment_numbers=numbers, dtype=np.uint8)
-    except (ValueError, RuntimeError) as err:
+    except _SEG_DECODE_ERRORS as err:
         raise DicomInputError(
-            f"{path}: DICOM SEG frames do not form a regular 3-D volume ({err}); convert it with 3D Slicer"
+            f"{path}: DICOM SEG frames do not form a regular 3-D volume ({type(err).__name__}: {str(err)[:200]}); "
+            "convert it with 3D Slicer"
         ) from err
     array = np.asarray(hvol.array)
     if array.ndim == 3:
@@ -278,15 +290,24 @@ def read_segmentation(
         raise InputError(f"{p}: no such segmentation file; check the path")
     name = p.name.lower()
     if name.endswith((".nrrd", ".nhdr")):
-        masks = _read_slicer_or_labelmap_nrrd(p, labels)
+        try:
+            masks = _read_slicer_or_labelmap_nrrd(p, labels)
+        except GeometryError as err:  # the Volume's own checks do not know the file
+            raise err if str(p) in str(err) else GeometryError(f"{p}: {err}") from err
+        for mask in masks.values():
+            check_plausible_grid(mask, p)
     elif name.endswith((".nii", ".nii.gz")):
         masks = _labelmap_masks(read_volume(p), labels)
     else:
         try:
             ds = pydicom.dcmread(p)
-        except (pydicom.errors.InvalidDicomError, OSError, EOFError, ValueError) as err:
-            raise DicomInputError(f"{p}: not a readable DICOM file ({err}); give a .seg.nrrd, NIfTI, SEG or RTSTRUCT") from err
-        modality = str(ds.get("Modality", ""))
+            modality = str(ds.get("Modality", ""))
+        except (pydicom.errors.InvalidDicomError, OSError, EOFError, ValueError, NotImplementedError, MemoryError,
+                struct.error, pydicom.errors.BytesLengthException) as err:
+            raise DicomInputError(
+                f"{p}: not a readable DICOM file ({type(err).__name__}: {str(err)[:200]}); give a .seg.nrrd, NIfTI, "
+                "SEG or RTSTRUCT"
+            ) from err
         if modality == "SEG":
             masks = _read_dicom_seg(ds, p)
         elif modality == "RTSTRUCT":

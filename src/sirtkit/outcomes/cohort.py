@@ -350,8 +350,8 @@ def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd
     Text columns (IDs, categories) are object columns of ``str`` with ``None`` for empty cells (object
     columns hash and group several times faster than pandas' ``string`` dtype).
     """
-    df = raw.copy()
-    df.columns = [str(c).strip() for c in df.columns]
+    # The raw cells are only read, never modified: a shallow frame with stripped column names (no copy).
+    df = pd.DataFrame({str(c).strip(): raw[c] for c in raw.columns}, index=raw.index, copy=False)
     known = {c.name for c in spec.columns}
     for extra in sorted(set(df.columns) - known):
         logger.info("%s: column %r is not in the template and is ignored", spec.name, extra)
@@ -461,7 +461,7 @@ def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd
 
 
 def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort", *,
-                    today: _dt.date | None = None) -> CohortData:
+                    today: _dt.date | None = None, _consume: bool = False) -> CohortData:
     """Type-check and cross-check raw tables; return :class:`CohortData` or raise with every problem.
 
     Parameters
@@ -473,6 +473,9 @@ def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort", *,
         Name of the file or folder, used in messages.
     today : date, optional
         Dates after this day are refused (default: the current day).
+    _consume : bool
+        Internal (:func:`read_cohort`): drop each raw table from ``tables`` once typed, so that raw and typed
+        copies of the large tables are not held in memory together.
 
     Validation refuses, besides types, ranges and links between sheets: dates that are not ISO 8601 text or
     real date cells (:func:`_parse_dates`), dates in the future, an impossible timeline (death before the
@@ -494,7 +497,7 @@ def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort", *,
                 issues.append(Issue(name, None, None, "sheet/table is missing; add it (see the template)"))
             typed[name] = _coerce_table(spec, _empty(spec), [])
             continue
-        typed[name] = _coerce_table(spec, tables[name], issues)
+        typed[name] = _coerce_table(spec, tables.pop(name) if _consume else tables[name], issues)
     for extra in sorted(set(tables) - set(TABLES)):
         logger.info("sheet %r is not part of the template and is ignored", extra)
 
@@ -684,7 +687,15 @@ def read_cohort(path: str | os.PathLike[str], *, excel_engine: ExcelEngine = "ca
         tables = _read_workbook(p, excel_engine)
     else:
         raise InputError(f"{p}: unsupported file type {p.suffix!r}; give a .xlsx workbook or a folder of CSV files")
-    return validate_cohort(tables, source=str(p))
+    try:
+        return validate_cohort(tables, source=str(p), _consume=True)
+    except InputError:
+        raise
+    except (TypeError, ValueError, OverflowError) as err:
+        # Guard found by the input fuzzer (benchmarks/fuzz_inputs.py): a cell value the column coercion
+        # does not expect (NaN in a yes/no column, 1e308 in a count) must be the user's error, naming the file.
+        raise InputError(f"{p}: a cell holds a value that cannot be read for its column ({type(err).__name__}: "
+                         f"{str(err)[:200]}); check the sheets for text or out-of-range numbers") from err
 
 
 def _to_text_frame(df: pd.DataFrame) -> pd.DataFrame:

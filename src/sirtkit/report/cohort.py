@@ -68,7 +68,9 @@ LABELS: dict[str, str] = {
     "orr_ci_high_percent": "ORR 95 % CI high (%)", "dcr_n": "DCR n", "dcr_percent": "DCR (%)",
     "dcr_ci_low_percent": "DCR 95 % CI low (%)", "dcr_ci_high_percent": "DCR 95 % CI high (%)",
     "any_grade_n": "Any grade n", "any_grade_percent": "Any grade (%)", "grade3plus_n": "Grade ≥ 3 n",
-    "grade3plus_percent": "Grade ≥ 3 (%)",
+    "grade3plus_percent": "Grade ≥ 3 (%)", **{f"grade{k}_n": f"Grade {k} n" for k in range(1, 6)},
+    "median_os_months": "Median OS (months)", "median_pfs_months": "Median PFS (months)",
+    "os_3y_percent": "OS at 3 years (%)", "n_treated": "Patients treated",
     # values: characteristics, treatment items, factors, tests
     "Patients": "Patients", "age_years": "Age (years)", "ki67_percent": "Ki-67 index (%)",
     "hepatic_tumour_burden_percent": "Hepatic tumour burden (%)", "sex": "Sex", "primary_site": "Primary site",

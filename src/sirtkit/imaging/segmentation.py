@@ -32,18 +32,18 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import highdicom as hd
 import nrrd
 import numpy as np
-import pydicom
-from pydicom.sr.coding import Code
 
 from sirtkit.errors import DicomInputError, GeometryError, InputError
 from sirtkit.imaging.files import atomic_write, nrrd_geometry, read_volume
-from sirtkit.imaging.resample import resample_to
+from sirtkit.imaging.resample import labels_onto, resample_to
 from sirtkit.imaging.volume import Volume, require_same_grid
+
+if TYPE_CHECKING:  # pydicom and highdicom are imported where DICOM is read or written (start-up time)
+    import pydicom
 
 __all__ = [
     "masks_onto",
@@ -77,18 +77,20 @@ STANDARD_VOI_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 # Coded semantics for DICOM SEG (DICOM.md §3; codes from SNOMED CT as used in DICOM PS3.16 CID 7150/7151).
-# role → (category, type). Unlisted roles use the "Tissue" category/type, as 3D Slicer does.
-_ORGAN = Code("91772007", "SCT", "Organ")
-_ABNORMAL = Code("49755003", "SCT", "Morphologically Abnormal Structure")
-_TISSUE = Code("85756007", "SCT", "Tissue")
-VOI_CODES: dict[str, tuple[Code, Code]] = {
-    "liver": (_ORGAN, Code("10200004", "SCT", "Liver")),
-    "normal_liver": (_ORGAN, Code("10200004", "SCT", "Liver")),
-    "perfused": (_ORGAN, Code("10200004", "SCT", "Liver")),
-    "perfused_normal_liver": (_ORGAN, Code("10200004", "SCT", "Liver")),
-    "tumor": (_ABNORMAL, Code("108369006", "SCT", "Neoplasm")),
-    "lung": (_ORGAN, Code("39607008", "SCT", "Lung")),
-    "gallbladder": (_ORGAN, Code("28231008", "SCT", "Gallbladder")),
+# role → (category, type), each (code value, coding scheme designator, code meaning) as for
+# pydicom.sr.coding.Code. Unlisted roles use the "Tissue" category/type, as 3D Slicer does.
+CodeTriplet = tuple[str, str, str]
+_ORGAN: CodeTriplet = ("91772007", "SCT", "Organ")
+_ABNORMAL: CodeTriplet = ("49755003", "SCT", "Morphologically Abnormal Structure")
+_TISSUE: CodeTriplet = ("85756007", "SCT", "Tissue")
+VOI_CODES: dict[str, tuple[CodeTriplet, CodeTriplet]] = {
+    "liver": (_ORGAN, ("10200004", "SCT", "Liver")),
+    "normal_liver": (_ORGAN, ("10200004", "SCT", "Liver")),
+    "perfused": (_ORGAN, ("10200004", "SCT", "Liver")),
+    "perfused_normal_liver": (_ORGAN, ("10200004", "SCT", "Liver")),
+    "tumor": (_ABNORMAL, ("108369006", "SCT", "Neoplasm")),
+    "lung": (_ORGAN, ("39607008", "SCT", "Lung")),
+    "gallbladder": (_ORGAN, ("28231008", "SCT", "Gallbladder")),
 }
 
 _SLICER_SEGMENT_KEY = re.compile(r"^Segment(\d+)_Name$")
@@ -137,7 +139,8 @@ def _mask_volume(array: np.ndarray, affine: np.ndarray, frame: str | None, meta:
     return Volume(np.ascontiguousarray(array, dtype=bool), affine, "mask", "1", frame, meta)
 
 
-def _read_slicer_or_labelmap_nrrd(path: Path, labels: Mapping[int, str] | None) -> dict[str, Volume]:
+def _read_slicer_or_labelmap_nrrd(path: Path, labels: Mapping[int, str] | None,
+                                  reference: Volume | None) -> dict[str, Volume]:
     try:
         data, header = nrrd.read(str(path), index_order="C")
     except (nrrd.NRRDError, OSError, ValueError, EOFError, StopIteration) as err:  # empty file: StopIteration
@@ -149,8 +152,8 @@ def _read_slicer_or_labelmap_nrrd(path: Path, labels: Mapping[int, str] | None) 
     data = np.moveaxis(data, data.ndim - 1 - non_spatial[0], -1) if non_spatial else data[..., np.newaxis]
     segment_ids = sorted(int(m.group(1)) for key in header if (m := _SLICER_SEGMENT_KEY.match(str(key))))
     meta_base: dict[str, Any] = {"source_files": [str(path)]}
-    masks: dict[str, Volume] = {}
     if segment_ids:
+        segments: list[tuple[str, int, int, dict[str, Any]]] = []
         for n in segment_ids:
             name = str(header[f"Segment{n}_Name"])
             try:
@@ -164,14 +167,62 @@ def _read_slicer_or_labelmap_nrrd(path: Path, labels: Mapping[int, str] | None) 
             if not 0 <= layer < data.shape[-1]:
                 raise InputError(f"{path}: segment {name!r} is on layer {layer}, but the file has {data.shape[-1]}")
             meta = {**meta_base, "label_value": value, "layer": layer, "segment_id": header.get(f"Segment{n}_ID")}
-            masks[_unique(name, masks)] = _mask_volume(data[..., layer] == value, affine, None, meta)
-        return masks
+            segments.append((name, layer, value, meta))
+        return _layer_masks(data, affine, segments, reference, str(path))
     if data.shape[-1] != 1:
         raise InputError(f"{path}: a {data.ndim}-D NRRD without Segment<N>_Name fields is not a segmentation")
-    return _labelmap_masks(Volume(data[..., 0], affine, metadata=meta_base), labels)
+    return _labelmap_masks(Volume(data[..., 0], affine, metadata=meta_base), labels, reference, str(path))
 
 
-def _labelmap_masks(labelmap: Volume, labels: Mapping[int, str] | None) -> dict[str, Volume]:
+def _layer_masks(data: np.ndarray, affine: np.ndarray, segments: Sequence[tuple[str, int, int, dict[str, Any]]],
+                 reference: Volume | None, source: str, frame: str | None = None) -> dict[str, Volume]:
+    """Masks of ``segments`` (name, layer, label value, metadata) of the label layers ``data[..., layer]``.
+
+    Each layer is made contiguous once and each segment is ``layer == value``; with ``reference``, each
+    layer is put onto the reference grid by :func:`labels_onto` (the mask rule of :func:`resample_to`,
+    identical masks, no full-size mask per segment).
+    """
+    on_grid: dict[tuple[int, int], np.ndarray] = {}
+    present: set[tuple[int, int]] = set()
+    for layer in sorted({seg[1] for seg in segments}):
+        values = sorted({seg[2] for seg in segments if seg[1] == layer})
+        arr = np.ascontiguousarray(data[..., layer])
+        if reference is None:
+            for v in values:
+                on_grid[layer, v] = arr == v
+                present.add((layer, v))
+            continue
+        found = labels_onto(Volume(arr, affine, "label", "1", frame), values, reference)
+        for v in values:
+            if v in found:
+                present.add((layer, v))
+            on_grid[layer, v] = found.get(v, np.zeros(reference.shape, dtype=bool))
+    grid_affine = affine if reference is None else reference.affine
+    grid_frame = frame if reference is None else (frame or reference.frame_of_reference_uid)
+    masks: dict[str, Volume] = {}
+    used: set[tuple[int, int]] = set()
+    for name, layer, value, meta in segments:
+        array = on_grid[layer, value]
+        if (layer, value) in used:  # two segments with one label: each gets its own array
+            array = array.copy()
+        used.add((layer, value))
+        if reference is not None and (layer, value) in present and not array.any():
+            raise _empty_on_reference(name, source, reference)
+        masks[_unique(name, masks)] = _mask_volume(array, grid_affine, grid_frame, meta)
+    return masks
+
+
+def _present_labels(arr: np.ndarray) -> list[int]:
+    """Non-zero values of an integer label array, ascending (``np.unique`` without the sort for small labels)."""
+    if arr.dtype == np.bool_:
+        arr = arr.view(np.uint8)
+    if arr.size and np.issubdtype(arr.dtype, np.integer) and arr.dtype.itemsize <= 2 and int(arr.min()) >= 0:
+        return [int(v) for v in np.flatnonzero(np.bincount(arr.ravel())) if v != 0]
+    return [int(v) for v in np.unique(arr) if v != 0]
+
+
+def _labelmap_masks(labelmap: Volume, labels: Mapping[int, str] | None,
+                    reference: Volume | None = None, source: str = "the label map") -> dict[str, Volume]:
     arr = labelmap.array
     if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
         if not np.all(np.mod(arr, 1) == 0):
@@ -180,8 +231,9 @@ def _labelmap_masks(labelmap: Volume, labels: Mapping[int, str] | None) -> dict[
                 "not a segmentation"
             )
         arr = arr.astype(np.int64)
-    present = [int(v) for v in np.unique(arr) if v != 0]
-    masks: dict[str, Volume] = {}
+    if arr.dtype == np.bool_:
+        arr = arr.view(np.uint8)
+    present = _present_labels(arr)
     if labels is not None:
         missing = [v for v in labels if v not in present]
         if missing:
@@ -189,17 +241,30 @@ def _labelmap_masks(labelmap: Volume, labels: Mapping[int, str] | None) -> dict[
                 f"labels {missing} ({[labels[v] for v in missing]}) do not occur in the label map "
                 f"{labelmap.metadata.get('source_files')} (present: {present}); check the mapping"
             )
+    segments: list[tuple[str, int, int, dict[str, Any]]] = []
+    taken: dict[str, None] = {}
     for value in present:
         if labels is not None and value not in labels:
             logger.info("label %d has no name in the mapping; skipped", value)
             continue
-        name = labels[value] if labels is not None else f"label_{value}"
-        meta = {**labelmap.metadata, "label_value": value}
-        masks[_unique(name, masks)] = _mask_volume(arr == value, labelmap.affine, labelmap.frame_of_reference_uid, meta)
-    return masks
+        name = _unique(labels[value] if labels is not None else f"label_{value}", taken)
+        taken[name] = None
+        segments.append((name, 0, value, {**labelmap.metadata, "label_value": value}))
+    return _layer_masks(arr[..., np.newaxis], labelmap.affine, segments, reference, source,
+                        labelmap.frame_of_reference_uid)
+
+
+def _empty_on_reference(name: str, source: str, reference: Volume) -> GeometryError:
+    return GeometryError(
+        f"segment {name!r} of {source} is empty on the reference grid (spacing {reference.spacing_mm} "
+        "mm): it is smaller than half a voxel or lies outside the image; check the pairing of image and "
+        "segmentation"
+    )
 
 
 def _read_dicom_seg(ds: pydicom.Dataset, path: Path) -> dict[str, Volume]:
+    import highdicom as hd
+
     seg = hd.seg.Segmentation.from_dataset(ds)
     numbers = list(seg.segment_numbers)
     try:
@@ -340,10 +405,12 @@ def read_segmentation(
         raise InputError(f"{p}: no such segmentation file; check the path")
     name = p.name.lower()
     if name.endswith((".nrrd", ".nhdr")):
-        masks = _read_slicer_or_labelmap_nrrd(p, labels)
-    elif name.endswith((".nii", ".nii.gz")):
-        masks = _labelmap_masks(read_volume(p), labels)
+        return _read_slicer_or_labelmap_nrrd(p, labels, reference)  # on the reference grid when given
+    if name.endswith((".nii", ".nii.gz")):
+        return _labelmap_masks(read_volume(p), labels, reference, str(p))
     else:
+        import pydicom
+
         try:
             ds = pydicom.dcmread(p)
         except (pydicom.errors.InvalidDicomError, OSError, EOFError, ValueError) as err:
@@ -373,11 +440,7 @@ def masks_onto(masks: Mapping[str, Volume], reference: Volume, *, source: str = 
     for seg_name, mask in masks.items():
         resampled = resample_to(mask, reference)
         if mask.array.any() and not resampled.array.any():
-            raise GeometryError(
-                f"segment {seg_name!r} of {source} is empty on the reference grid (spacing {reference.spacing_mm} "
-                "mm): it is smaller than half a voxel or lies outside the image; check the pairing of image and "
-                "segmentation"
-            )
+            raise _empty_on_reference(seg_name, source, reference)
         out[seg_name] = resampled
     return out
 
@@ -439,6 +502,9 @@ def write_dicom_seg(
     InputError
         If there are no masks or no source images.
     """
+    import highdicom as hd
+    from pydicom.sr.coding import Code
+
     if not masks or not source_images:
         raise InputError("write_dicom_seg needs at least one mask and the source images")
     items = list(masks.items())
@@ -465,8 +531,8 @@ def write_dicom_seg(
             hd.seg.SegmentDescription(
                 segment_number=s,
                 segment_label=name[:64],
-                segmented_property_category=category,
-                segmented_property_type=kind,
+                segmented_property_category=Code(*category),
+                segmented_property_type=Code(*kind),
                 algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
             )
         )

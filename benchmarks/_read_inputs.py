@@ -32,10 +32,7 @@ def main() -> None:
     e_aff, _ = _affine(header)
     labels, sheader = nrrd.read(sys.argv[2], index_order="C")
     s_aff, non_spatial = _affine(sheader)
-    if non_spatial:
-        labels = np.moveaxis(labels, labels.ndim - 1 - non_spatial[0], 0)
-    else:
-        labels = labels[np.newaxis]
+    labels = np.moveaxis(labels, labels.ndim - 1 - non_spatial[0], 0) if non_spatial else labels[np.newaxis]
     t2s = np.linalg.inv(s_aff) @ e_aff  # emission index → segmentation index (axis-aligned samples)
     idx, valid = [], []
     for axis in range(3):

@@ -163,7 +163,7 @@ class _PipeGuard:
 def main() -> None:
     """Console-script entry point (output to a closed pipe: see :class:`_PipeGuard`)."""
     stdout, stderr = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _PipeGuard(stdout), _PipeGuard(stderr)  # type: ignore[assignment]
+    sys.stdout, sys.stderr = _PipeGuard(stdout), _PipeGuard(stderr)
     try:
         app()
     finally:

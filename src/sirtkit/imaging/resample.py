@@ -212,7 +212,7 @@ def _separable_count(mask_of: Callable[[tuple[slice, slice, slice]], np.ndarray]
     if found is None:
         return np.zeros(tuple(s.stop - s.start for s in box), dtype=np.int32)
     idx_list, valid_list, window = found
-    work = np.asarray(mask_of(window), dtype=np.uint8)
+    work: np.ndarray = np.asarray(mask_of(window), dtype=np.uint8)
     for axis in range(3):
         idx = np.where(valid_list[axis], idx_list[axis] - window[axis].start, 0)
         weight = valid_list[axis].astype(np.uint8)
@@ -288,7 +288,10 @@ def labels_onto(labels: Volume, values: Sequence[int], reference: Volume) -> dic
         if _parallel_axes(t2s):
             # Covered fractions are k/N (N = n_k n_j n_i ≤ 512 points): k ≥ 0.5 N is the decision resample_to
             # makes in floating point (its 1e-9 rounding allowance is far below the 1/N step between fractions).
-            hits = _separable_count(lambda w, v=value: arr[w] == v, arr.shape, t2s, box, counts)
+            def mask_of(window: tuple[slice, slice, slice], v: int = value) -> np.ndarray:
+                return np.asarray(arr[window] == v)
+
+            hits = _separable_count(mask_of, arr.shape, t2s, box, counts)
             out[value][box] = hits >= MASK_FRACTION_THRESHOLD * (counts[0] * counts[1] * counts[2])
         else:
             mask = labels.with_array(np.asarray(arr == value))

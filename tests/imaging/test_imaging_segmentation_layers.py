@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 
 from sirtkit.errors import GeometryError
-from sirtkit.imaging import Volume, masks_onto, read_segmentation, read_volume, resample_to, sample_path, write_volume
+from sirtkit.imaging import (
+    Volume,
+    masks_onto,
+    read_segmentation,
+    read_volume,
+    resample_to,
+    sample_path,
+    write_volume,
+)
 from sirtkit.imaging.resample import labels_onto
 
 

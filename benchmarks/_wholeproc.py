@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["REPO", "Candidate", "Timing", "load_average", "run_rounds", "sirtkit_argv"]
+__all__ = ["REPO", "Candidate", "Timing", "load_average", "paired_ratio", "run_rounds", "sirtkit_argv"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,11 +46,16 @@ class Candidate:
 @dataclass
 class Timing:
     wall_s: list[float] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)  # user + system CPU time of the process
     peak_rss_mb: list[float] = field(default_factory=list)
 
     @property
     def median_s(self) -> float:
         return statistics.median(self.wall_s)
+
+    @property
+    def median_cpu_s(self) -> float:
+        return statistics.median(self.cpu_s)
 
     @property
     def peak_mb(self) -> float:
@@ -63,7 +68,7 @@ def load_average() -> str:
     return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
-def _run_once(candidate: Candidate, cwd: Path) -> tuple[float, float]:
+def _run_once(candidate: Candidate, cwd: Path) -> tuple[float, float, float]:
     env = {**os.environ, "PYTHONPATH": str(candidate.src), "MPLBACKEND": "Agg", "COLUMNS": "100"}
     t0 = time.perf_counter()
     proc = subprocess.Popen(list(candidate.argv), cwd=cwd, env=env, stdout=subprocess.DEVNULL,
@@ -76,7 +81,8 @@ def _run_once(candidate: Candidate, cwd: Path) -> tuple[float, float]:
         proc.stderr.close()
     if proc.returncode not in candidate.ok_status:
         raise SystemExit(f"{candidate.label}: exit {proc.returncode}\n{err[-3000:]}")
-    return wall, usage.ru_maxrss / 1024.0  # ru_maxrss is in KiB on Linux
+    # CPU time (user + system) is disturbed far less than wall time by other processes on a shared machine
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0  # ru_maxrss: KiB on Linux
 
 
 def run_rounds(candidates: Sequence[Candidate], repeats: int, cwd: Path, *, warmup: int = 1) -> dict[str, Timing]:
@@ -84,14 +90,16 @@ def run_rounds(candidates: Sequence[Candidate], repeats: int, cwd: Path, *, warm
     out = {c.label: Timing() for c in candidates}
     for n in range(warmup + repeats):
         for c in candidates:
-            wall, rss = _run_once(c, cwd)
+            wall, cpu, rss = _run_once(c, cwd)
             if n >= warmup:
                 out[c.label].wall_s.append(wall)
+                out[c.label].cpu_s.append(cpu)
                 out[c.label].peak_rss_mb.append(rss)
     return out
 
 
-def paired_ratio(timings: Mapping[str, Timing], label: str, baseline: str) -> float:
-    """Median over rounds of (candidate time / baseline time in the same round)."""
-    a, b = timings[label].wall_s, timings[baseline].wall_s
+def paired_ratio(timings: Mapping[str, Timing], label: str, baseline: str, *, cpu: bool = False) -> float:
+    """Median over rounds of (candidate time / baseline time in the same round); wall or CPU time."""
+    a = timings[label].cpu_s if cpu else timings[label].wall_s
+    b = timings[baseline].cpu_s if cpu else timings[baseline].wall_s
     return statistics.median(x / y for x, y in zip(a, b, strict=True))

@@ -1,8 +1,9 @@
-"""Label layers put onto an emission grid once per layer (`labels_onto`) give exactly the masks of the
-per-segment rule (`resample_to` of each full-resolution mask: covered fraction ≥ 0.5).
+"""Label layers put onto an emission grid once per layer (`labels_onto`), and boolean masks resampled
+with integer sub-voxel counts, give exactly the masks of the floating-point rule they replace (the
+covered-fraction map of each full-resolution mask, inside when ≥ 0.5 − 1e-9).
 
-Tolerance: none — every voxel of every segment must agree (the two paths sample the same sub-voxel
-points; the layer path counts them in integers, which decides k/N ≥ 0.5 exactly).
+Tolerance: none — every voxel of every segment must agree (the paths sample the same sub-voxel points;
+counting them in integers decides k/N ≥ 0.5 exactly).
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from sirtkit.imaging import (
     sample_path,
     write_volume,
 )
-from sirtkit.imaging.resample import labels_onto
+from sirtkit.imaging.resample import MASK_FRACTION_THRESHOLD, labels_onto
+
+
+def _float_rule(mask: Volume, reference: Volume) -> np.ndarray:
+    """The mask rule as it was computed before (float fraction map, 1e-9 rounding allowance)."""
+    return resample_to(mask, reference, interpolation="fraction").array >= MASK_FRACTION_THRESHOLD - 1e-9
 
 
 @pytest.mark.parametrize(("image", "seg"), [("patient_1_pet", "patient_1_seg"), ("patient_2_spect", "patient_2_seg")])
@@ -30,13 +36,16 @@ def test_bundled_samples_identical_to_per_segment_resampling(image: str, seg: st
     same volumes (voxel counts) as resampling every full-resolution mask."""
     reference = read_volume(sample_path(image))
     fast = read_segmentation(sample_path(seg), reference=reference)
-    old = masks_onto(read_segmentation(sample_path(seg)), reference, source=str(sample_path(seg)))
+    native = read_segmentation(sample_path(seg))
+    old = masks_onto(native, reference, source=str(sample_path(seg)))
     assert list(fast) == list(old)
     for name in old:
         assert fast[name].same_grid(reference)
         assert fast[name].is_mask and fast[name].frame_of_reference_uid == old[name].frame_of_reference_uid
         assert fast[name].metadata == old[name].metadata
-        assert np.array_equal(fast[name].array, old[name].array), name
+        expected = _float_rule(native[name], reference)
+        assert np.array_equal(fast[name].array, expected), name
+        assert np.array_equal(old[name].array, expected), name
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -58,9 +67,11 @@ def test_random_label_maps_on_shifted_and_scaled_grids(seed: int) -> None:
     fast = labels_onto(src, [1, 2, 3, 4, 7], ref)
     assert 4 not in fast  # absent values are left out
     for value in (1, 2, 3, 7):
-        expected = resample_to(src.with_array(labels == value), ref).array
+        mask = src.with_array(labels == value)
+        expected = _float_rule(mask, ref)
         got = fast.get(value, np.zeros(ref.shape, bool))
         assert np.array_equal(got, expected), (seed, value)
+        assert np.array_equal(resample_to(mask, ref).array, expected), (seed, value)
 
 
 def test_label_map_nrrd_and_flipped_reference(tmp_path) -> None:
@@ -76,7 +87,7 @@ def test_label_map_nrrd_and_flipped_reference(tmp_path) -> None:
     fast = read_segmentation(path, reference=ref, labels={5: "liver", 300: "tumor"})
     native = read_segmentation(path, labels={5: "liver", 300: "tumor"})
     for name in ("liver", "tumor"):
-        assert np.array_equal(fast[name].array, resample_to(native[name], ref).array), name
+        assert np.array_equal(fast[name].array, _float_rule(native[name], ref)), name
 
 
 def test_segment_lost_on_the_reference_grid_is_refused(tmp_path) -> None:

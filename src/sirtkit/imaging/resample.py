@@ -232,6 +232,23 @@ def _parallel_axes(t2s: np.ndarray) -> bool:
     return bool(np.max(np.abs(off_diagonal)) < _PARALLEL_AXES_TOLERANCE)
 
 
+def _mask_by_counts(volume: Volume, reference: Volume) -> np.ndarray | None:
+    """The mask rule for parallel axes in integer sub-voxel counts (same points and decision as the
+    fraction map, without its float passes); None for oblique grids (the fraction map handles them)."""
+    t2s = np.linalg.inv(volume.affine) @ reference.affine
+    if not _parallel_axes(t2s):
+        return None
+    out = np.zeros(reference.shape, dtype=bool)
+    box = _bounding_box(volume, reference)
+    if box is None:
+        return out
+    counts = _subsample_counts(volume, reference)
+    src = volume.array
+    hits = _separable_count(lambda window: src[window], src.shape, t2s, box, counts)
+    out[box] = hits >= MASK_FRACTION_THRESHOLD * (counts[0] * counts[1] * counts[2])
+    return out
+
+
 def labels_onto(labels: Volume, values: Sequence[int], reference: Volume) -> dict[int, np.ndarray]:
     """Boolean masks ``labels == value`` of a label map, put onto ``reference`` by the mask rule.
 
@@ -382,6 +399,10 @@ def resample_to(
             f"reference extent {np.round(reference.corners_mm()[[0, -1]], 1).tolist()} mm (LPS); check that "
             "both come from the same patient and study"
         )
+    if volume.is_mask and interpolation == "linear":
+        inside = _mask_by_counts(volume, reference)
+        if inside is not None:
+            return Volume(inside, reference.affine, volume.quantity, volume.unit, frame, metadata)
     if volume.is_mask and interpolation != "nearest":
         fraction = _fraction_map(volume, reference)
         if interpolation == "fraction":

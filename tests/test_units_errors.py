@@ -29,3 +29,37 @@ def test_require_positive():
     assert require_positive(0.0, "x", allow_zero=True) == 0.0
     with pytest.raises(UnitsError, match="mass_kg"):
         require_positive(-1.0, "mass_kg")
+
+
+def test_full_disk_while_writing_is_an_output_error_naming_the_file(tmp_path) -> None:
+    """ENOSPC inside an atomic write: OutputWriteError (an InputError, CLI exit 2), target untouched."""
+    import errno
+    from pathlib import Path
+
+    from sirtkit._files import atomic_write
+    from sirtkit.errors import OutputWriteError
+
+    target = Path(tmp_path) / "dose.nrrd"
+    target.write_text("old")
+
+    def write(tmp: Path) -> None:
+        tmp.write_text("partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OutputWriteError, match=r"cannot write .*dose\.nrrd: No space left on device; the disk is full"):
+        atomic_write(target, write)
+    assert target.read_text() == "old"
+    assert [p.name for p in Path(tmp_path).iterdir()] == ["dose.nrrd"]
+    assert issubclass(OutputWriteError, InputError)
+
+
+def test_unwritable_folder_is_an_output_error(tmp_path) -> None:
+    from pathlib import Path
+
+    from sirtkit._files import atomic_write_bytes
+    from sirtkit.errors import OutputWriteError
+
+    blocker = Path(tmp_path) / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputWriteError, match=r"cannot write .*file/out\.txt"):
+        atomic_write_bytes(blocker / "out.txt", b"data")

@@ -14,12 +14,24 @@ normally created file would (0666 minus the umask).
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["atomic_write", "atomic_write_bytes", "default_mode"]
+from sirtkit.errors import OutputWriteError
+
+__all__ = ["atomic_write", "atomic_write_bytes", "default_mode", "output_error"]
+
+# What to do, by errno, when an output file cannot be written.
+_ADVICE = {
+    errno.ENOSPC: "the disk is full: free space or write to another folder",
+    errno.EDQUOT: "the disk quota is used up: free space or write to another folder",
+    errno.EACCES: "no permission to write there: choose a folder you can write to",
+    errno.EPERM: "no permission to write there: choose a folder you can write to",
+    errno.EROFS: "the file system is read-only: write to another folder",
+}
 
 
 def default_mode(directory: bool = False) -> int:
@@ -33,20 +45,41 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None], *,
     """Call ``write(tmp)`` on a temporary file beside ``path`` (same ``suffix``), then rename it to ``path``.
 
     The folder is created if needed; the temporary file is removed if ``write`` fails.
+
+    Raises
+    ------
+    OutputWriteError
+        The file cannot be written (full disk, no permission, read-only file system); the message names
+        the file and what to do. The target is left as it was.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
-    os.close(fd)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
+        os.close(fd)
+    except OSError as err:
+        raise output_error(target, err) from err
     tmp = Path(tmp_name)
     try:
         write(tmp)
         os.chmod(tmp, default_mode())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         tmp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise output_error(target, err) from err
         raise
     return target
+
+
+def output_error(target: Path, err: OSError) -> OutputWriteError:
+    """An :class:`OutputWriteError` for ``err`` raised while writing ``target``, with advice by errno.
+
+    >>> print(output_error(Path("out/dose.nrrd"), OSError(errno.ENOSPC, "No space left on device")))
+    cannot write out/dose.nrrd: No space left on device; the disk is full: free space or write to another folder. Nothing was written.
+    """
+    advice = _ADVICE.get(err.errno or -1, "check the folder and the disk")
+    return OutputWriteError(f"cannot write {target}: {err.strerror or err}; {advice}. Nothing was written.")
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:

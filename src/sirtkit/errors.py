@@ -22,6 +22,7 @@ __all__ = [
     "GeometryError",
     "InputError",
     "MissingExtraError",
+    "OutputWriteError",
     "SirtError",
     "UnitsError",
 ]
@@ -45,6 +46,13 @@ class GeometryError(InputError):
 
 class DicomInputError(InputError):
     """A DICOM file or series cannot be used; the message names the file and the tag."""
+
+
+class OutputWriteError(InputError):
+    """An output file could not be written (full disk, no permission): the message names the file.
+
+    Reported like an input error (CLI exit 2): the disk or folder is the user's to fix; nothing was written.
+    """
 
 
 class ConstraintViolation(SirtError):

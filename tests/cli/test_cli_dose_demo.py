@@ -116,7 +116,7 @@ def test_demo_runs_on_bundled_samples(tmp_path):
     liver = next(v for v in doc["posttreatment"]["vois"] if v["name"] == "Liver")
     assert liver["activity_mbq"] == pytest.approx(1400.0, rel=5e-3)
     plan = doc["plan"]["plan"]["plan"]
-    assert plan["binding_constraint"] in {"tumour_target", "normal_liver_limit", "lung_limit"}
+    assert plan["binding_constraint"] in {"tumour_target", "perfused_normal_liver_limit", "whole_normal_liver_limit", "lung_limit"}
     assert 0.5 < plan["activity_prepared_gbq"] < 5.0
 
 

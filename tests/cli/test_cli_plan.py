@@ -1,4 +1,4 @@
-"""`sirtkit plan`: exit statuses 0/1/2, messages, JSON document, no files written."""
+"""`sirtkit plan`: exit statuses 0/1/2, messages, JSON document; files only with --out (the plan sheet)."""
 
 from __future__ import annotations
 
@@ -78,3 +78,54 @@ def test_bad_input_exit_2_and_no_files(tmp_path: Path) -> None:
     assert sorted(tmp_path.iterdir()) == before
     missing = runner.invoke(app, ["plan", str(tmp_path / "none.yaml")], env=ENV)
     assert missing.exit_code == 2 and "not found" in missing.output
+
+
+def test_out_writes_plan_sheet(tmp_path: Path) -> None:
+    """`--out` writes the plan sheet to sign (HTML + PDF); `--no-pdf` only the HTML (issue 8 item 7)."""
+    out = tmp_path / "sheet"
+    result = runner.invoke(app, ["plan", str(CASES / "nelm_glass_partition_right_lobe.yaml"), "--out", str(out)],
+                           env=ENV)
+    assert result.exit_code == 0, result.output
+    assert (out / "plan_sheet.html").is_file() and (out / "plan_sheet.pdf").is_file()
+    html_only = tmp_path / "html"
+    result = runner.invoke(app, ["plan", str(CASES / "nelm_resin_bsa_bilobar.yaml"), "--out", str(html_only),
+                                 "--no-pdf"], env=ENV)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in html_only.iterdir() if not p.name.startswith(".")) == ["plan_sheet.html"]
+
+
+def test_out_refuses_a_foreign_folder_without_force(tmp_path: Path) -> None:
+    """The sheet replaces its folder as a whole: a folder sirtkit did not write needs --force (exit 2 first)."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("not sirtkit's", encoding="utf-8")
+    case = str(CASES / "nelm_glass_partition_right_lobe.yaml")
+    result = runner.invoke(app, ["plan", case, "--out", str(out), "--no-pdf"], env=ENV)
+    assert result.exit_code == 2
+    assert (out / "notes.txt").is_file() and not (out / "plan_sheet.html").exists()
+    result = runner.invoke(app, ["plan", case, "--out", str(out), "--no-pdf", "--force"], env=ENV)
+    assert result.exit_code == 0, result.output
+    assert (out / "plan_sheet.html").is_file() and not (out / "notes.txt").exists()
+
+
+def test_refused_plan_sheet_still_written_with_failures(tmp_path: Path) -> None:
+    out = tmp_path / "refused"
+    result = runner.invoke(app, ["plan", str(CASES / "nelm_resin_high_lsf_refused.yaml"), "--out", str(out),
+                                 "--no-pdf"], env=ENV)
+    assert result.exit_code == 1
+    assert "contraindicated" in (out / "plan_sheet.html").read_text(encoding="utf-8")
+
+
+def test_exact_infusion_row_in_terminal_table() -> None:
+    """The decay table had only 6-hourly rows with the nearest one marked; the exact time is its own row."""
+    result = runner.invoke(app, ["plan", str(CASES / "nelm_glass_partition_right_lobe.yaml")], env=ENV)
+    assert "2026-03-03T15:00-05:00 ← planned infusion" in result.output
+
+
+def test_null_lung_limit_is_exit_2(tmp_path: Path) -> None:
+    text = (CASES / "nelm_glass_partition_right_lobe.yaml").read_text(encoding="utf-8")
+    case = tmp_path / "case.yaml"
+    case.write_text(text + "limits: {lung_dose_gy: .inf}\n", encoding="utf-8")
+    result = runner.invoke(app, ["plan", str(case)], env=ENV)
+    assert result.exit_code == 2
+    assert "lung_dose_gy" in result.output

@@ -21,7 +21,7 @@ from sirtkit.dosimetry import (
 )
 from sirtkit.errors import GeometryError, InputError, UnitsError
 from sirtkit.imaging import Volume
-from sirtkit.physics.nuclides import HO166, Y90
+from sirtkit.physics.nuclides import HO166, TC99M, Y90
 
 
 def test_ldm_w18(activity_volume: Callable[..., Volume]) -> None:
@@ -68,12 +68,28 @@ def test_ldm_density_map_and_refusals(activity_volume: Callable[..., Volume]) ->
 
 
 def test_density_from_ct() -> None:
-    """Kao 2014 calibration: ρ = (HU+1000)/1000, clipped to [air 0.0012, 1.1]; lung −750 HU → 0.25
-    (CLINICAL.md W22: 4000 mL at −750 HU → 1.00 kg)."""
+    """Schneider et al. 2000 calibration (Phys Med Biol 45:459; GATE table): lung −750 HU → 0.2586 g/mL,
+    so 4000 mL of lung weighs 1.034 kg (CLINICAL.md W22 gives 1.00 kg with the linear air–water
+    approximation ρ = (HU+1000)/1000, 3.4 % lower). Tolerance 1e-4 relative (float32)."""
     ct = Volume.from_spacing(np.full((10, 20, 20), -750.0), (10.0, 10.0, 10.0), quantity="ct", unit="HU")
     rho = density_from_ct(ct)
     assert rho.unit == "g/mL"
-    assert float(rho.array.sum()) * ct.voxel_volume_ml / 1000.0 == pytest.approx(1.00, rel=1e-6)
+    expected = 1.21e-3 + (0.93 - 1.21e-3) * 250.0 / 902.0
+    assert float(rho.array.sum()) * ct.voxel_volume_ml / 1000.0 == pytest.approx(4.0 * expected, rel=1e-4)
+    assert 4.0 * expected == pytest.approx(1.00, rel=0.04)
+
+
+def test_contrast_enhanced_liver_density() -> None:
+    """Issue 7 item 3: a portal-venous liver (115 HU) must not read as 1.10 g/mL. Unenhanced liver 60 HU →
+    1.0737 g/mL (Schneider 2000 soft-tissue line 23 HU 1.031 → 100 HU 1.1199); declared contrast-enhanced,
+    115 HU → 1.031 g/mL (unenhanced soft tissue), within 0.1 % of the 1.03 g/mL planning convention.
+    Tolerance 1e-4 absolute."""
+    ct = Volume.from_spacing(np.array([[[60.0, 115.0, 400.0]]]), (1.0, 1.0, 1.0), quantity="ct", unit="HU")
+    plain = density_from_ct(ct).array.ravel()
+    enhanced = density_from_ct(ct, contrast_enhanced=True).array.ravel()
+    assert plain[0] == pytest.approx(1.031 + 0.0889 * 37 / 77, abs=1e-4)
+    assert enhanced[1] == pytest.approx(1.031, abs=1e-4) and enhanced[1] / LIVER_DENSITY_G_PER_ML - 1 < 1e-3
+    assert enhanced[2] == plain[2]  # bone (> 300 HU) is calibrated unchanged
     with pytest.raises(UnitsError, match="HU"):
         density_from_ct(ct.with_array(ct.array, unit="1"))
 
@@ -138,6 +154,23 @@ def test_uniform_cube_vsv_equals_ldm(activity_volume: Callable[..., Volume], sou
     assert float(vsv.array.sum()) == pytest.approx(float(ldm.array.sum()), rel=0.01)
 
 
+def test_ho166_uniform_cube_vsv_equals_ldm(activity_volume: Callable[..., Volume]) -> None:
+    """Energy conservation for Ho-166 (issue 7 item 2): uniform activity in a large cube, interior VSV dose
+    equals the LDM dose K·a₀/ρ with the published K = 15.87 Gy·kg/GBq at the kernel's density, within 0.5 %
+    (the kernel carries the energy of 15.87 × its absorbed fraction 0.998). Ho-166 per GBq is about 1/3 of
+    Y-90 (15.87/49.67 = 0.3195)."""
+    arr = np.zeros((36, 36, 36))
+    arr[3:33, 3:33, 3:33] = 2.0e6
+    act = activity_volume(arr, (4.0, 4.0, 4.0))
+    vsv = dose_vsv(act, nuclide=HO166)
+    ldm = dose_ldm(act, nuclide=HO166, density_g_per_ml=1.04)
+    interior = (slice(10, 26),) * 3
+    np.testing.assert_allclose(vsv.array[interior], ldm.array[interior], rtol=0.005)
+    assert vsv.metadata["nuclide"] == "Ho-166" and "Ho-166" in vsv.metadata["kernel"]
+    y90 = dose_ldm(act, density_g_per_ml=1.04)
+    assert float(ldm.array[18, 18, 18] / y90.array[18, 18, 18]) == pytest.approx(15.87 / 49.67, rel=1e-6)
+
+
 def test_vsv_density_scaling(activity_volume: Callable[..., Volume]) -> None:
     """Density correction D × ρ_kernel/ρ: scalar 1.04 is a no-op; 0.52 doubles the dose."""
     arr = np.zeros((12, 12, 12))
@@ -164,8 +197,8 @@ def test_vsv_refusals(activity_volume: Callable[..., Volume]) -> None:
     act = activity_volume(np.ones((5, 5, 5)), (4.0, 4.0, 4.0))
     with pytest.raises(GeometryError, match="kernel spacing"):
         dose_vsv(act, kernel=generate_kernel((3.0, 3.0, 3.0)))
-    with pytest.raises(InputError, match="Ho-166"):
-        dose_vsv(act, nuclide=HO166)
+    with pytest.raises(InputError, match="Tc-99m"):
+        dose_vsv(act, nuclide=TC99M)
     with pytest.raises(InputError, match="kernel is for"):
         dose_vsv(act, nuclide=HO166, kernel=get_kernel((4.0, 4.0, 4.0)))
     sheared = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [0.6, 0.0, 0.8]]).T  # column axis tilted

@@ -19,7 +19,7 @@ from sirtkit.dosimetry import (
     write_metrics_csv,
     write_rtdose,
 )
-from sirtkit.errors import GeometryError, UnitsError
+from sirtkit.errors import DicomInputError, GeometryError, UnitsError
 from sirtkit.imaging import Volume
 
 
@@ -49,7 +49,8 @@ def test_rtdose_round_trip(tmp_path: Path) -> None:
     ds = pydicom.dcmread(path)
     assert ds.Modality == "RTDOSE" and ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.481.2"
     assert (ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation) == (32, 32, 31, 0)
-    assert ds.DoseUnits == "GY" and ds.DoseType == "PHYSICAL" and ds.DoseSummationType == "PLAN"
+    assert ds.DoseUnits == "GY" and ds.DoseType == "PHYSICAL" and ds.DoseSummationType == "PLAN_OVERVIEW"
+    assert "ReferencedRTPlanSequence" not in ds  # PLAN_OVERVIEW needs none (PS3.3 C.8.8.3)
     assert [float(v) for v in ds.PixelSpacing] == [2.5, 2.0]  # [row spacing dy, column spacing dx]
     assert [float(v) for v in ds.GridFrameOffsetVector] == [0.0, 3.0, 6.0, 9.0, 12.0]
     assert ds.FrameIncrementPointer == pydicom.tag.Tag(0x3004, 0x000C)
@@ -81,14 +82,21 @@ def test_rtdose_reads_in_simpleitk(tmp_path: Path) -> None:
 
 
 def test_rtdose_reversed_slices_round_trip(tmp_path: Path) -> None:
-    """Slices stacked against the row×column normal: negative relative offsets, geometry preserved."""
+    """Slices stacked along −z (GE NM style): written axial with increasing offsets from 0, values unchanged
+    at every voxel centre (a lossless flip)."""
     direction = np.array([[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]).T
     dose = _dose_volume(direction)
     path = write_rtdose(dose, tmp_path / "rev.dcm")
     ds = pydicom.dcmread(path)
-    assert [float(v) for v in ds.GridFrameOffsetVector] == [0.0, -3.0, -6.0, -9.0, -12.0]
+    assert [float(v) for v in ds.GridFrameOffsetVector] == [0.0, 3.0, 6.0, 9.0, 12.0]
+    assert [float(v) for v in ds.ImageOrientationPatient] == [1, 0, 0, 0, 1, 0]
     back = read_rtdose(path)
-    np.testing.assert_allclose(back.affine, dose.affine, atol=1e-6)
+    scaling = float(ds.DoseGridScaling)
+    k, j, i = np.meshgrid(*(np.arange(n) for n in dose.shape), indexing="ij")
+    centres = dose.index_to_patient(np.stack([k.ravel(), j.ravel(), i.ravel()], axis=1))
+    idx = np.rint(back.patient_to_index(centres)).astype(int)
+    np.testing.assert_allclose(back.index_to_patient(idx), centres, atol=1e-6)
+    np.testing.assert_allclose(back.array[idx[:, 0], idx[:, 1], idx[:, 2]], dose.array.ravel(), atol=scaling)
 
 
 def test_rtdose_refusals(tmp_path: Path) -> None:
@@ -131,3 +139,36 @@ def test_dvh_and_metrics_csv(tmp_path: Path) -> None:
         (row,) = list(csv.DictReader(handle))
     assert float(row["d70_gy"]) == 40.0 and float(row["v50_percent"]) == 60.0 and float(row["mean_gy"]) == 55.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dvh.csv", "metrics.csv"]
+
+
+# --- issue 8 item 15: a truncated or damaged RTDOSE is the user's file (DicomInputError, exit 2) --------
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.5, 0.9, 0.99])
+def test_truncated_rtdose_is_an_input_error_naming_the_file(tmp_path: Path, fraction: float) -> None:
+    data = write_rtdose(_dose_volume(), tmp_path / "dose.dcm", reference=_reference()).read_bytes()
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(data[: int(len(data) * fraction)])
+    with pytest.raises(DicomInputError, match=r"cut\.dcm"):
+        read_rtdose(cut)
+
+
+@pytest.mark.parametrize(("keyword", "value"), [
+    ("ImageOrientationPatient", None), ("ImageOrientationPatient", [1, 0, 0, 0, 1]),
+    ("ImageOrientationPatient", [1, 0, 0, 1, 0, 0]), ("PixelSpacing", None), ("PixelSpacing", [0, 2]),
+    ("GridFrameOffsetVector", [0, 3, 6, 9, float("nan")]), ("DoseGridScaling", float("inf")),
+    ("ImagePositionPatient", None), ("Rows", None),
+])
+def test_rtdose_with_missing_or_bad_geometry_is_an_input_error(
+    tmp_path: Path, keyword: str, value: object
+) -> None:
+    path = write_rtdose(_dose_volume(), tmp_path / "dose.dcm", reference=_reference())
+    ds = pydicom.dcmread(path)
+    if value is None:
+        delattr(ds, keyword)
+    else:
+        setattr(ds, keyword, value)
+    bad = tmp_path / "bad.dcm"
+    ds.save_as(bad)
+    with pytest.raises(DicomInputError, match=r"bad\.dcm"):
+        read_rtdose(bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def test_no_half_written_file_on_failure(tmp_path: Path, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(nibabel, "save", broken_save)
     vol = Volume.from_spacing(np.zeros((2, 2, 2)), spacing_mm=(1, 1, 1))
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(InputError, match=r"cannot write .*bad\.nii\.gz: disk full"):
         write_volume(vol, tmp_path / "bad.nii.gz")
     assert list(tmp_path.iterdir()) == []
 
@@ -101,3 +102,36 @@ def test_empty_nrrd_is_a_clear_input_error(tmp_path):
         read_volume(empty)
     with pytest.raises(InputError, match="empty file"):
         read_segmentation(empty)
+
+
+# --- issue 8 item 15: a truncated or damaged file is the user's (InputError naming it), not a bug -----
+
+
+def _small_volume() -> Volume:
+    rng = np.random.default_rng(0)
+    return Volume.from_spacing(rng.random((8, 16, 16)) * 1000.0, spacing_mm=(4.0, 4.0, 4.0),
+                               quantity="activity_concentration", unit="Bq/mL")
+
+
+@pytest.mark.parametrize("name", ["a.nrrd", "raw.nrrd", "a.nii.gz", "a.nii"])
+@pytest.mark.parametrize("fraction", [0.3, 0.6, 0.9])
+def test_truncated_image_file_is_an_input_error_naming_it(tmp_path: Path, name: str, fraction: float) -> None:
+    source = write_volume(_small_volume(), tmp_path / name, compress=name != "raw.nrrd")
+    cut = tmp_path / f"cut_{name}"
+    data = source.read_bytes()
+    cut.write_bytes(data[: int(len(data) * fraction)])
+    with pytest.raises(InputError, match=re.escape(f"cut_{name}")):
+        read_volume(cut)
+
+
+def test_damaged_gzip_stream_in_nrrd_is_an_input_error(tmp_path: Path) -> None:
+    """Flipped bytes inside the deflate stream (zlib.error before the fix)."""
+    source = write_volume(_small_volume(), tmp_path / "a.nrrd")
+    data = bytearray(source.read_bytes())
+    body = data.index(b"\n\n") + 2
+    for k in range(body + 20, min(len(data) - 8, body + 60)):
+        data[k] ^= 0xFF
+    bad = tmp_path / "bad.nrrd"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"bad\.nrrd"):
+        read_volume(bad)

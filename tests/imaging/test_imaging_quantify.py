@@ -110,6 +110,34 @@ def test_relative_scaling_without_lungs_uses_lsf(small_phantom: Phantom) -> None
         scale_to_delivered_activity(counts, {}, delivered_activity_gbq=2.0)
 
 
+def test_given_lsf_takes_precedence_over_noisy_lung_counts(small_phantom: Phantom) -> None:
+    """Issue 7 item 4: one precedence rule — a given LSF wins over the image's lung counts. The phantom's
+    image LSF is 0.05; with noise added to the lungs (×4 lung counts → image LSF ≈ 0.174) and a given LSF
+    of 0.05, the liver gets A·0.95 and the lungs A·0.05 exactly (rel 1e-6), both LSFs are reported side by
+    side, and the source is "given". Without a given LSF the image-derived one is used."""
+    liver, lung = small_phantom.masks["liver"].array, small_phantom.masks["lung"].array
+    noisy = np.where(lung & ~liver, small_phantom.activity.array * 4.0, small_phantom.activity.array)
+    counts = small_phantom.activity.with_array(noisy, quantity="counts", unit="counts")
+    _, given = scale_to_delivered_activity(counts, small_phantom.masks, delivered_activity_gbq=2.0,
+                                           lung_shunt_fraction=0.05)
+    assert given.in_liver_mbq == pytest.approx(1900.0, rel=1e-6)
+    assert given.in_lungs_mbq == pytest.approx(100.0, rel=1e-6)
+    assert given.lung_shunt_fraction_source == "given" and given.lung_shunt_fraction_used == 0.05
+    assert given.lung_shunt_fraction_given == 0.05
+    assert given.lung_shunt_fraction_image == pytest.approx(0.2 / (0.95 + 0.2), rel=1e-6)
+    assert any("takes precedence" in n and "not used" in n for n in given.notes)
+    _, image = scale_to_delivered_activity(counts, small_phantom.masks, delivered_activity_gbq=2.0)
+    assert image.lung_shunt_fraction_source == "image"
+    assert image.in_lungs_mbq == pytest.approx(2000.0 * 0.2 / 1.15, rel=1e-6)
+    # Lungs without counts but a given LSF: the lung activity is spread uniformly over the lung segment.
+    empty = small_phantom.activity.with_array(np.where(lung & ~liver, 0.0, small_phantom.activity.array),
+                                              quantity="counts", unit="counts")
+    act, spread = scale_to_delivered_activity(empty, small_phantom.masks, delivered_activity_gbq=2.0,
+                                              lung_shunt_fraction=0.05)
+    assert spread.in_lungs_mbq == pytest.approx(100.0, rel=1e-6)
+    assert float(np.ptp(act.array[lung & ~liver])) == pytest.approx(0.0, abs=1e-6)
+
+
 def test_report_fractions_and_body(small_phantom: Phantom) -> None:
     """Add 50 MBq outside the body and 30 MBq in the body but outside liver/lungs."""
     act = small_phantom.activity.array.copy()
@@ -131,3 +159,37 @@ def test_report_fractions_and_body(small_phantom: Phantom) -> None:
     thresholded = activity_report(small_phantom.activity, no_body, body_threshold=1.0)
     assert thresholded.outside_body_mbq == pytest.approx(0.0, abs=1e-12)
     assert np.isfinite(thresholded.total_in_fov_mbq)
+
+
+def test_given_lsf_with_bq_per_ml_image(small_phantom: Phantom) -> None:
+    """The same precedence rule on a Bq/mL image (not counts): liver A·(1 − LSF), lungs A·LSF, rel 1e-6."""
+    _, report = scale_to_delivered_activity(small_phantom.activity, small_phantom.masks, delivered_activity_gbq=1.2,
+                                            lung_shunt_fraction=0.10)
+    assert report.in_liver_mbq == pytest.approx(1080.0, rel=1e-6)
+    assert report.in_lungs_mbq == pytest.approx(120.0, rel=1e-6)
+    _, image = scale_to_delivered_activity(small_phantom.activity, small_phantom.masks, delivered_activity_gbq=1.2)
+    assert image.in_liver_mbq + image.in_lungs_mbq == pytest.approx(1200.0, rel=1e-6)
+
+
+def test_recovery_curve_reading_and_refusals(tmp_path: Path) -> None:
+    """Recovery curves (issue 7 item 8): diameter_mm rows become sphere volumes π/6·d³ (37 mm → 26.52 mL, the
+    NEMA NU 2 largest sphere, CLINICAL.md §11.4; rel 1e-3); RC interpolated in log volume; no extrapolation;
+    percentages, one row, or a wrong header are refused naming the file."""
+    from sirtkit.imaging.quantify import read_recovery_curve
+
+    good = tmp_path / "rc.csv"
+    good.write_text("# NEMA\ndiameter_mm,recovery_coefficient\n37,0.86\n10,0.2\n", encoding="utf-8")
+    curve = read_recovery_curve(good)
+    assert curve.volumes_ml[-1] == pytest.approx(26.52, rel=1e-3) and curve.coefficients == (0.2, 0.86)
+    assert curve.at(curve.volumes_ml[0]) == pytest.approx(0.2) and curve.at(100.0) is None and curve.at(0.1) is None
+    middle = float(np.sqrt(curve.volumes_ml[0] * curve.volumes_ml[-1]))
+    assert curve.at(middle) == pytest.approx(0.53, rel=1e-9)
+    for text, match in (("volume_ml,recovery_coefficient\n1,86\n5,90\n", "fraction"),
+                        ("volume_ml,recovery_coefficient\n1,0.5\n", "two rows"),
+                        ("size,rc\n1,0.5\n2,0.6\n", "header")):
+        bad = tmp_path / "bad.csv"
+        bad.write_text(text, encoding="utf-8")
+        with pytest.raises(InputError, match=match):
+            read_recovery_curve(bad)
+    with pytest.raises(InputError, match="no such file"):
+        read_recovery_curve(tmp_path / "missing.csv")

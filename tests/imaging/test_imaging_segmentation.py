@@ -168,7 +168,7 @@ def test_rtstruct_square_circle_and_hole(tmp_path: Path) -> None:
         "Circle": [_circle(15.0, 0.0)],
         "Square with hole": [square + np.array([0, 0, 2.0]), _circle(5.0, 2.0)],
     })
-    masks = read_segmentation(path, reference=ref)
+    masks = read_segmentation(path, reference=ref, images=[ref])  # the RTSTRUCT names no series: ref is the CT
     pixel_mm2 = 0.25
     assert masks["Square"].array.sum() * pixel_mm2 == pytest.approx(400.0, abs=1e-9)
     assert masks["Square"].array[1].sum() == masks["Square"].array.sum()  # on slice z = 0 only
@@ -177,11 +177,11 @@ def test_rtstruct_square_circle_and_hole(tmp_path: Path) -> None:
     assert holed[2].sum() * pixel_mm2 == pytest.approx(400.0 - math.pi * 25.0, rel=0.03)
     centre = ref.patient_to_index((0.0, 0.0, 2.0)).round().astype(int)
     assert not holed[tuple(centre)]
-    with pytest.raises(InputError, match="reference"):
+    with pytest.raises(InputError, match="--ct"):
         read_segmentation(path)
     other = Volume(ref.array, ref.affine, frame_of_reference_uid="1.2.3.4")
-    with pytest.raises(GeometryError, match="frame of reference"):
-        read_segmentation(path, reference=other)
+    with pytest.raises(InputError, match="frame of reference"):
+        read_segmentation(path, reference=other, images=[other])
 
 
 # ------------------------------------------------------------------------------------------ DICOM SEG

@@ -99,3 +99,18 @@ def test_segment_lost_on_the_reference_grid_is_refused(tmp_path) -> None:
     ref = Volume.from_spacing(np.zeros((4, 4, 4)), spacing_mm=(5.0, 5.0, 5.0), origin_mm=(2.0, 2.0, 2.0))
     with pytest.raises(GeometryError, match="'small'"):
         read_segmentation(path, reference=ref, labels={1: "big", 2: "small"})
+
+
+def test_one_reading_for_both_grids_equals_two() -> None:
+    """`read_segmentation_on_grid` (what `load_segmentation` uses): the native masks of
+    `read_segmentation` and, on the emission grid, the floating-point rule's masks — from one decoding."""
+    from sirtkit.imaging.segmentation import read_segmentation_on_grid
+
+    reference = read_volume(sample_path("patient_1_pet"))
+    native, on_grid = read_segmentation_on_grid(sample_path("patient_1_seg"), reference)
+    alone = read_segmentation(sample_path("patient_1_seg"))
+    assert list(native) == list(alone) == list(on_grid)
+    for name, mask in alone.items():
+        assert native[name].same_grid(mask) and native[name].metadata == mask.metadata
+        assert np.array_equal(native[name].array, mask.array), name
+        assert np.array_equal(on_grid[name].array, _float_rule(mask, reference)), name

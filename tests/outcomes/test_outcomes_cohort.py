@@ -143,7 +143,7 @@ def test_endpoint_before_sirt_is_refused() -> None:
     tables = {"patients": pd.DataFrame({"patient_id": ["a"]}),
               "treatments": pd.DataFrame({"patient_id": ["a"], "treatment_date": ["2020-01-01"], "device": ["glass"]}),
               "events": pd.DataFrame({"patient_id": ["a"], "date": ["2019-12-01"], "event": ["death"]})}
-    with pytest.raises(InputError, match="precedes the first SIRT"):
+    with pytest.raises(InputError, match=r"events, row 2, column date: death \(2019-12-01\) before the first SIRT"):
         derive_endpoints(validate_cohort(tables))
 
 

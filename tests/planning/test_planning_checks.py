@@ -17,7 +17,7 @@ from sirtkit.planning.checks import (
 )
 from sirtkit.planning.devices import DEVICES, dose_constant_for, get_device
 from sirtkit.planning.methods import plan_mird_single, plan_partition
-from sirtkit.planning.targets import INTENT_DOSES, intent_doses
+from sirtkit.planning.targets import INTENT_DOSES, LiverState, intent_doses
 
 
 def _status(results: tuple, name: str) -> CheckStatus:
@@ -56,10 +56,11 @@ def test_tumour_checks_warn() -> None:
     """Tumour below target → warn; T/N < 1 → warn (partition not favourable, Kao 2013)."""
     plan = plan_partition(tumour_mass_kg=0.2, normal_liver_mass_kg=1.0, lung_shunt_fraction=0.05,
                           tumour_to_normal=0.8, normal_liver_limit_gy=75.0, tumour_target_gy=189.0)
-    results = evaluate_checks(plan_quantities(plan), default_thresholds("glass", "palliative"))
+    low_reserve = LiverState(hepatic_reserve_fraction=0.2)
+    results = evaluate_checks(plan_quantities(plan), default_thresholds("glass", "palliative", low_reserve))
     assert _status(results, "tumour_dose_target") is CheckStatus.WARN
     assert _status(results, "tumour_to_normal_ratio") is CheckStatus.WARN
-    assert _status(results, "normal_liver_dose") is CheckStatus.PASS
+    assert _status(results, "perfused_normal_liver_dose") is CheckStatus.PASS
 
 
 def test_single_compartment_has_no_tumour_checks() -> None:
@@ -81,7 +82,8 @@ def test_whole_liver_dose_from_mass() -> None:
 def test_every_spec_has_a_threshold_somewhere() -> None:
     names = set()
     for device in DEVICES:
-        names |= set(default_thresholds(device, "palliative")) | set(vial_thresholds(device))
+        for intent in ("palliative", "radiation_lobectomy"):
+            names |= set(default_thresholds(device, intent)) | set(vial_thresholds(device))
     assert {s.name for s in CHECK_SPECS} <= names
 
 

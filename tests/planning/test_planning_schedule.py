@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -70,3 +70,16 @@ def test_delivered_activity_residual_decayed_back() -> None:
 def test_residual_larger_than_prepared_refused() -> None:
     with pytest.raises(InputError, match="exceeds the prepared"):
         delivered_activity(1.0, CAL, CAL, 2.0, CAL)
+
+
+def test_decay_table_exact_event_rows() -> None:
+    """Issue 8 item 7: the exact infusion time is its own row (not the nearest 6-hour row); an event on a grid
+    time marks that row instead of duplicating it."""
+    t0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    rows = decay_table(3.0, t0, t0, t0 + timedelta(hours=24), step_h=6,
+                       events={"infusion": t0 + timedelta(hours=8, minutes=20), "check": t0 + timedelta(hours=12)})
+    events = [(r.hours_from_reference, r.event) for r in rows if r.event]
+    assert events == [(pytest.approx(8 + 1 / 3, abs=1e-12), "infusion"), (12.0, "check")]
+    assert len(rows) == 6
+    infusion = next(r for r in rows if r.event == "infusion")
+    assert infusion.activity_gbq == pytest.approx(3.0 * 0.5 ** ((8 + 1 / 3) / 64.1), rel=1e-12)

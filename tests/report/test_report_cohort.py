@@ -95,3 +95,31 @@ def test_figures_render_png() -> None:
     assert plots.figure_png(plots.waterfall_figure(best)).startswith(b"\x89PNG")  # > 400: line collection
     assert plots.figure_png(plots.waterfall_figure(best.iloc[:0])).startswith(b"\x89PNG")
     assert plots.figure_png(plots.dose_response_figure(pd.DataFrame(), {})).startswith(b"\x89PNG")
+
+
+def test_report_labels_header_rows_and_reasons() -> None:
+    """Issue 8 item 13: human labels, table headers in <thead> (repeated on each PDF page), no interval when
+    there are too few events (and the reason shown), the REILD and symptom rates with exact intervals."""
+    small = analyse_cohort(synthetic_cohort(14, rng=5), n_bootstrap=10)
+    html = rc.render_cohort_html(small, {})
+    assert "<thead><tr>" in html and "thead { display: table-header-group; }" in html
+    for raw in (">age_years<", ">hepatic_tumour_burden_percent<", ">orr_ci_low_percent<", ">child_pugh_class<"):
+        assert raw not in html
+    assert "Age (years)" in html and "ORR 95 % CI low (%)" in html
+    uni = small.cox_univariable
+    few = uni[uni["events"] < 10]
+    assert len(few) and few["ci_low"].isna().all() and few["note"].str.contains("fewer than 10").all()
+    assert "multivariable Cox not fitted" in html and "Peduzzi" in html
+    assert "REILD detected from labs and events (Sangro 2008)" in html
+    assert small.reild_rate is not None and small.reild_rate.total == 14
+
+
+def test_dose_estimate_never_negative() -> None:
+    """A dose read off a fitted curve below 0 Gy (or outside the observed doses) is withheld with a reason."""
+    from sirtkit.outcomes.analysis import _dose_estimate
+
+    out = _dose_estimate("dose_at_10_percent_risk", (-12.0, -40.0, 15.0), pd.Series([5.0, 60.0]).to_numpy())
+    assert out["dose_at_10_percent_risk_gy"] is None and out["dose_at_10_percent_risk_ci_gy"] == [None, None]
+    assert "-12 Gy" in out["dose_at_10_percent_risk_note"]
+    out = _dose_estimate("d", (20.0, -3.0, 50.0), pd.Series([5.0, 60.0]).to_numpy())
+    assert out["d_gy"] == 20.0 and out["d_ci_gy"] == [None, 50.0]

@@ -227,3 +227,19 @@ def test_output_failure_leaves_nothing(doses, tmp_path):
     with pytest.raises(InputError, match="not a folder"):
         write_compare_outputs(result, target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_nuclide_mismatch_between_dose_maps_warned(doses, tmp_path):
+    """Issue 7 item 2 (sibling in compare): a predicted dose computed as Y-90 for a Ho-166 treatment is the
+    error of item 2 seen from the comparison. RTDOSE DoseComments naming different nuclides give a
+    NUCLIDE MISMATCH warning; a stated treatment nuclide is checked against each map; matching maps pass."""
+    predicted = write_rtdose(doses["dose"], tmp_path / "pred.dcm", dose_comment="sirtkit LDM Y-90 SIRT; no RT Plan")
+    delivered = write_rtdose(doses["dose"], tmp_path / "deliv.dcm", dose_comment="sirtkit LDM Ho-166 SIRT; no RT Plan")
+    files = {**doses, "ho": delivered}
+    result = run_compare(_case(files, "ho", predicted=predicted))
+    assert any(w.startswith("NUCLIDE MISMATCH") for w in result.warnings)
+    assert result.provenance["nuclides"] == {"predicted": "Y-90", "delivered": "Ho-166"}
+    stated = run_compare(_case(doses, "identical", predicted=predicted, nuclide="Ho-166"))
+    assert any("predicted dose was computed for Y-90, the treatment is Ho-166" in w for w in stated.warnings)
+    same = run_compare(_case(files, "ho", predicted=delivered))
+    assert not any(w.startswith("NUCLIDE") for w in same.warnings)

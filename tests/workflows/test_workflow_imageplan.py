@@ -42,3 +42,53 @@ def test_missing_lsf_without_lungs_is_refused(phantom_files):
     labels = {k: v for k, v in phantom_files["labels"].items() if v != "lung"}
     with pytest.raises(InputError, match="lung shunt fraction"):
         run_image_plan(_case(phantom_files, segment_labels=labels), predict_dose=False)
+
+
+@pytest.mark.parametrize("engine", ["ldm", "vsv"])
+def test_holmium_predicted_dose_uses_ho166(phantom_files, engine):
+    """Issue 7 item 2: `predict --device holmium` must compute the predicted dose map with Ho-166 (dose
+    constant 15.87 Gy·kg/GBq, Ho-166 kernel and half-life), not Y-90. Per delivered GBq the predicted doses
+    are 15.87/49.67 = 0.3195 of the Y-90 (glass) ones — exactly with LDM (rel 1e-4); with VSV within 2 % in
+    the normal liver and 0–10 % above in a small hot tumour (Ho-166's shorter range keeps more dose there) — and the plan's predicted
+    normal-liver voxel mean respects its own limit (it equals the MIRD compartment dose: rel 1e-3 LDM,
+    3 % VSV edge spill; Ho-166 60 Gy whole liver, van Roekel; Porto study), so the plan passes. (The normal-liver limit
+    is set to 50 Gy: the multi-compartment planner does not yet bind on the Ho-166 whole-liver limit, so a
+    60 Gy normal liver with T/N 5 tumours fails the 60 Gy whole-liver check in MIRD already — a planning
+    issue, reported separately.)"""
+    ho = run_image_plan(_case(phantom_files, device="holmium", engine=engine, normal_liver_limit_gy=50.0))
+    y90 = run_image_plan(_case(phantom_files, device="glass", engine=engine))
+    assert ho.predicted is not None and y90.predicted is not None
+    assert ho.predicted.provenance["nuclide"] == "Ho-166"
+    assert ho.predicted.provenance["dose_constant_gy_kg_per_gbq"] == 15.87
+    a_ho, a_y = ho.plan.plan.activity_delivered_gbq, y90.plan.plan.activity_delivered_gbq
+    per_gbq_ho = {v.name: v.metrics.mean_gy / a_ho for v in ho.predicted.voi_doses}
+    per_gbq_y = {v.name: v.metrics.mean_gy / a_y for v in y90.predicted.voi_doses}
+    ratio = 15.87 / 49.67
+    if engine == "ldm":
+        for name in ("normal liver", "tumor_1"):
+            assert per_gbq_ho[name] / per_gbq_y[name] == pytest.approx(ratio, rel=1e-4)
+    else:  # large uniform region within 2 %; the small hot tumour keeps more of Ho-166's shorter-range energy
+        assert per_gbq_ho["normal liver"] / per_gbq_y["normal liver"] == pytest.approx(ratio, rel=0.02)
+        assert ratio < per_gbq_ho["tumor_1"] / per_gbq_y["tumor_1"] < 1.10 * ratio
+    assert ho.plan.passes_hard_limits
+    normal = next(c for c in ho.plan.plan.compartments if c.kind == "normal_liver")
+    voxel_normal = next(v for v in ho.predicted.voi_doses if v.name == "normal liver").metrics.mean_gy
+    assert normal.dose_gy == pytest.approx(50.0, rel=1e-9)
+    assert voxel_normal == pytest.approx(normal.dose_gy, rel=1e-3 if engine == "ldm" else 0.03)
+    assert voxel_normal <= 60.0
+    if engine == "vsv":
+        assert "Ho-166" in ho.predicted.dose.metadata["kernel"]
+
+
+def test_given_lsf_wins_over_spect_lung_counts(phantom_files):
+    """Issue 7 item 4, same rule for planning: with lungs segmented (image LSF 0.05) and a given LSF 0.08, the
+    plan uses 0.08 (source "given"), the image-derived 0.05 is shown beside it (rel 1e-6), and the predicted
+    dose map's lungs hold 0.08 of the delivered activity (rel 1e-6)."""
+    result = run_image_plan(_case(phantom_files, lung_shunt_fraction=0.08))
+    assert result.plan.lung_shunt_fraction == 0.08 and result.plan.lung_shunt_fraction_source == "given"
+    assert result.image_lung_shunt_fraction == pytest.approx(0.05, rel=1e-6)
+    assert result.summary()["image_lung_shunt_fraction"] == pytest.approx(0.05, rel=1e-6)
+    rows = {r[0]: r[1] for r in plan_sections(result)[0]["rows"]}
+    assert rows["Image-derived lung shunt fraction"].startswith("0.050 (not used")
+    lung = next(v for v in result.predicted.voi_doses if v.name == "lung")
+    assert lung.activity_mbq == pytest.approx(0.08 * result.plan.plan.activity_delivered_gbq * 1000, rel=1e-6)

@@ -178,3 +178,59 @@ def test_non_mapping_still_refused(tmp_path: Path) -> None:
     path.write_text("- a\n- b\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"must be a YAML mapping .* got list"):
         read_yaml_mapping(path)
+
+
+# --- issue 8 item 14: alias bombs, deep nesting and duplicate keys are refused (exit 2), not run ------
+
+# The 313-byte "billion laughs" document of the issue: 9 aliases per level, 7 levels → 9^7 ≈ 4.8 million
+# strings once expanded (PyYAML builds it with shared lists, then validation walks all of them).
+_ALIAS_BOMB = (
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+    "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (_ALIAS_BOMB, "alias bomb"),
+    ("patient_id: P1\nx: " + "[" * 5000 + "]" * 5000 + "\n", "nested more than 50 levels"),
+    ("patient_id: P1\nx: &a [*a]\n", "recursive"),
+    ("patient_id: P1\n" + "".join(f"k{i}: &a{i} 1\n" for i in range(101)) + "l: ["
+     + ",".join(f"*a{i}" for i in range(101)) + "]\n", "more than 100 aliases"),
+])
+def test_yaml_bombs_and_deep_nesting_are_refused(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "case.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=expected) as info:
+        read_yaml_mapping(path)
+    assert str(path) in str(info.value) and "line" in str(info.value)
+
+
+def test_duplicate_key_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    path = tmp_path / "patient.yaml"
+    path.write_text("patient_id: P1\nmaa:\n  lung_shunt_fraction: 0.05\n  lung_shunt_fraction: 0.5\n")
+    with pytest.raises(InputError, match=r"line 4, column 3: duplicate key 'lung_shunt_fraction' \(first given on line 3\)"):
+        load_patient(path)
+
+
+def test_merge_keys_and_a_few_aliases_still_work(tmp_path: Path) -> None:
+    """YAML merge keys override by design (not a duplicate); ordinary anchors are fine."""
+    path = tmp_path / "case.yaml"
+    path.write_text("base: &b {x: 1, y: 2}\nd:\n  <<: *b\n  x: 5\ne: *b\n")
+    assert read_yaml_mapping(path) == {"base": {"x": 1, "y": 2}, "d": {"x": 5, "y": 2}, "e": {"x": 1, "y": 2}}
+
+
+def test_a_huge_given_value_is_cut_in_the_message(tmp_path: Path) -> None:
+    path = tmp_path / "patient.yaml"
+    path.write_text("patient_id: P1\necog: \"" + "9" * 100_000 + "\"\n")
+    with pytest.raises(InputError) as info:
+        load_patient(path)
+    assert len(str(info.value)) < 1000 and "characters)" in str(info.value)
+
+
+def test_an_integer_too_long_for_python_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "patient.yaml"
+    path.write_text(f"patient_id: P1\necog: {'9' * 5000}\n")
+    with pytest.raises(InputError, match="line 2, column 7: the integer 99999"):
+        load_patient(path)

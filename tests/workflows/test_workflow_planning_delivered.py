@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from sirtkit.workflows.planning import PlanCase, run_plan
@@ -47,13 +48,18 @@ def test_nominal_residual_passes():
 
 def test_whole_glass_vial_infused_is_checked():
     """A glass vial infused 45 h before its calibration holds ~2.8× the planned activity; the doses as
-    infused are computed and checked (normal-liver limit 75 Gy, EANM 2022 Tab 2)."""
+    infused are computed and checked (whole normal-liver limit 75 Gy, EANM 2022 Tab 2), and infusing
+    before the vial's calibration is outside its window: a hard failure."""
     result = run_plan(_case("nelm_glass_partition_right_lobe.yaml",
                             **{"schedule.planned_infusion": "2026-02-27T15:00:00-05:00"}))
     assert result.infused_plan is not None
     assert result.infused_plan.activity_delivered_gbq > 2 * result.plan.activity_delivered_gbq
     infused = {c.name: c.status.value for c in result.checks if c.name.startswith("as_infused_")}
-    assert infused["as_infused_normal_liver_dose"] == "fail"
+    ratio = result.infused_plan.activity_delivered_gbq / result.plan.activity_delivered_gbq
+    whole = next(c for c in result.checks if c.name == "as_infused_whole_normal_liver_dose")
+    assert whole.measured == pytest.approx(result.plan.whole_normal_liver_dose_gy * ratio, rel=1e-12)
+    assert infused["as_infused_tumour_dose_target"] == "pass"
+    assert {c.name: c.status.value for c in result.checks}["vial_window_start"] == "fail"
     assert not result.passes_hard_limits
 
 

@@ -133,18 +133,159 @@ def test_image_time_before_administration_refused(phantom_files):
                        image_reference_time=t0 - timedelta(hours=2)))
 
 
-def test_ct_density_raises_lung_ldm_dose(phantom_files):
-    """Reference: LDM D = K·a₀/ρ (CLINICAL.md §11.1) with ρ = (HU + 1000)/1000 from CT (Kao EJNMMI Res
-    2014;4:33). The mean dose of a VOI is energy over mass, Σ mᵢDᵢ/Σ mᵢ = K·Σaᵢ/Σρᵢ (per voxel volume), so
-    with CT density the lung mean is the uniform-density mean × 1.03·N/Σρᵢ — about 7× for lung at
-    −880 HU — while liver doses barely move (ρ ≈ 1.02 g/mL at +20 HU). Tolerance 1e-3."""
+def _lung_activity_mbq(phantom):
+    return phantom.voi_activity_mbq["lung"]
+
+
+@pytest.mark.parametrize("engine", ["ldm", "vsv"])
+def test_lung_dose_uses_conventional_lung_mass(phantom_files, engine):
+    """Issue 7 item 3: a lung VOI never gets liver density. Without CT the lung mass is the conventional
+    1 kg of MIRD lung dosimetry (TheraSphere IFU: lung limits "based on 30 Gy to a lung mass of 1.0 kg";
+    CLINICAL.md §3), so the lung mean dose equals D_L = K·A_lung/1 kg = 49.67 × 0.100 GBq / 1 kg = 4.967 Gy
+    (phantom: 100 MBq in the lungs), with either engine (lung voxels by local deposition). Tolerance 1e-4.
+    With 1.03 g/mL (the old behaviour) it was 49.67 × 0.1 / 0.719 kg = 6.9 Gy here and 4–7× too low for
+    real whole-lung segments (3–5 L)."""
     phantom = phantom_files["phantom"]
-    uniform = _by_name(run_dose(_case(phantom_files)))
-    with_ct = _by_name(run_dose(_case(phantom_files, ct=phantom_files["ct"], density="ct")))
-    lung = phantom.masks["lung"].array
-    rho = np.clip((phantom.ct.array[lung] + 1000.0) / 1000.0, 0.001205, 1.1)
-    expected_ratio = float(1.03 * rho.size / np.sum(rho))
-    ratio = with_ct["lung"].metrics.mean_gy / uniform["lung"].metrics.mean_gy
-    assert expected_ratio > 5
-    assert ratio == pytest.approx(expected_ratio, rel=1e-3)
-    assert with_ct["tumor_1"].metrics.mean_gy == pytest.approx(uniform["tumor_1"].metrics.mean_gy, rel=0.05)
+    result = run_dose(_case(phantom_files, engine=engine))
+    lung = _by_name(result)["lung"]
+    expected = Y90.dose_constant_gy_kg_per_gbq * _lung_activity_mbq(phantom) / 1000.0 / 1.0
+    assert lung.metrics.mean_gy == pytest.approx(expected, rel=1e-4)
+    assert lung.metrics.mass_g == pytest.approx(1000.0, rel=1e-4)
+    assert "conventional 1 kg" in lung.density_source
+    assert result.provenance["lung_mass_kg"] == 1.0
+    # The phantom's lung segment (699 mL) cannot be whole lungs of 1 kg: said loudly, not silently used.
+    assert any(w.startswith("LUNG SEGMENT") for w in result.warnings)
+    # A given lung mass replaces the convention.
+    given = _by_name(run_dose(_case(phantom_files, engine=engine, lung_mass_kg=0.8)))["lung"]
+    assert given.metrics.mean_gy == pytest.approx(expected / 0.8, rel=1e-4)
+
+
+def test_lung_dose_with_ct_density(phantom_files):
+    """Issue 7 item 3: with a CT the lung mass comes from the CT (Kao et al., EJNMMI Res 2014;4:33) through
+    the Schneider et al. 2000 calibration: D_L = K·A_lung / Σ ρ(HU)·V. The liver keeps 1.03 g/mL with
+    density 'uniform', and gets the calibrated CT density with density 'ct'. Tolerance 1e-3 (CT resampled
+    onto the same grid, float32)."""
+    from sirtkit.physics.tissue import hu_to_density
+
+    phantom = phantom_files["phantom"]
+    lung_mask = phantom.masks["lung"].array & ~phantom.masks["liver"].array
+    mass_kg = float(hu_to_density(phantom.ct.array[lung_mask]).sum()) * phantom.ct.voxel_volume_ml / 1000.0
+    expected = Y90.dose_constant_gy_kg_per_gbq * _lung_activity_mbq(phantom) / 1000.0 / mass_kg
+    for density in ("uniform", "ct"):
+        result = run_dose(_case(phantom_files, ct=phantom_files["ct"], density=density))
+        lung = _by_name(result)["lung"]
+        assert lung.metrics.mean_gy == pytest.approx(expected, rel=1e-3)
+        assert lung.metrics.mass_g == pytest.approx(1000 * mass_kg, rel=1e-3)
+        assert "CT" in lung.density_source
+    uniform = _by_name(run_dose(_case(phantom_files, ct=phantom_files["ct"])))
+    assert uniform["tumor_1"].density_source.startswith("uniform 1.03")
+
+
+def test_contrast_enhanced_ct_liver_density(phantom_files, tmp_path):
+    """Issue 7 item 3: contrast-enhanced liver (+60 HU, portal-venous ≈ 120 HU) must not read as 1.10 g/mL.
+    Auto-detected (liver median > 90 HU): the liver reads 1.031 g/mL (Schneider 2000 unenhanced soft tissue),
+    so delivered doses stay comparable with the 1.03 g/mL plan (within 0.1 %), and a warning says so."""
+    phantom = phantom_files["phantom"]
+    liver = phantom.masks["liver"].array
+    enhanced = write_volume(phantom.ct.with_array(np.where(liver, phantom.ct.array + 60.0, phantom.ct.array)),
+                            tmp_path / "ct_enhanced.nrrd")
+    result = run_dose(_case(phantom_files, ct=enhanced, density="ct"))
+    assert result.provenance["ct_contrast"] == "enhanced"
+    assert result.provenance["liver_mean_density_g_per_ml"] == pytest.approx(1.031, abs=1e-3)
+    assert any(w.startswith("CONTRAST-ENHANCED CT") for w in result.warnings)
+    reference = _by_name(run_dose(_case(phantom_files)))
+    assert _by_name(result)["normal liver"].metrics.mean_gy == pytest.approx(
+        reference["normal liver"].metrics.mean_gy * 1.03 / 1.031, rel=2e-3)
+    forced = run_dose(_case(phantom_files, ct=enhanced, density="ct", ct_contrast="none"))
+    assert forced.provenance["liver_mean_density_g_per_ml"] > 1.08
+
+
+def test_given_lsf_takes_precedence_and_is_shown(phantom_files, tmp_path):
+    """Issue 7 item 4: noisy lung counts (×4, image LSF 0.174) and a given LSF 0.05: the given LSF wins, the
+    lung holds 0.05 × 2 GBq = 100 MBq (rel 1e-6), and notes and provenance show both values and the rule."""
+    phantom = phantom_files["phantom"]
+    lung = phantom.masks["lung"].array & ~phantom.masks["liver"].array
+    noisy = write_volume(phantom.activity.with_array(np.where(lung, phantom.activity.array * 4.0,
+                                                              phantom.activity.array) * 1e-3,
+                                                     quantity="counts", unit="counts"), tmp_path / "noisy.nrrd")
+    result = run_dose(_case(phantom_files, emission=noisy, lung_shunt_fraction=0.05))
+    assert _by_name(result)["lung"].activity_mbq == pytest.approx(100.0, rel=1e-6)
+    p = result.provenance
+    assert p["lung_shunt_fraction_source"] == "given" and p["lung_shunt_fraction_used"] == 0.05
+    assert p["lung_shunt_fraction_image"] == pytest.approx(0.2 / 1.15, rel=1e-4)
+    sentence = next(n for n in result.notes if n.startswith("Lung shunt fraction used"))
+    assert "0.0500" in sentence and "0.1739" in sentence and "precedence" in sentence
+    image = run_dose(_case(phantom_files, emission=noisy))
+    assert image.provenance["lung_shunt_fraction_source"] == "image"
+    assert not any(w.startswith("SUSPICIOUS LUNG COUNTS") for w in image.warnings)  # 0.174 < 0.20
+
+
+def test_implausible_inputs_refused_or_warned(phantom_files, tmp_path):
+    """Issue 7 item 6: 27 GBq (27 mCi typed as GBq) is refused (Y-90 at most 20 GBq, TheraSphere's largest
+    vial); an empty liver segment is refused (it would scale the tumours to thousands of Gy); swapped liver ↔
+    lung roles are refused (image LSF > 0.5); a segmentation shifted by 2 cm earns a loud MISALIGNED warning
+    and one shifted by 8 cm is refused; implausible mean doses are flagged."""
+    with pytest.raises(pydantic.ValidationError, match="mCi"):
+        _case(phantom_files, delivered_activity_gbq=27.0)
+    labels = phantom_files["labels"]
+    swapped = {k: {"normal liver": "lung", "lung": "normal liver"}.get(v, v) for k, v in labels.items()}
+    with pytest.raises(InputError, match="swapped"):
+        run_dose(_case(phantom_files, segment_labels=swapped))
+    from sirtkit.imaging import read_volume
+
+    labelmap = read_volume(phantom_files["seg"])
+    liver_value = next(k for k, v in labels.items() if v == "normal liver")
+    emptied = write_volume(labelmap.with_array(np.where(labelmap.array == liver_value, 0, labelmap.array)),
+                           tmp_path / "no_liver.nrrd")
+    with pytest.raises(InputError, match="liver"):
+        run_dose(_case(phantom_files, segmentation=emptied))
+    shifted = write_volume(labelmap.with_array(np.roll(labelmap.array, 4, axis=2)), tmp_path / "shift2cm.nrrd")
+    result = run_dose(_case(phantom_files, segmentation=shifted))
+    assert any(w.startswith("SEGMENTATION MISALIGNED") for w in result.warnings)
+    far = write_volume(labelmap.with_array(np.roll(labelmap.array, 16, axis=2)), tmp_path / "shift8cm.nrrd")
+    with pytest.raises(InputError, match="does not match"):
+        run_dose(_case(phantom_files, segmentation=far))
+    clean = run_dose(_case(phantom_files))
+    assert not any(w.startswith(("SEGMENTATION", "IMPLAUSIBLE")) for w in clean.warnings)
+    hot = run_dose(_case(phantom_files, delivered_activity_gbq=19.0))  # 9.5× the phantom's 2 GBq
+    assert any(w.startswith("IMPLAUSIBLE DOSE: normal liver") for w in hot.warnings)
+
+
+def test_partial_volume_warning_by_resolution_and_recovery_curve(phantom_files, tmp_path):
+    """Issue 7 item 8: the PVE warning depends on the system FWHM, not on voxels: tumour_2 (4.0 mL, 19.7 mm
+    equivalent diameter) is flagged with the Y-90 PET default (8 mm → below 24 mm) and not with a 5 mm FWHM
+    (below 15 mm). A recovery curve (RC 0.5 at 4 mL, user-supplied, e.g. NEMA/IEC spheres) gives a
+    separately labelled corrected mean = mean / RC (rel 1e-9) only when asked; tables keep the measured dose."""
+    assumed = run_dose(_case(phantom_files))  # counts NRRD without modality: bremsstrahlung SPECT assumed, said
+    assert assumed.provenance["fwhm_mm"] == 15.0 and any("assumed bremsstrahlung" in n for n in assumed.notes)
+    default = run_dose(_case(phantom_files, emission_modality="y90_pet"))
+    assert default.provenance["fwhm_mm"] == 8.0
+    assert any(w.startswith("PARTIAL VOLUME: tumor_2") for w in default.warnings)
+    sharp = run_dose(_case(phantom_files, fwhm_mm=5.0))
+    assert not any("PARTIAL VOLUME: tumor_2" in w for w in sharp.warnings)
+    assert all(v.mean_gy_recovery_corrected is None for v in default.voi_doses)
+    curve = tmp_path / "rc.csv"
+    curve.write_text("# NEMA IEC body phantom, Y-90 PET\nvolume_ml,recovery_coefficient\n0.5,0.3\n4.0,0.5\n"
+                     "26.5,0.85\n", encoding="utf-8")
+    corrected = run_dose(_case(phantom_files, recovery_curve=curve))
+    t2 = _by_name(corrected)["tumor_2"]
+    assert t2.recovery_coefficient == pytest.approx(0.5, abs=0.01)
+    assert t2.mean_gy_recovery_corrected == pytest.approx(t2.metrics.mean_gy / t2.recovery_coefficient, rel=1e-9)
+    assert t2.metrics.mean_gy == pytest.approx(_by_name(default)["tumor_2"].metrics.mean_gy, rel=1e-9)
+    assert any(n.startswith("RECOVERY-CORRECTED (user curve rc.csv): tumor_2") for n in corrected.notes)
+    assert _by_name(corrected)["normal liver"].mean_gy_recovery_corrected is None  # tumours only
+
+
+def test_empty_liver_on_the_grid_is_refused(phantom_files):
+    """Issue 7 item 6 (defence in depth behind the segmentation readers): a liver segment that is empty on the
+    emission grid would make liver ∪ tumours = tumours and scale the whole delivered activity into them (the
+    "4,000 Gy tumours" of the issue). It is refused with a message naming the cause."""
+    from sirtkit.workflows.posttreatment import _liver_and_lungs
+    from sirtkit.workflows.vois import build_voi_set
+
+    phantom = phantom_files["phantom"]
+    m = phantom.masks
+    vois = build_voi_set({"Liver": m["liver"].with_array(np.zeros(m["liver"].shape, bool)),
+                          "tumor_1": m["tumor_1"]})
+    with pytest.raises(InputError, match="empty on the emission grid"):
+        _liver_and_lungs(_case(phantom_files), vois, [], [])

@@ -111,7 +111,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         except pydantic.ValidationError as err:
             err_console.print(f"[bold red]error:[/] {_message(format_validation_error(err))}")
             raise typer.Exit(EXIT_INPUT) from None
-        except (InputError, FileNotFoundError, IsADirectoryError, MissingExtraError) as err:
+        except (InputError, OSError, MissingExtraError) as err:  # OSError: the user's file or disk
             err_console.print(f"[bold red]error:[/] {_message(str(err))}")
             raise typer.Exit(EXIT_INPUT) from None
         except ConstraintViolation as err:

@@ -46,13 +46,14 @@ def report_cmd(
     bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the dose-threshold CI."),
     seed: int = typer.Option(0, help="Seed of the bootstrap."),
     json_out: bool = typer.Option(False, "--json", help="Print the stable JSON document instead of text."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder that sirtkit did not write."),
 ) -> None:
     """Analyse a cohort and write the outcome report."""
     from sirtkit.workflows.cohort import run_cohort_report
 
     with progress_bar("cohort report", enabled=not json_out) as cb:
         res = run_cohort_report(data, out, pdf=pdf, criteria=criteria, confirmation_min_days=confirm_days,
-                                n_bootstrap=bootstrap, seed=seed, progress=cb)
+                                n_bootstrap=bootstrap, seed=seed, progress=cb, force=force)
     if json_out:
         emit_json("cohort_report", res.summary())
         return

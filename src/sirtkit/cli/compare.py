@@ -17,6 +17,7 @@ from sirtkit.cli._common import (
     progress_bar,
 )
 from sirtkit.errors import InputError
+from sirtkit.workflows._output import check_output_folder
 
 __all__ = ["register"]
 
@@ -30,6 +31,7 @@ def register(app: typer.Typer) -> None:
         predicted: Path = typer.Argument(..., help="Predicted dose in Gy (e.g. MAA plan): dose.nrrd, NIfTI or RTDOSE .dcm."),
         delivered: Path = typer.Argument(..., help="Delivered dose in Gy (Y-90 PET/SPECT): dose.nrrd, NIfTI or RTDOSE .dcm."),
         segmentation: Path = typer.Option(..., "--segmentation", "-s", help="Slicer .seg.nrrd, label map, SEG, RTSTRUCT."),
+        ct: Path = typer.Option(None, "--ct", help="CT an RTSTRUCT was drawn on (its DICOM folder)."),
         voi_role: list[str] = typer.Option([], "--voi-role", help="SEGMENT=ROLE (liver, tumor, normal_liver, lung, perfused)."),
         dose_percent: float = typer.Option(3.0, "--dose-percent", help="Gamma dose criterion, % of the maximum predicted dose."),
         distance_mm: float = typer.Option(3.0, "--distance-mm", help="Gamma distance-to-agreement, mm."),
@@ -38,23 +40,25 @@ def register(app: typer.Typer) -> None:
         dose_unit: str = typer.Option(None, "--dose-unit", help="Gy, for files that do not store a unit (NIfTI, foreign NRRD)."),
         out: Path = typer.Option(Path("sirtkit-compare"), "--out", "-o", help="Folder for the results."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder that sirtkit did not write."),
     ) -> None:
         """Compare a predicted and a delivered dose map: per-VOI differences, DVHs and a 3-D gamma index."""
         from sirtkit.workflows.compare import CompareCase, run_compare, write_compare_outputs
 
+        check_output_folder(out, force=force)
         if resample not in ("delivered", "predicted"):
             raise InputError(f"--resample-to {resample!r}: use delivered or predicted")
         if dose_unit not in (None, "Gy"):
             raise InputError(f"--dose-unit {dose_unit!r}: only Gy is accepted; convert the dose map to Gy first")
         case = CompareCase(
-            predicted=predicted, delivered=delivered, segmentation=segmentation, voi_roles=parse_roles(voi_role),
+            predicted=predicted, delivered=delivered, segmentation=segmentation, ct=ct, voi_roles=parse_roles(voi_role),
             dose_percent=dose_percent, distance_mm=distance_mm, lower_dose_cutoff_percent=cutoff_percent,
             resample_to=cast(Literal["delivered", "predicted"], resample),
             dose_unit=cast(Literal["Gy"] | None, dose_unit),
         )
         with progress_bar("compare", enabled=not json_out) as callback:
             result = run_compare(case, progress=callback)
-            files = write_compare_outputs(result, out, subtitle=f"{predicted} vs {delivered}")
+            files = write_compare_outputs(result, out, subtitle=f"{predicted} vs {delivered}", force=force)
         if json_out:
             emit_json("compare", {**result.summary(), "files": {k: str(v) for k, v in files.items()}})
             return

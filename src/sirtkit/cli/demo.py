@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from sirtkit.cli._common import console, emit_json, handle_errors, progress_bar
@@ -21,13 +22,14 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("demo-output"), "--out", "-o", help="Folder for the reports."),
         pdf: bool = typer.Option(False, "--pdf", help="Also write PDF reports (needs the pdf extra)."),
         json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+        force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder that sirtkit did not write."),
     ) -> None:
         """Run the main job on the bundled sample patients: MAA-SPECT plan + Y-90 PET dosimetry."""
         from sirtkit.cli.dose import render_dose_table
         from sirtkit.workflows.demo import DEMO_ASSUMPTIONS, run_demo
 
         with progress_bar("demo", enabled=not json_out) as callback:
-            result = run_demo(out, pdf=pdf, progress=callback)
+            result = run_demo(out, pdf=pdf, progress=callback, force=force)
         if json_out:
             emit_json("demo", {"plan": result.plan.summary(), "posttreatment": result.posttreatment.summary(),
                                "files": {k: str(v) for k, v in result.files.items()}})
@@ -63,5 +65,5 @@ def render_image_plan(result: object) -> None:
         console.print(table)
     for failure in result.plan.hard_failures:
         console.print(f"[bold red]FAIL:[/] {failure}")
-    for warning in non_target_warnings(result):
-        console.print(f"[yellow]warning:[/] {warning}")
+    for warning in [*result.warnings, *non_target_warnings(result)]:
+        console.print(f"[yellow]warning:[/] {escape(warning)}")

@@ -1,8 +1,9 @@
-"""`sirtkit plan CASE.yaml [--json]`: pre-treatment activity plan with safety checks.
+"""`sirtkit plan CASE.yaml [--json] [--out DIR [--no-pdf]]`: pre-treatment activity plan with safety checks.
 
 Parses the arguments, calls :func:`sirtkit.workflows.planning.run_plan` and renders the result (rich
-tables, or the stable JSON document of ``docs/cli-plan.md``). Exit status: 0 the plan passes every hard
-limit; 1 a check FAILs a hard limit (named on stderr); 2 bad input.
+tables, or the stable JSON document of ``docs/cli-plan.md``); with ``--out`` it also writes the plan
+sheet (HTML and PDF) to sign. Exit status: 0 the plan passes every hard limit; 1 a check FAILs a hard
+limit (named on stderr; the sheet is still written, with the failures at its top); 2 bad input.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from rich.table import Table
 from sirtkit.cli._common import EXIT_HARD_LIMIT, console, emit_json, err_console, handle_errors
 from sirtkit.planning.checks import CheckStatus
 from sirtkit.planning.methods import ActivityPlan
-from sirtkit.workflows.planning import PlanResult, load_case, run_plan
+from sirtkit.workflows._output import check_output_folder
+from sirtkit.workflows.planning import PlanResult, load_case, run_plan, write_plan_sheet
 
 __all__ = ["register"]
 
@@ -47,6 +49,9 @@ def _plan_tables(plan: ActivityPlan, title: str) -> None:
     summary.add_row("cumulative lung dose (Gy)", f"{plan.cumulative_lung_dose_gy:.2f}")
     summary.add_row("T/N", _fmt(plan.tumour_to_normal_ratio, 3))
     summary.add_row("binding constraint", f"[bold]{plan.binding_constraint.value}[/]")
+    summary.add_row("perfused normal-liver dose (Gy)", _fmt(plan.perfused_normal_liver_dose_gy))
+    summary.add_row("whole normal-liver dose (Gy)", _fmt(plan.whole_normal_liver_dose_gy))
+    summary.add_row("non-perfused normal-liver dose (Gy)", _fmt(plan.nonperfused_normal_liver_dose_gy))
     for key, value in plan.intermediates.items():
         summary.add_row(key, f"{value:.4g}")
     console.print(summary)
@@ -60,12 +65,16 @@ def _plan_tables(plan: ActivityPlan, title: str) -> None:
     console.print(comps)
 
     terr = Table(title="Territories")
-    for col in ("territory", "prepare (GBq)", "deliver (GBq)", "perfused dose (Gy)", "binding", "allowed/needed (GBq)"):
+    for col in ("territory", "prepare (GBq)", "deliver (GBq)", "perfused dose (Gy)", "binding", "allowed/needed (GBq)",
+                "window (deliver GBq)"):
         terr.add_column(col)
     for t in plan.territories:
         allowed = ", ".join(f"{k} {v:.3f}" for k, v in t.constraint_activities_gbq.items())
+        pos = t.window_position
+        window = (f"{_fmt(t.efficacy_activity_gbq)} → {_fmt(t.first_limit_activity_gbq)}"
+                  + ("" if pos is None else f" at {pos:.2f}"))
         terr.add_row(escape(t.name), f"{t.activity_prepared_gbq:.4f}", f"{t.activity_delivered_gbq:.4f}",
-                     f"{t.perfused_dose_gy:.1f}", t.binding_constraint.value, allowed)
+                     f"{t.perfused_dose_gy:.1f}", t.binding_constraint.value, allowed, window)
     console.print(terr)
 
 
@@ -75,8 +84,22 @@ def _render(result: PlanResult, *, infusion: datetime | None = None) -> None:
     console.print(f"LSF {result.lung_shunt_fraction:.4f} ({result.lung_shunt_fraction_source}); lung mass "
                   f"{result.lung_mass_kg:.3f} kg ({result.lung_mass_source})"
                   + (f"; BSA {result.bsa_m2:.4f} m²" if result.bsa_m2 is not None else ""))
+    console.print(f"objective {result.objective}"
+                  + (f" ({result.stated_dose_gy:g} Gy)" if result.stated_dose_gy is not None else "")
+                  + f"; liver compromise: {escape('; '.join(result.liver_compromise) or 'none stated')}; "
+                  f"non-perfused normal liver: {_fmt(result.nonperfused_normal_liver_mass_kg)} kg "
+                  f"({escape(result.nonperfused_normal_liver_source)})")
+    for key, ov in result.overrides.items():
+        console.print(f"[bold red]OVERRIDE[/] {key} = {ov['value_gy']:g} Gy: {escape(str(ov['reason']))}")
     if result.plan is not None:
         _plan_tables(result.plan, "Plan")
+    w = result.activity_window
+    if w is not None and (w["efficacy_reached_prepared_gbq"] is not None or w["first_limit_prepared_gbq"] is not None):
+        lo, hi = w["efficacy_reached_prepared_gbq"], w["first_limit_prepared_gbq"]
+        where = ("[bold red]empty: the targets need more than the first limit allows[/]" if w["empty"]
+                 else ("—" if w["position"] is None else f"{w['position']:.2f} (0 = efficacy, 1 = first limit)"))
+        console.print(f"Activity window (prepared GBq): efficacy reached at {_fmt(lo)}, first limit "
+                      f"({w['first_limit'] or '—'}) at {_fmt(hi)}; plan {w['planned_prepared_gbq']:.4f} → {where}")
     if result.refusal is not None:
         console.print(f"[bold red]REFUSED:[/] {escape(result.refusal)}")
 
@@ -111,17 +134,27 @@ def _render(result: PlanResult, *, infusion: datetime | None = None) -> None:
         draw.add_row("hours after calibration at infusion", f"{d.hours_after_calibration:.2f}")
         draw.add_row("vial activity at infusion (GBq)", f"{d.vial_activity_at_infusion_gbq:.4f}")
         draw.add_row("fraction of vial to draw", f"{d.fraction_of_vial:.4f}")
+        draw.add_row("vial activity from", escape(result.vial_activity_source or "—"))
         console.print(draw)
+    if result.holmium_vial is not None:
+        h = result.holmium_vial
+        ho = Table(title="Ho-166 vial")
+        ho.add_column("item")
+        ho.add_column("value", justify="right")
+        ho.add_row("hours after calibration at infusion", f"{h.hours_after_calibration:.2f}")
+        ho.add_row("vial activity at infusion (GBq)", f"{h.vial_activity_at_infusion_gbq:.4f}")
+        ho.add_row("fraction of vial to draw", f"{h.fraction_of_vial:.4f}")
+        ho.add_row("vial activity from", escape(result.vial_activity_source or "—"))
+        console.print(ho)
+    if result.scout is not None:
+        console.print("Ho-166 scout: " + ", ".join(f"{k} {v:.3g}" for k, v in result.scout.items()))
     if result.decay_table:
         table = Table(title="Decay table (vial; times in the infusion's time zone)")
         for col in ("time", "h from calibration", "decay factor", "activity (GBq)"):
             table.add_column(col)
-        nearest = None if infusion is None else min(
-            range(len(result.decay_table)),
-            key=lambda i: abs((result.decay_table[i].time - infusion).total_seconds()))
-        for i, row in enumerate(result.decay_table):
+        for row in result.decay_table:
             shown = row.time.astimezone(infusion.tzinfo) if infusion is not None else row.time
-            mark = " [bold]← infusion[/]" if i == nearest else ""
+            mark = f" [bold]← {escape(row.event)}[/]" if row.event else ""
             table.add_row(shown.isoformat(timespec="minutes") + mark, f"{row.hours_from_reference:.1f}",
                           f"{row.decay_factor:.5f}", f"{row.activity_gbq:.4f}")
         console.print(table)
@@ -140,10 +173,21 @@ def register(app: typer.Typer) -> None:
         case: Annotated[Path, typer.Argument(help="YAML case file (see docs/planning.md and examples/cases).")],
         as_json: Annotated[bool, typer.Option("--json", help="Print the stable JSON document (docs/cli-plan.md).")]
         = False,
+        out: Annotated[Path | None, typer.Option(
+            "--out", help="Folder for the plan sheet to sign (plan_sheet.html and plan_sheet.pdf).")] = None,
+        pdf: Annotated[bool, typer.Option("--pdf/--no-pdf", help="Also write the PDF plan sheet (with --out).")]
+        = True,
+        force: Annotated[bool, typer.Option(
+            "--force", help="Replace a non-empty --out folder that sirtkit did not write.")] = False,
     ) -> None:
         """Plan the activity of a SIRT treatment from a case file and check it against safety limits."""
+        if out is not None:
+            check_output_folder(out, force=force)
         plan_case = load_case(case)
         result = run_plan(plan_case)
+        if out is not None:
+            written = write_plan_sheet(result, plan_case, out, pdf=pdf, force=force)
+            err_console.print("plan sheet: " + ", ".join(escape(str(p)) for p in written.values()))
         if as_json:
             emit_json("plan", result)
         else:

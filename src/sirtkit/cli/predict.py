@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, cast
 
 import typer
 
@@ -17,6 +18,7 @@ from sirtkit.cli._common import (
     progress_bar,
 )
 from sirtkit.errors import InputError
+from sirtkit.workflows._output import check_output_folder
 
 __all__ = ["register"]
 
@@ -30,22 +32,29 @@ def register(app: typer.Typer) -> None:
         spect: Path = typer.Argument(..., help="Tc-99m MAA SPECT (or Ho-166 scout): NRRD, NIfTI or DICOM folder."),
         segmentation: Path = typer.Option(..., "--segmentation", "-s",
                                           help="Liver, tumours, perfused territory (+ lungs) on the SPECT/CT."),
+        ct: Path = typer.Option(None, "--ct", help="CT of the SPECT/CT: the image an RTSTRUCT was drawn on."),
         patient_id: str = typer.Option("patient", "--patient-id", help="Shown in the report."),
         device: str = typer.Option("glass", help="glass, resin or holmium."),
         intent: str = typer.Option("palliative",
                                    help="palliative, radiation_lobectomy, radiation_segmentectomy or neoadjuvant."),
         lung_shunt_fraction: float = typer.Option(None, "--lung-shunt-fraction",
-                                                  help="LSF 0–1, needed when the segmentation has no lungs."),
+                                                  help="LSF 0–1; takes precedence over the SPECT's lung "
+                                                       "counts (needed without lungs)."),
         lung_mass_kg: float = typer.Option(None, "--lung-mass-kg", help="Default 1.0 kg."),
         tumour_target_gy: float = typer.Option(None, "--tumour-target-gy", help="Override the intent's target."),
         normal_liver_limit_gy: float = typer.Option(None, "--normal-liver-limit-gy", help="Override the limit."),
         planned_infusion: str = typer.Option(None, "--planned-infusion", help="ISO time with offset."),
         vial_calibration: str = typer.Option(None, "--vial-calibration", help="ISO time with offset (vial label)."),
         voi_role: list[str] = typer.Option([], "--voi-role", help="SEGMENT=ROLE (liver, tumor, perfused, lung, ...)."),
-        engine: str = typer.Option("vsv", help="vsv or ldm for the predicted dose map."),
+        engine: str = typer.Option("vsv", help="vsv or ldm for the predicted dose map (device's nuclide: Y-90 or "
+                                               "Ho-166)."),
+        fwhm_mm: float = typer.Option(None, "--fwhm-mm",
+                                      help="SPECT resolution (FWHM, mm) for the partial-volume warning."),
         out: Path = typer.Option(Path("sirtkit-plan"), "--out", "-o", help="Folder for the report and maps."),
         pdf: bool = typer.Option(False, "--pdf", help="Also write a PDF report."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+        dose_grid: str = typer.Option("emission", "--dose-grid", help="Grid of the RTDOSE: emission (the dose grid) or ct (resampled onto --ct)."),
+        force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder that sirtkit did not write."),
     ) -> None:
         """Measure compartments on the images, plan the activity under the device/intent limits, and
         compute the predicted dose map (MAA scaled to the planned activity). Exit 1 if a hard limit fails."""
@@ -54,17 +63,26 @@ def register(app: typer.Typer) -> None:
 
         if engine not in ("vsv", "ldm"):
             raise InputError(f"--engine {engine!r}: use vsv or ldm")
+        if dose_grid not in ("emission", "ct"):
+            raise InputError(f"--dose-grid {dose_grid!r}: use emission or ct")
+        # The CT of the SPECT/CT for --dose-grid ct: predict takes no --ct yet; wire it here when it does.
+        plan_ct: Path | None = None
+        if dose_grid == "ct" and plan_ct is None:
+            raise InputError("--dose-grid ct needs the CT of the SPECT/CT (--ct); use --dose-grid emission")
+        check_output_folder(out, force=force)
         case = build_from_options(ImagePlanCase, {
-            "patient_id": patient_id, "spect": spect, "segmentation": segmentation, "device": device,
+            "patient_id": patient_id, "spect": spect, "segmentation": segmentation, "ct": ct, "device": device,
             "intent": intent, "lung_shunt_fraction": lung_shunt_fraction, "lung_mass_kg": lung_mass_kg,
             "tumour_target_gy": tumour_target_gy, "normal_liver_limit_gy": normal_liver_limit_gy,
             "planned_infusion": parse_time(planned_infusion, "--planned-infusion"),
             "vial_calibration": parse_time(vial_calibration, "--vial-calibration"),
-            "voi_roles": parse_roles(voi_role), "engine": engine,
+            "voi_roles": parse_roles(voi_role), "engine": engine, "fwhm_mm": fwhm_mm,
         })
         with progress_bar("plan", enabled=not json_out) as callback:
             result = run_image_plan(case, progress=callback)
-            files = write_image_plan_outputs(result, out, pdf=pdf, prefix="") if result.predicted else {}
+            files = write_image_plan_outputs(
+                result, out, pdf=pdf, prefix="", force=force, dose_grid=cast(Literal["emission", "ct"], dose_grid),
+                ct=plan_ct) if result.predicted else {}
         if json_out:
             emit_json("predict", {**result.summary(), "files": {k: str(v) for k, v in files.items()}})
         else:

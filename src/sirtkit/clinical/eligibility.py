@@ -45,6 +45,7 @@ import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from sirtkit._yaml import YamlRefused, load_yaml_text
 from sirtkit.clinical.patient import DeviceName, PatientWorkup
 from sirtkit.clinical.scores import albi, child_pugh
 from sirtkit.errors import InputError
@@ -259,7 +260,10 @@ def _load_packaged(name: str) -> RuleSet:
 
 def _parse_rule_set(text: str, label: str) -> RuleSet:
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml_text(text)
+    except YamlRefused as err:
+        line = f" line {err.problem_mark.line + 1}:" if err.problem_mark is not None else ""
+        raise InputError(f"{label}:{line} {err.problem}") from None
     except yaml.YAMLError as err:
         raise InputError(f"{label}: not valid YAML ({err})") from None
     try:

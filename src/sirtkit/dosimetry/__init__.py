@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         fft_convolve_linear,
     )
     from sirtkit.dosimetry.export import read_rtdose, write_dvh_csv, write_metrics_csv, write_rtdose
+    from sirtkit.dosimetry.export_dicom import write_dose_parametric_map, write_dose_sr
     from sirtkit.dosimetry.kernels import (
         LANCONELLI_VOXEL_SIZES_MM,
         Kernel,
@@ -60,6 +61,7 @@ _LAZY: dict[str, str] = {
                     "sirtkit.dosimetry.engines"),
     **dict.fromkeys(("read_rtdose", "write_dvh_csv", "write_metrics_csv", "write_rtdose"),
                     "sirtkit.dosimetry.export"),
+    **dict.fromkeys(("write_dose_parametric_map", "write_dose_sr"), "sirtkit.dosimetry.export_dicom"),
     **dict.fromkeys(("LANCONELLI_VOXEL_SIZES_MM", "Kernel", "generate_kernel", "get_kernel",
                      "load_lanconelli_table"), "sirtkit.dosimetry.kernels"),
     **dict.fromkeys(("DOSE_RESPONSE_ANCHORS", "RADIOBIOLOGY_PARAMETERS", "DoseResponseAnchor",
@@ -101,6 +103,8 @@ __all__ = [
     "tcp_logistic",
     "tcp_poisson",
     "volume_at_dose",
+    "write_dose_parametric_map",
+    "write_dose_sr",
     "write_dvh_csv",
     "write_metrics_csv",
     "write_rtdose",

@@ -36,17 +36,16 @@ import numpy as np
 import numpy.typing as npt
 from scipy import fft as sp_fft
 
-from sirtkit.dosimetry.kernels import TABLE_MATCH_TOLERANCE_FRACTION, Kernel, get_kernel
+from sirtkit.dosimetry.kernels import KERNEL_NUCLIDES, TABLE_MATCH_TOLERANCE_FRACTION, Kernel, get_kernel
 from sirtkit.errors import GeometryError, InputError, UnitsError
 from sirtkit.imaging.volume import Volume, require_same_grid
 from sirtkit.physics.nuclides import Y90, Nuclide
-from sirtkit.physics.tissue import LIVER_DENSITY_G_PER_ML
+from sirtkit.physics.tissue import LIVER_DENSITY_G_PER_ML, hu_to_density
 from sirtkit.progress import ProgressCallback, report
 from sirtkit.units import BQ_PER_GBQ, BQ_PER_MBQ, S_PER_H
 
 __all__ = [
     "AIR_DENSITY_G_PER_ML",
-    "CT_MAX_DENSITY_G_PER_ML",
     "FFT_NEGATIVE_TOLERANCE_FRACTION",
     "LIVER_DENSITY_G_PER_ML",
     "density_from_ct",
@@ -57,9 +56,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# HU → density calibration (Kao et al., EJNMMI Res 2014;4:33; Taranis lungMassFromHU):
-# ρ = (HU + 1000)/1000 g/mL, clipped to [air, 1.1]: water 1.0, lung (−750 HU) 0.25.
-CT_MAX_DENSITY_G_PER_ML = 1.1
 # Floor of the calibration: dry air at 20 °C, 1.205e-3 g/cm³ (NIST PML X-ray attenuation tables,
 # "Air, Dry (near sea level)"); avoids a division by zero in LDM.
 AIR_DENSITY_G_PER_ML = 1.205e-3
@@ -326,7 +322,8 @@ def dose_vsv(
     activity
         Activity concentration at administration, ``"activity_concentration"`` in Bq/mL.
     nuclide
-        Nuclide; only Y-90 kernels exist, so another nuclide is refused.
+        Nuclide: Y-90 (Lanconelli tables or generated) or Ho-166 (generated from its spectrum);
+        another nuclide needs an explicit ``kernel``.
     kernel
         S-value kernel on the activity grid; default :func:`get_kernel` for the grid spacing
         (a Lanconelli table when the spacing matches one, else generated).
@@ -362,12 +359,12 @@ def dose_vsv(
     """
     arr = _check_activity(activity, clip_negative=clip_negative_activity)
     if kernel is None:
-        if nuclide.name != "Y-90":
+        if nuclide.name not in KERNEL_NUCLIDES:
             raise InputError(
-                f"no voxel S-value kernel for {nuclide.name}: sirtkit ships Y-90 kernels only; pass a kernel "
-                "for this nuclide or use dose_ldm"
+                f"no voxel S-value kernel for {nuclide.name}: sirtkit has kernels for {', '.join(KERNEL_NUCLIDES)}; "
+                "pass a kernel for this nuclide or use dose_ldm"
             )
-        kernel = get_kernel(activity.spacing_mm)
+        kernel = get_kernel(activity.spacing_mm, nuclide=nuclide.name)
     if kernel.nuclide != nuclide.name:
         raise InputError(f"the kernel is for {kernel.nuclide}, the activity for {nuclide.name}: use a matching kernel")
     mismatch = np.abs(np.asarray(kernel.spacing_mm) / np.asarray(activity.spacing_mm) - 1.0)
@@ -418,52 +415,59 @@ def dose_vsv(
 def density_from_ct(
     ct: Volume,
     *,
-    max_density_g_per_ml: float = CT_MAX_DENSITY_G_PER_ML,
+    contrast_enhanced: bool = False,
     min_density_g_per_ml: float = AIR_DENSITY_G_PER_ML,
 ) -> Volume:
-    """Mass density from CT numbers: ``ρ = (HU + 1000)/1000`` g/mL, clipped to [air, 1.1].
+    """Mass density from CT numbers by the Schneider et al. (2000) calibration.
 
-    The linear water/air calibration of Kao et al. (EJNMMI Res 2014;4:33), used for patient-specific
-    lung mass: water 0 HU → 1.0, lung −750 HU → 0.25 (CLINICAL.md §6, W22), soft tissue ≈1.03–1.06;
-    dense bone is underestimated by the 1.1 cap (irrelevant to liver dosimetry).
+    Piecewise linear (:func:`sirtkit.physics.tissue.hu_to_density`): air −1000 HU → 0.0012 g/mL, lung
+    −750 HU → 0.259, water-like soft tissue 23 HU → 1.031, unenhanced liver 60 HU → 1.074, bone up to
+    2.8 g/mL — no clip at 1.1 g/mL. On a contrast-enhanced CT (``contrast_enhanced=True``) CT numbers of
+    23–300 HU are read as unenhanced soft tissue (1.031 g/mL): iodine raises attenuation, not mass density.
 
     Parameters
     ----------
     ct
         CT Volume, unit ``"HU"``.
-    max_density_g_per_ml
-        Upper clip (default 1.1 g/mL).
+    contrast_enhanced
+        The CT was acquired with iodinated contrast (see above).
     min_density_g_per_ml
         Lower clip (default dry air, 0.0012 g/mL), so that divisions by density stay finite.
 
     Returns
     -------
     Volume
-        quantity ``"density"``, unit ``"g/mL"``, float32, same grid.
+        quantity ``"density"``, unit ``"g/mL"``, float32, same grid; metadata ``density_calibration``.
 
     Raises
     ------
     UnitsError
-        If the CT is not in HU or the clip range is empty.
+        If the CT is not in HU, has non-finite values, or the floor is not positive.
+
+    References
+    ----------
+    Schneider W et al., Phys Med Biol 2000;45:459–478 (GATE Schneider2000DensitiesTable).
 
     Examples
     --------
     >>> import numpy as np
     >>> from sirtkit.imaging import Volume
-    >>> ct = Volume.from_spacing(np.array([[[-1000.0, -750.0, 0.0, 60.0, 1500.0]]]), (1, 1, 1),
+    >>> ct = Volume.from_spacing(np.array([[[-1000.0, -750.0, 0.0, 60.0, 115.0]]]), (1, 1, 1),
     ...                          quantity="ct", unit="HU")
     >>> [round(float(v), 4) for v in density_from_ct(ct).array.ravel()]
-    [0.0012, 0.25, 1.0, 1.06, 1.1]
+    [0.0012, 0.2586, 1.0174, 1.0737, 1.0845]
+    >>> [round(float(v), 4) for v in density_from_ct(ct, contrast_enhanced=True).array.ravel()]
+    [0.0012, 0.2586, 1.0174, 1.031, 1.031]
     """
     if ct.unit != "HU":
         raise UnitsError(f"the CT is in {ct.unit!r}: density_from_ct needs Hounsfield units ('HU')")
-    if not 0 < min_density_g_per_ml < max_density_g_per_ml:
-        raise UnitsError(
-            f"density clip range [{min_density_g_per_ml}, {max_density_g_per_ml}] g/mL must be positive and increasing"
-        )
+    if not min_density_g_per_ml > 0:
+        raise UnitsError(f"min_density_g_per_ml = {min_density_g_per_ml} must be positive")
     hu = np.asarray(ct.array, dtype=np.float64)
     if not np.all(np.isfinite(hu)):
         raise UnitsError("the CT contains NaN or infinite values")
-    rho = np.clip((hu + 1000.0) / 1000.0, min_density_g_per_ml, max_density_g_per_ml).astype(np.float32)
-    return ct.with_array(rho, quantity="density", unit="g/mL")
-
+    rho = np.maximum(hu_to_density(hu, contrast_enhanced=contrast_enhanced), min_density_g_per_ml).astype(np.float32)
+    calibration = "Schneider et al. 2000" + (" (contrast-enhanced: 23–300 HU read as 1.031 g/mL)"
+                                             if contrast_enhanced else "")
+    return ct.with_array(rho, quantity="density", unit="g/mL",
+                         metadata={**ct.metadata, "density_calibration": calibration})

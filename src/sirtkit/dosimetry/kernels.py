@@ -1,4 +1,4 @@
-"""Y-90 voxel S-value (VSV) kernels: published tables and a generator for any grid spacing.
+"""Y-90 and Ho-166 voxel S-value (VSV) kernels: published tables and a generator for any grid spacing.
 
 Two sources of kernels, both in mGy/(MBq·s) (MIRD Pamphlet 17 formalism, uniform source voxel →
 mean absorbed dose in the target voxel):
@@ -15,6 +15,12 @@ mean absorbed dose in the target voxel):
   0–8 mm bone) fitted by least squares to *all 13 Lanconelli tables at once*
   (:mod:`sirtkit.dosimetry._dpk_fit`, stored in ``dpk_fit_<tissue>.csv``). It reproduces the tables
   within 0.7 % at S000 and S001 at every tabulated size.
+* **Ho-166** (generator only; no published table is shipped) — ``j(r)`` built from the ICRP-107 Ho-166
+  beta spectrum (+ internal-conversion and Auger lines) by the scaled-kernel method (Berger 1971):
+  a scaled monoenergetic profile ``F(r/R_CSDA(E))`` fitted once on the Y-90 profile above is summed over
+  the Ho-166 spectrum (:mod:`sirtkit.dosimetry._dpk_fit`, stored in
+  ``sirtkit/data/vsv_ho166/dpk_ho166_soft.csv``). The kernel carries the energy of the published Ho-166
+  dose constant (15.87 Gy·kg/GBq), so that VSV and LDM agree in uniform activity. Soft tissue only.
 
 Validity: the profile is constrained by voxels of 2.21–9.28 mm; kernels for spacings below ~2 mm
 extrapolate the sub-millimetre shape of ``j`` (energy still conserved).
@@ -50,14 +56,23 @@ import numpy as np
 
 from sirtkit.dosimetry._radial import splat_radial_profile
 from sirtkit.errors import InputError, UnitsError
-from sirtkit.physics.nuclides import Y90_MEAN_BETA_ENERGY_ICRP107_MEV
+from sirtkit.physics.nuclides import (
+    HO166,
+    Y90_MEAN_BETA_ENERGY_ICRP107_MEV,
+    dose_constant_from_energy,
+)
 from sirtkit.units import BQ_PER_MBQ, J_PER_MEV
 
 __all__ = [
+    "HO166_KERNEL_ENERGY_MEV",
+    "HO166_PROFILE_RADIUS_MM",
     "KERNEL_DENSITY_G_PER_ML",
+    "KERNEL_ENERGY_MEV",
     "KERNEL_MEAN_ENERGY_MEV",
+    "KERNEL_NUCLIDES",
     "LANCONELLI_VOXEL_SIZES_MM",
     "TABLE_MATCH_TOLERANCE_FRACTION",
+    "energy_per_mbq_s_mj",
     "Kernel",
     "KernelSource",
     "Tissue",
@@ -81,6 +96,20 @@ LANCONELLI_VOXEL_SIZES_MM: tuple[float, ...] = (
 KERNEL_DENSITY_G_PER_ML: dict[str, float] = {"soft": 1.04, "bone": 1.85}
 # Mean beta energy per Y-90 decay used for energy bookkeeping of the kernels: ICRP-107 0.932905 MeV.
 KERNEL_MEAN_ENERGY_MEV = Y90_MEAN_BETA_ENERGY_ICRP107_MEV
+# Ho-166: the energy per decay equivalent to the published dose constant 15.87 Gy·kg/GBq (JNM
+# 2016;57(S2):199) at T½ 26.8 h = 0.7115 MeV: the ICRP-107 electron energy (0.6963 MeV) plus the 2.2 %
+# that constant attributes to locally absorbed photons. The photon part is given the electron kernel's
+# shape (an approximation: it changes voxel doses by ≤ 2.2 % and VOI means not at all).
+HO166_KERNEL_ENERGY_MEV = HO166.mean_beta_energy_mev * HO166.dose_constant_gy_kg_per_gbq / (
+    dose_constant_from_energy(HO166.mean_beta_energy_mev, HO166.half_life_h))
+# Energy per decay carried by the kernels of each nuclide (Σ S·m = E × absorbed fraction).
+KERNEL_ENERGY_MEV: dict[str, float] = {"Y-90": KERNEL_MEAN_ENERGY_MEV, "Ho-166": HO166_KERNEL_ENERGY_MEV}
+KERNEL_NUCLIDES: tuple[str, ...] = tuple(KERNEL_ENERGY_MEV)
+# Extent of the Ho-166 profile: 1.2 × the CSDA range of its 1.854 MeV end-point electrons in soft tissue
+# (0.90 g/cm² ESTAR / 1.04 g/cm³ = 8.7 mm, the "maximum tissue penetration 8.7 mm" quoted for Ho-166
+# microspheres, Smits et al. Lancet Oncol 2012;13:1025) → 10.5 mm.
+HO166_PROFILE_RADIUS_MM = 10.5
+_HO166_DIR = "vsv_ho166"
 # "auto" uses a table when the isotropic spacing is within 0.5 % of a table size (brief/design rule).
 TABLE_MATCH_TOLERANCE_FRACTION = 0.005
 # Default kernel radius: the extent of the fitted profile (soft tissue 12 mm ≥ Y-90 maximum range of
@@ -90,9 +119,15 @@ _TABLE_DIR = "vsv_lanconelli_y90"
 _TABLE_OCTANT = 6  # rows i, j, k = 0..5
 
 
-def _energy_per_mbq_s_mj() -> float:
-    """Energy emitted per MBq·s (mJ): E_mean × 1e6 decays × J/MeV × 1e3 mJ/J."""
-    return KERNEL_MEAN_ENERGY_MEV * J_PER_MEV * BQ_PER_MBQ * 1.0e3
+def energy_per_mbq_s_mj(nuclide: str = "Y-90") -> float:
+    """Energy carried by the kernels per MBq·s (mJ): E × 1e6 decays × J/MeV × 1e3 mJ/J."""
+    return _kernel_energy_mev(nuclide) * J_PER_MEV * BQ_PER_MBQ * 1.0e3
+
+
+def _kernel_energy_mev(nuclide: str) -> float:
+    if nuclide not in KERNEL_ENERGY_MEV:
+        raise InputError(f"no voxel S-value kernels for {nuclide}: sirtkit has kernels for {', '.join(KERNEL_NUCLIDES)}")
+    return KERNEL_ENERGY_MEV[nuclide]
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,7 +145,7 @@ class Kernel:
     source
         Provenance, e.g. ``"Lanconelli 2012 table 4.8 mm"`` or ``"generated (DPK fit) ..."``.
     nuclide
-        Nuclide the kernel is for (only ``"Y-90"`` kernels exist).
+        Nuclide the kernel is for (``"Y-90"`` or ``"Ho-166"``).
     density_g_per_ml
         Density of the kernel's medium, g/mL (the ``ρ_water`` of density scaling).
     """
@@ -153,7 +188,7 @@ class Kernel:
     def absorbed_energy_fraction(self) -> float:
         """Σ S·m over the kernel divided by the mean energy emitted per decay (1.0 = all absorbed)."""
         total_mj = float(self.s_mgy_per_mbq_s.sum()) * self.voxel_mass_kg
-        return total_mj / _energy_per_mbq_s_mj()
+        return total_mj / energy_per_mbq_s_mj(self.nuclide)
 
 
 def _table_name(voxel_mm: float, tissue: str) -> str:
@@ -238,9 +273,12 @@ def load_lanconelli_table(voxel_mm: float, tissue: Tissue = "soft") -> Kernel:
     return _load_table_cached(size, tissue)
 
 
-@functools.lru_cache(maxsize=4)
-def radial_energy_profile(tissue: str = "soft") -> tuple[np.ndarray, np.ndarray]:
-    """The fitted Y-90 radial energy-deposition profile ``j(r)`` of a medium.
+@functools.lru_cache(maxsize=8)
+def radial_energy_profile(tissue: str = "soft", nuclide: str = "Y-90") -> tuple[np.ndarray, np.ndarray]:
+    """The radial energy-deposition profile ``j(r)`` of a nuclide in a medium.
+
+    Y-90: fitted to the Lanconelli 2012 tables (soft tissue, compact bone). Ho-166: from its ICRP-107
+    spectrum by the scaled-kernel method (soft tissue only).
 
     Returns
     -------
@@ -249,9 +287,14 @@ def radial_energy_profile(tissue: str = "soft") -> tuple[np.ndarray, np.ndarray]
         absorbed per mm of radius in each bin (n); read-only.
     """
     _check_tissue(tissue)
-    text = (resources.files("sirtkit") / "data" / _TABLE_DIR / f"dpk_fit_{tissue}.csv").read_text(
-        encoding="utf-8"
-    )
+    _kernel_energy_mev(nuclide)
+    if nuclide == "Ho-166":
+        if tissue != "soft":
+            raise InputError("Ho-166 kernels exist for soft tissue only: use tissue='soft'")
+        path = resources.files("sirtkit") / "data" / _HO166_DIR / "dpk_ho166_soft.csv"
+    else:
+        path = resources.files("sirtkit") / "data" / _TABLE_DIR / f"dpk_fit_{tissue}.csv"
+    text = path.read_text(encoding="utf-8")
     rows = [line.split(",") for line in text.splitlines() if line and not line.startswith("#")]
     data = np.array([[float(x) for x in row] for row in rows[1:]])
     edges = np.append(data[:, 0], data[-1, 1])
@@ -262,18 +305,23 @@ def radial_energy_profile(tissue: str = "soft") -> tuple[np.ndarray, np.ndarray]
 
 
 @functools.lru_cache(maxsize=64)
-def _generate_cached(spacing_key: tuple[float, float, float], tissue: str, radius_mm: float) -> Kernel:
-    edges, profile = radial_energy_profile(tissue)
+def _generate_cached(
+    spacing_key: tuple[float, float, float], tissue: str, radius_mm: float, nuclide: str = "Y-90"
+) -> Kernel:
+    edges, profile = radial_energy_profile(tissue, nuclide)
     fraction = splat_radial_profile(edges, profile, spacing_key, radius_mm)
     density = KERNEL_DENSITY_G_PER_ML[tissue]
     voxel_mass_kg = float(np.prod(spacing_key)) / 1000.0 * density / 1000.0
-    s_values = fraction * _energy_per_mbq_s_mj() / voxel_mass_kg
+    s_values = fraction * energy_per_mbq_s_mj(nuclide) / voxel_mass_kg
     spacing_txt = "×".join(f"{s:g}" for s in spacing_key)
+    method = ("DPK fitted to Lanconelli 2012" if nuclide == "Y-90"
+              else "ICRP-107 spectrum, scaled-kernel method")
     return Kernel(
         s_values,
         spacing_key,
         tissue,
-        f"generated (DPK fitted to Lanconelli 2012) {spacing_txt} mm {tissue}, radius {radius_mm:g} mm",
+        f"generated {nuclide} ({method}) {spacing_txt} mm {tissue}, radius {radius_mm:g} mm",
+        nuclide=nuclide,
         density_g_per_ml=density,
     )
 
@@ -287,9 +335,13 @@ def _spacing_key(spacing_mm: tuple[float, float, float] | list[float]) -> tuple[
 
 
 def generate_kernel(
-    spacing_mm: tuple[float, float, float], *, tissue: Tissue = "soft", radius_mm: float | None = None
+    spacing_mm: tuple[float, float, float],
+    *,
+    tissue: Tissue = "soft",
+    radius_mm: float | None = None,
+    nuclide: str = "Y-90",
 ) -> Kernel:
-    """Generate a Y-90 S-value kernel for any (also anisotropic) grid spacing.
+    """Generate a Y-90 or Ho-166 S-value kernel for any (also anisotropic) grid spacing.
 
     Parameters
     ----------
@@ -299,7 +351,9 @@ def generate_kernel(
         ``"soft"`` or ``"bone"``.
     radius_mm
         Truncation radius of the point kernel, mm (default: 12 mm soft tissue, 8 mm bone, the extent
-        of the fitted profile). The kernel array extends one voxel beyond it.
+        of the fitted profile; Ho-166 10.5 mm). The kernel array extends one voxel beyond it.
+    nuclide
+        ``"Y-90"`` (default) or ``"Ho-166"`` (soft tissue only).
 
     Returns
     -------
@@ -320,17 +374,25 @@ def generate_kernel(
     0.998
     """
     _check_tissue(tissue)
+    _kernel_energy_mev(nuclide)
     key = _spacing_key(spacing_mm)
-    radius = DEFAULT_RADIUS_MM[tissue] if radius_mm is None else float(radius_mm)
+    default_radius = HO166_PROFILE_RADIUS_MM if nuclide == "Ho-166" else DEFAULT_RADIUS_MM[tissue]
+    radius = default_radius if radius_mm is None else float(radius_mm)
     if not np.isfinite(radius) or radius <= 0:
         raise UnitsError(f"radius_mm = {radius_mm!r} must be a positive number of millimetres")
     if min(key) < LANCONELLI_VOXEL_SIZES_MM[0]:
         logger.info("kernel for spacing %s mm extrapolates below the 2.21 mm tables", key)
-    return _generate_cached(key, tissue, round(radius, 3))
+    if nuclide == "Ho-166" and tissue != "soft":
+        raise InputError("Ho-166 kernels exist for soft tissue only: use tissue='soft'")
+    return _generate_cached(key, tissue, round(radius, 3), nuclide)
 
 
 def get_kernel(
-    spacing_mm: tuple[float, float, float], *, tissue: Tissue = "soft", source: KernelSource = "auto"
+    spacing_mm: tuple[float, float, float],
+    *,
+    tissue: Tissue = "soft",
+    source: KernelSource = "auto",
+    nuclide: str = "Y-90",
 ) -> Kernel:
     """The kernel for a grid: a Lanconelli table when one fits, else a generated kernel.
 
@@ -343,6 +405,8 @@ def get_kernel(
     source
         ``"auto"`` (table when the spacing is isotropic and within 0.5 % of a table size, otherwise
         generated), ``"table"`` (refuse when none fits) or ``"generated"``.
+    nuclide
+        ``"Y-90"`` or ``"Ho-166"`` (always generated: no Ho-166 table is shipped).
 
     Returns
     -------
@@ -364,6 +428,11 @@ def get_kernel(
     key = _spacing_key(spacing_mm)
     if source not in ("auto", "table", "generated"):
         raise InputError(f"source = {source!r}: use 'auto', 'table' or 'generated'")
+    _kernel_energy_mev(nuclide)
+    if nuclide != "Y-90":
+        if source == "table":
+            raise InputError(f"no published {nuclide} S-value table is shipped: use source='generated' or 'auto'")
+        return generate_kernel(key, tissue=tissue, nuclide=nuclide)
     isotropic = max(key) / min(key) - 1.0 <= TABLE_MATCH_TOLERANCE_FRACTION
     size = _match_table_size(float(np.mean(key))) if isotropic else None
     if source == "generated" or (source == "auto" and size is None):

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
         scale_to_delivered_activity,
     )
     from sirtkit.imaging.resample import overlap_fraction, resample_to
+    from sirtkit.imaging.rtstruct import read_rtstruct
     from sirtkit.imaging.samples import sample_path
+    from sirtkit.imaging.segload import LoadedSegmentation, load_segmentation
     from sirtkit.imaging.segmentation import (
         masks_onto,
         masks_to_labelmap,
@@ -43,21 +45,26 @@ _LAZY: dict[str, str] = {
                      "scale_to_delivered_activity"), "sirtkit.imaging.quantify"),
     **dict.fromkeys(("overlap_fraction", "resample_to"), "sirtkit.imaging.resample"),
     "sample_path": "sirtkit.imaging.samples",
+    "read_rtstruct": "sirtkit.imaging.rtstruct",
+    **dict.fromkeys(("LoadedSegmentation", "load_segmentation"), "sirtkit.imaging.segload"),
     **dict.fromkeys(("masks_onto", "masks_to_labelmap", "read_segmentation", "standard_voi_name",
                      "write_dicom_seg"), "sirtkit.imaging.segmentation"),
 }
 
 __all__ = [
     "ActivityReport",
+    "LoadedSegmentation",
     "Phantom",
     "Volume",
     "activity_at_administration",
     "activity_report",
+    "load_segmentation",
     "make_phantom",
     "masks_onto",
     "masks_to_labelmap",
     "overlap_fraction",
     "read_dicom_series",
+    "read_rtstruct",
     "read_segmentation",
     "read_volume",
     "require_same_grid",

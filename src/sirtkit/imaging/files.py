@@ -23,6 +23,8 @@ Examples
 from __future__ import annotations
 
 import logging
+import struct
+import zlib
 from collections.abc import Callable
 from datetime import tzinfo
 from pathlib import Path
@@ -35,7 +37,14 @@ from sirtkit._files import atomic_write as _atomic_write
 from sirtkit.errors import GeometryError, InputError
 from sirtkit.imaging.volume import Volume
 
-__all__ = ["NRRD_SPACE_TO_LPS", "atomic_write", "read_volume", "write_volume"]
+__all__ = ["CORRUPT_FILE_ERRORS", "NRRD_SPACE_TO_LPS", "atomic_write", "read_volume", "write_volume"]
+
+# What the decoders raise for a truncated or corrupt file (gzip stream cut short: EOFError; damaged
+# deflate data: zlib.error; short header: struct.error; short data: OSError/ValueError). Readers turn
+# them into an InputError naming the file: a damaged file is the user's to fix, not a bug.
+CORRUPT_FILE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, EOFError, zlib.error, struct.error, ValueError, StopIteration, OverflowError, MemoryError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +121,7 @@ def nrrd_geometry(header: dict[str, Any], path: Path) -> tuple[np.ndarray, list[
 def _read_nrrd(path: Path, quantity: str | None, unit: str | None) -> Volume:
     try:
         data, header = nrrd.read(str(path), index_order="C")
-    except (nrrd.NRRDError, OSError, ValueError, EOFError, StopIteration) as err:  # empty file: StopIteration
+    except (nrrd.NRRDError, *CORRUPT_FILE_ERRORS) as err:  # empty file: StopIteration
         raise InputError(f"{path}: cannot read NRRD file ({str(err) or 'empty file, or it ends early'}); check that it is complete and uncorrupted") from err
     affine, non_spatial = nrrd_geometry(header, path)
     if non_spatial:
@@ -141,9 +150,18 @@ def _read_nifti(path: Path, quantity: str | None, unit: str | None) -> Volume:
         raise InputError(f"{path}: cannot read NIfTI file ({err}); check that it is complete") from err
     if not isinstance(image, nib.Nifti1Image | nib.Nifti2Image):
         raise InputError(f"{path}: not a NIfTI image (nibabel read it as {type(image).__name__})")
-    return volume_from_nifti(
-        image, quantity=quantity or "unknown", unit=unit or "1", metadata={"source_files": [str(path)]}
-    )
+    try:
+        # nibabel reads the voxels lazily, here: a truncated or damaged file fails now.
+        return volume_from_nifti(
+            image, quantity=quantity or "unknown", unit=unit or "1", metadata={"source_files": [str(path)]}
+        )
+    except InputError as err:
+        raise type(err)(f"{path}: {err}") from err
+    except CORRUPT_FILE_ERRORS as err:
+        raise InputError(
+            f"{path}: cannot read the NIfTI image data ({type(err).__name__}: {str(err)[:200] or 'file ends early'}); "
+            "the file is truncated or damaged: copy or export it again"
+        ) from err
 
 
 def read_volume(

@@ -24,7 +24,7 @@ True
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -45,9 +45,15 @@ from sirtkit.units import BQ_PER_GBQ, BQ_PER_MBQ, S_PER_H
 __all__ = [
     "PHANTOM_ADMINISTRATION_TIME",
     "PHANTOM_HU",
+    "RTSTRUCT_CONTOUR_MUTATIONS",
+    "ContouredPhantom",
     "Phantom",
+    "make_contoured_phantom",
     "make_phantom",
+    "mutate_rtstruct_contour",
+    "write_ct_pet_dicom",
     "write_phantom_dicom",
+    "write_rtstruct_dicom",
 ]
 
 logger = logging.getLogger(__name__)
@@ -505,3 +511,392 @@ def _write_nm(
     ds.PixelData = np.ascontiguousarray(frames).tobytes()
     _save(ds, path)
     return path
+
+
+# ------------------------------------------------------------------ CT + PET on different grids, RTSTRUCT
+_RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"  # RT Structure Set Storage (PS3.4 B.5)
+
+
+def write_ct_pet_dicom(
+    ct: Volume,
+    activity: Volume,
+    folder: Path,
+    *,
+    administered_activity_gbq: float,
+    administration_time: datetime = PHANTOM_ADMINISTRATION_TIME,
+    acquisition_delay_h: float = 2.0,
+) -> dict[str, Path]:
+    """Write a CT (HU) and a Y-90 PET (Bq/mL at administration) on *different* grids of one study.
+
+    Both series share one StudyInstanceUID and FrameOfReferenceUID (a PET/CT session), as scanners write
+    them: CT int16 + RescaleIntercept, PET per-slice RescaleSlope, Units BQML, decay-corrected to the
+    series start. ``activity`` values refer to ``administration_time``.
+
+    Returns
+    -------
+    dict[str, pathlib.Path]
+        ``{"ct": folder/"ct", "pet": folder/"pet"}``.
+    """
+    folder = Path(folder)
+    frame = ct.frame_of_reference_uid or activity.frame_of_reference_uid or generate_uid()
+    study = {"study": generate_uid(), "frame": frame}
+    start = administration_time + timedelta(hours=acquisition_delay_h)
+    holder = Phantom(ct=ct, activity=activity, masks={}, administered_activity_gbq=administered_activity_gbq,
+                     administration_time=administration_time)
+    values = np.asarray(activity.array, np.float64) * decay_factor(acquisition_delay_h, Y90)
+    return {
+        "ct": _write_ct(ct, folder / "ct", study, administration_time - timedelta(minutes=30), True),
+        "pet": _write_pet(holder, values, folder / "pet", study, start, Y90.half_life_h * S_PER_H, "START",
+                          False, None, True),
+    }
+
+
+def _ds_text(value: float) -> str:
+    """A DS value of at most 16 characters (DICOM PS3.5 6.2).
+
+    (pydicom 3.0's ``DSfloat(..., auto_format=True)`` gives 17 characters for values such as
+    −9.999999999999998, so the precision is reduced here until the text fits.)
+    """
+    for digits in range(12, 0, -1):
+        text = f"{float(value):.{digits}g}"
+        if len(text) <= 16:
+            return text
+    raise InputError(f"{value!r} cannot be written as a DICOM decimal string")
+
+
+def write_rtstruct_dicom(
+    path: Path,
+    rois: Mapping[str, Sequence[np.ndarray]],
+    *,
+    ct_folder: Path | None = None,
+    frame_of_reference_uid: str | None = None,
+    referenced_series_uid: str | None = None,
+    geometric_types: Mapping[str, str] | None = None,
+) -> Path:
+    """Write an RT Structure Set with ``CLOSED_PLANAR`` contours, as a planning system exports it.
+
+    Parameters
+    ----------
+    path
+        Output file.
+    rois
+        ROI name → list of contours, each an (N, 3) array of LPS mm points (first point not repeated).
+    ct_folder
+        The CT series the contours were drawn on: patient, study, frame of reference, series and (per
+        contour, by slice position) SOP instance references are taken from it.
+    frame_of_reference_uid, referenced_series_uid
+        Without ``ct_folder``: the references to write (``None``: leave them out).
+    geometric_types
+        ROI name → Contour Geometric Type (default ``CLOSED_PLANAR``).
+
+    Notes
+    -----
+    Contour Data longer than 64 KB cannot be stored as DS in explicit VR; pydicom then writes it as VR UN
+    (as some planning-system exports do), which readers must decode by the data dictionary.
+    """
+    import warnings as _warnings
+
+    from pydicom.sequence import Sequence as DicomSequence
+
+    ct_headers: list[pydicom.Dataset] = []
+    if ct_folder is not None:
+        for f in sorted(Path(ct_folder).iterdir()):
+            ct_headers.append(pydicom.dcmread(f, stop_before_pixels=True))
+    first = ct_headers[0] if ct_headers else None
+    frame = str(first.FrameOfReferenceUID) if first is not None else frame_of_reference_uid
+    series = str(first.SeriesInstanceUID) if first is not None else referenced_series_uid
+    study = str(first.StudyInstanceUID) if first is not None else generate_uid()
+    moment = PHANTOM_ADMINISTRATION_TIME
+    ds = _base_dataset(_RTSTRUCT_SOP_CLASS, "RTSTRUCT", {"study": study, "frame": frame or generate_uid()},
+                       generate_uid(), 5, moment, True)
+    for keyword in ("SamplesPerPixel", "PhotometricInterpretation", "BitsAllocated", "BitsStored", "HighBit",
+                    "FrameOfReferenceUID", "PositionReferenceIndicator", "PatientPosition"):
+        if keyword in ds:
+            delattr(ds, keyword)
+    if first is not None:
+        for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex"):
+            setattr(ds, keyword, first.get(keyword, ""))
+    ds.StructureSetLabel = "sirtkit"
+    ds.StructureSetDate, ds.StructureSetTime = _da(moment), _tm(moment)
+    ds.OperatorsName = ""
+    ds.InstanceNumber = 1
+    # slice position along the CT normal → SOP instance, for the Contour Image Sequence
+    by_position: list[tuple[float, str]] = []
+    normal = np.array([0.0, 0.0, 1.0])
+    if first is not None:
+        cosines = np.asarray(first.ImageOrientationPatient, dtype=np.float64)
+        normal = np.cross(cosines[:3], cosines[3:])
+        by_position = [(float(np.asarray(h.ImagePositionPatient, np.float64) @ normal), str(h.SOPInstanceUID))
+                       for h in ct_headers]
+    if frame is not None:
+        ref_frame = pydicom.Dataset()
+        ref_frame.FrameOfReferenceUID = frame
+        if series is not None:
+            ref_series = pydicom.Dataset()
+            ref_series.SeriesInstanceUID = series
+            images = []
+            for h in ct_headers:
+                img = pydicom.Dataset()
+                img.ReferencedSOPClassUID = h.SOPClassUID
+                img.ReferencedSOPInstanceUID = h.SOPInstanceUID
+                images.append(img)
+            ref_series.ContourImageSequence = DicomSequence(images)
+            ref_study = pydicom.Dataset()
+            ref_study.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"  # Detached Study Management (RT convention)
+            ref_study.ReferencedSOPInstanceUID = study
+            ref_study.RTReferencedSeriesSequence = [ref_series]
+            ref_frame.RTReferencedStudySequence = [ref_study]
+        ds.ReferencedFrameOfReferenceSequence = [ref_frame]
+    ds.StructureSetROISequence = []
+    ds.ROIContourSequence = []
+    ds.RTROIObservationsSequence = []
+    for number, (name, contours) in enumerate(rois.items(), start=1):
+        item = pydicom.Dataset()
+        item.ROINumber = number
+        item.ROIName = name
+        if frame is not None:
+            item.ReferencedFrameOfReferenceUID = frame
+        item.ROIGenerationAlgorithm = "MANUAL"
+        ds.StructureSetROISequence.append(item)
+        roi = pydicom.Dataset()
+        roi.ReferencedROINumber = number
+        roi.ROIDisplayColor = [255, 0, 0]
+        roi.ContourSequence = []
+        for c_number, pts in enumerate(contours, start=1):
+            c = pydicom.Dataset()
+            c.ContourNumber = c_number
+            position = float(np.mean(np.asarray(pts) @ normal))
+            near = [uid for s, uid in by_position if abs(s - position) < 0.01]
+            if near and ct_headers:
+                img = pydicom.Dataset()
+                img.ReferencedSOPClassUID = ct_headers[0].SOPClassUID
+                img.ReferencedSOPInstanceUID = near[0]
+                c.ContourImageSequence = [img]
+            with _warnings.catch_warnings():
+                # "CLOSED_PLANAR_XOR" (PS3.3 C.8.8.6.1) is 17 characters, one more than VR CS allows
+                _warnings.filterwarnings("ignore", message=".*exceeds the maximum length of 16 allowed for VR CS.*")
+                c.ContourGeometricType = (geometric_types or {}).get(name, "CLOSED_PLANAR")
+            c.NumberOfContourPoints = len(pts)
+            c.ContourData = [_ds_text(v) for v in np.asarray(pts, dtype=np.float64).ravel()]
+            roi.ContourSequence.append(c)
+        ds.ROIContourSequence.append(roi)
+        obs = pydicom.Dataset()
+        obs.ObservationNumber = number
+        obs.ReferencedROINumber = number
+        obs.RTROIInterpretedType = "ORGAN"
+        obs.ROIInterpreter = ""
+        ds.RTROIObservationsSequence.append(obs)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _warnings.catch_warnings():
+        # pydicom warns when it stores Contour Data over 64 KB as VR UN: that is the export being imitated.
+        _warnings.filterwarnings("ignore", message=".*exceeds the size of 64 kByte.*")
+        _save(ds, path)
+    return path
+
+
+@dataclass(frozen=True)
+class ContouredPhantom:
+    """A PET/CT scene with analytic contours: CT and PET on different grids, RTSTRUCT-style contours.
+
+    Attributes
+    ----------
+    ct
+        CT (HU) on a fine grid (thin slices), the image the contours are drawn on.
+    activity
+        Activity concentration (Bq/mL at administration) on a coarser PET grid with other slice positions.
+    contours
+        ROI name → contours on the CT planes ((N, 3) LPS mm): ``"Liver"`` (outer contour + a vessel
+        hole on every slice), ``"Tumor 1"``, ``"Tumor 2"``, ``"Lungs"`` (two islands per slice).
+    labelmap, labels
+        The same structures as a label map on the CT grid (voxel centre inside the analytic shape; tumours
+        overwrite the liver) and its ``{value: name}``.
+    volumes_ml
+        Analytic volume of each ROI (the liver without the vessel, tumours included).
+    administered_activity_gbq
+        Activity in liver + lungs.
+    """
+
+    ct: Volume
+    activity: Volume
+    contours: dict[str, list[np.ndarray]]
+    labelmap: Volume
+    labels: dict[int, str]
+    volumes_ml: dict[str, float]
+    administered_activity_gbq: float
+
+
+# Analytic anatomy of the contoured phantom (LPS mm): liver ellipsoid with a cylindrical vessel along z
+# (a hole on every liver slice), two spherical tumours in the liver, two ellipsoidal lungs above it.
+_CP_LIVER = ((-40.0, 0.0, -5.0), (70.0, 55.0, 35.0))
+_CP_VESSEL = ((-40.0, 12.0), 8.0)
+_CP_TUMOURS = {"Tumor 1": ((-72.0, -10.0, -8.0), 15.0), "Tumor 2": ((-8.0, 18.0, 2.0), 10.0)}
+# Sub-samples per axis of each PET voxel for the partial-volume activity.
+_CP_SUBSAMPLES = 2
+_CP_LUNGS = (((-60.0, 10.0, 55.0), (40.0, 50.0, 20.0)), ((60.0, 10.0, 55.0), (40.0, 50.0, 20.0)))
+
+
+def _ellipse(centre: Sequence[float], semi: Sequence[float], z: float, n: int) -> np.ndarray:
+    t = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)
+    return np.stack([centre[0] + semi[0] * np.cos(t), centre[1] + semi[1] * np.sin(t), np.full(n, z)], axis=1)
+
+
+def make_contoured_phantom(
+    *,
+    ct_spacing_mm: tuple[float, float, float] = (1.5, 2.0, 2.0),
+    pet_spacing_mm: tuple[float, float, float] = (4.0, 4.0, 4.0),
+    administered_activity_gbq: float = 2.0,
+    tumor_to_normal_ratio: float = 5.0,
+    lung_shunt_fraction: float = 0.05,
+    points_per_contour: int = 240,
+) -> ContouredPhantom:
+    """Build a :class:`ContouredPhantom` (CT z from −45 to 78 mm; PET slices offset from the CT's).
+
+    The activity is uniform per compartment (normal liver, tumours ``T/N ×`` normal, lungs with
+    ``lung_shunt_fraction`` of the activity, vessel and body 0), sampled with 2 × 2 × 2 sub-voxel points per
+    PET voxel (partial volume at the edges, as a reconstruction shows it).
+    """
+    sk, sj, si = ct_spacing_mm
+    z = np.arange(-45.0, 78.0 + 1e-6, sk)
+    nj, ni = round(256.0 / sj), round(256.0 / si)
+    frame = generate_uid()
+    ct_grid = Volume.from_spacing(np.zeros((z.size, nj, ni), np.float32), ct_spacing_mm,
+                                  (-(ni - 1) / 2.0 * si, -(nj - 1) / 2.0 * sj, float(z[0])),
+                                  frame_of_reference_uid=frame)
+    pk, pj, pi = pet_spacing_mm
+    pz = np.arange(-44.0, 78.0, pk)
+    pnj, pni = round(256.0 / pj), round(256.0 / pi)
+    pet_grid = Volume.from_spacing(np.zeros((pz.size, pnj, pni), np.float32), pet_spacing_mm,
+                                   (-(pni - 1) / 2.0 * pi, -(pnj - 1) / 2.0 * pj, float(pz[0])),
+                                   frame_of_reference_uid=frame)
+
+    def regions(points: np.ndarray) -> dict[str, np.ndarray]:
+        (lc, ls), (vc, vr) = _CP_LIVER, _CP_VESSEL
+        vessel = np.sum((points[..., :2] - np.array(vc)) ** 2, axis=-1) <= vr**2
+        liver = _ellipsoid(points, np.array(lc), np.array(ls)) & ~vessel
+        out = {"Liver": liver}
+        for name, (c, r) in _CP_TUMOURS.items():
+            out[name] = np.sum((points - np.array(c)) ** 2, axis=-1) <= r**2
+        out["Lungs"] = np.zeros(points.shape[:-1], dtype=bool)
+        for c, s in _CP_LUNGS:
+            out["Lungs"] |= _ellipsoid(points, np.array(c), np.array(s))
+        return out
+
+    kk, jj, ii = np.meshgrid(*(np.arange(n) for n in ct_grid.shape), indexing="ij")
+    ct_points = ct_grid.index_to_patient(np.stack([kk, jj, ii], axis=-1).astype(np.float64))
+    truth = regions(ct_points)
+    labels = {1: "Liver", 2: "Tumor 1", 3: "Tumor 2", 4: "Lungs"}
+    labelmap = np.zeros(ct_grid.shape, np.uint16)
+    for value, name in labels.items():
+        labelmap[truth[name]] = value
+    body = np.sum((ct_points[..., :2] / np.array([120.0, 90.0])) ** 2, axis=-1) <= 1.0
+    ct = np.where(body, PHANTOM_HU["body"], PHANTOM_HU["air"]).astype(np.float32)
+    ct[truth["Liver"]] = PHANTOM_HU["liver"]
+    ct[truth["Tumor 1"] | truth["Tumor 2"]] = PHANTOM_HU["tumor"]
+    ct[truth["Lungs"]] = PHANTOM_HU["lung"]
+    # analytic volumes (mm³ → mL): ellipsoid 4/3·π·abc minus the vessel cylinder's part inside it
+    (lc, ls), (vc, vr) = _CP_LIVER, _CP_VESSEL
+    u = np.linspace(-1.0, 1.0, 4001)
+    zz = lc[2] + ls[2] * u
+    vessel_area = np.zeros_like(u)
+    # the vessel lies well inside every liver cross-section it crosses except near the poles: area of the
+    # circle ∩ ellipse by fine 2-D sampling per z (0.1 mm grid: ~0.1 % of the vessel, 0.003 % of the liver)
+    gx = np.arange(vc[0] - vr, vc[0] + vr, 0.1) + 0.05
+    gy = np.arange(vc[1] - vr, vc[1] + vr, 0.1) + 0.05
+    gxx, gyy = np.meshgrid(gx, gy, indexing="ij")
+    in_circle = (gxx - vc[0]) ** 2 + (gyy - vc[1]) ** 2 <= vr**2
+    for n, w in enumerate(1.0 - u**2):
+        if w <= 0:
+            continue
+        inside = ((gxx - lc[0]) / ls[0]) ** 2 + ((gyy - lc[1]) / ls[1]) ** 2 <= w
+        vessel_area[n] = np.count_nonzero(in_circle & inside) * 0.1**2
+    vessel_mm3 = float(np.trapezoid(vessel_area, zz))
+    volumes = {"Liver": (4.0 / 3.0 * np.pi * float(np.prod(ls)) - vessel_mm3) / 1000.0}
+    for name, (_, r) in _CP_TUMOURS.items():
+        volumes[name] = 4.0 / 3.0 * np.pi * r**3 / 1000.0
+    volumes["Lungs"] = sum(4.0 / 3.0 * np.pi * float(np.prod(s)) for _, s in _CP_LUNGS) / 1000.0
+    # contours on every CT plane that cuts a structure
+    contours: dict[str, list[np.ndarray]] = {"Liver": [], "Tumor 1": [], "Tumor 2": [], "Lungs": []}
+    for plane in z:
+        w = 1.0 - ((plane - lc[2]) / ls[2]) ** 2
+        if w > 0:
+            contours["Liver"].append(_ellipse(lc, (ls[0] * np.sqrt(w), ls[1] * np.sqrt(w)), plane, points_per_contour))
+            contours["Liver"].append(_ellipse(vc, (vr, vr), plane, points_per_contour // 4)[::-1])
+        for name, (c, r) in _CP_TUMOURS.items():
+            if abs(plane - c[2]) < r:
+                rr = float(np.sqrt(r**2 - (plane - c[2]) ** 2))
+                contours[name].append(_ellipse(c, (rr, rr), plane, points_per_contour // 2))
+        for c, s in _CP_LUNGS:
+            w = 1.0 - ((plane - c[2]) / s[2]) ** 2
+            if w > 0:
+                contours["Lungs"].append(_ellipse(c, (s[0] * np.sqrt(w), s[1] * np.sqrt(w)), plane, points_per_contour))
+    # activity on the PET grid, sub-sampled per voxel
+    offsets = (np.arange(_CP_SUBSAMPLES) + 0.5) / _CP_SUBSAMPLES - 0.5
+    acc = {name: np.zeros(pet_grid.shape) for name in ("normal", "tumour", "lung")}
+    pkk, pjj, pii = np.meshgrid(*(np.arange(n, dtype=np.float64) for n in pet_grid.shape), indexing="ij")
+    base = np.stack([pkk, pjj, pii], axis=-1)
+    for dk in offsets:
+        for dj in offsets:
+            for di in offsets:
+                reg = regions(pet_grid.index_to_patient(base + np.array([dk, dj, di])))
+                tumour = reg["Tumor 1"] | reg["Tumor 2"]
+                acc["normal"] += reg["Liver"] & ~tumour
+                acc["tumour"] += tumour
+                acc["lung"] += reg["Lungs"]
+    vv = pet_grid.voxel_volume_ml
+    frac = {k: v / _CP_SUBSAMPLES**3 for k, v in acc.items()}
+    a_bq = administered_activity_gbq * BQ_PER_GBQ
+    a_liver = a_bq * (1.0 - lung_shunt_fraction)
+    c_normal = a_liver / (vv * (frac["normal"].sum() + tumor_to_normal_ratio * frac["tumour"].sum()))
+    c_lung = a_bq * lung_shunt_fraction / (vv * frac["lung"].sum())
+    activity = c_normal * frac["normal"] + tumor_to_normal_ratio * c_normal * frac["tumour"] + c_lung * frac["lung"]
+    return ContouredPhantom(
+        ct=ct_grid.with_array(ct, quantity="ct", unit="HU"),
+        activity=pet_grid.with_array(activity, quantity="activity_concentration", unit="Bq/mL",
+                                     metadata={"reference_datetime": PHANTOM_ADMINISTRATION_TIME, "modality": "PT"}),
+        contours=contours,
+        labelmap=ct_grid.with_array(labelmap, quantity="label", unit="1", metadata={"labels": dict(labels)}),
+        labels=labels,
+        volumes_ml=volumes,
+        administered_activity_gbq=float(administered_activity_gbq),
+    )
+
+
+# Damaged Contour Data as PACS and export scripts produce it (issue 10): name → raw bytes ("delete": no
+# Contour Data element at all).
+RTSTRUCT_CONTOUR_MUTATIONS: dict[str, bytes | None] = {
+    "missing": None,
+    "not_triplets": b"1.0\\2.0\\3.0\\4.0",
+    "empty": b"",
+    "nan": b"1.0\\nan\\3.0",
+    "infinite": b"1.0\\2.0\\inf",
+    "text": b"1.0\\2.0\\abc",
+}
+
+
+def mutate_rtstruct_contour(source: Path, target: Path, mutation: str, *, big: bool = False) -> Path:
+    """Copy an RTSTRUCT with the Contour Data of its first contour damaged (:data:`RTSTRUCT_CONTOUR_MUTATIONS`).
+
+    The damaged value is written as VR UN raw text, as exports carry Contour Data over 64 KB; ``big`` puts
+    30 000 valid numbers before the damage (about 300 KB), so a reader that quoted the value in its error
+    message would print all of it.
+    """
+    import warnings as _warnings
+
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import Tag
+
+    if mutation not in RTSTRUCT_CONTOUR_MUTATIONS:
+        raise InputError(f"mutation {mutation!r}: use one of {', '.join(RTSTRUCT_CONTOUR_MUTATIONS)}")
+    ds = pydicom.dcmread(source)
+    item = ds.ROIContourSequence[0].ContourSequence[0]
+    value = RTSTRUCT_CONTOUR_MUTATIONS[mutation]
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")  # pydicom rightly complains about the damage being made
+        if value is None:
+            del item.ContourData
+        else:
+            payload = b"\\".join([b"12.345678"] * 30000 + ([value] if value else [])) if big else value
+            item[0x30060050] = RawDataElement(Tag(0x30060050), "UN", len(payload), payload, 0, False, True)
+        ds.save_as(target)
+    return Path(target)

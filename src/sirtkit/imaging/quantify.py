@@ -6,9 +6,9 @@ Two ways to an activity map in Bq/mL at the administration time (DICOM.md §2):
   ``metadata["reference_datetime"]``, decayed back to the administration time:
   ``A(t_admin) = A(t_ref) · exp(λ · (t_ref − t_admin))``.
 * **patient-relative** — :func:`scale_to_delivered_activity`: counts (or Bq/mL) scaled so that the
-  activity in liver (+ lungs) equals the delivered activity. Without lungs in the image and with a
-  lung shunt fraction ``LSF``, the liver gets ``A · (1 − LSF)`` (the "patient-relative calibration"
-  of the EANM 2022 guideline, Weber et al., EJNMMI 2022;49:1682).
+  activity in liver (+ lungs) equals the delivered activity; a lung shunt fraction ``LSF`` given by
+  the user takes precedence over the image's lung counts: the liver gets ``A · (1 − LSF)`` (the
+  "patient-relative calibration" of the EANM 2022 guideline, Weber et al., EJNMMI 2022;49:1682).
 
 :func:`activity_report` gives the numbers a physicist checks (MBq in FOV, liver, lungs, outside).
 
@@ -28,6 +28,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -38,11 +40,41 @@ from sirtkit.physics.nuclides import Y90, Nuclide
 from sirtkit.units import BQ_PER_GBQ, BQ_PER_MBQ
 
 __all__ = [
+    "PVE_FWHM_MULTIPLE",
+    "SYSTEM_FWHM_MM",
     "ActivityReport",
+    "EmissionModality",
+    "RecoveryCurve",
+    "read_recovery_curve",
     "activity_at_administration",
     "activity_report",
     "scale_to_delivered_activity",
 ]
+
+EmissionModality = Literal["y90_pet", "bremsstrahlung_spect", "tc99m_spect", "ho166_spect"]
+
+# Reconstructed spatial resolution (FWHM, mm) of the emission images SIRT dosimetry uses — defaults for the
+# partial-volume warning, configurable per case (--fwhm-mm) because they depend on scanner, collimator and
+# reconstruction. All [K] (typical clinical values, not one cited measurement):
+# * Y-90 TOF PET, clinical OSEM with a 4–6 mm post-filter: ≈ 8 mm (in the QUEST phantom study, Willowson et
+#   al., EJNMMI 2015;42:1202, 10–37 mm spheres recover 20–86 %, CLINICAL.md §11.4);
+# * bremsstrahlung SPECT (HEGP/MEGP collimator): ≈ 15 mm, markedly worse than Y-90 PET (Elschot et al.,
+#   PLoS One 2013;8:e55742, PET vs bremsstrahlung SPECT after radioembolization);
+# * Tc-99m MAA SPECT (LEHR, OSEM with resolution recovery): ≈ 10 mm;
+# * Ho-166 SPECT (MEGP, 81 keV photopeak degraded by the 1.38 MeV photons and bremsstrahlung): ≈ 15 mm.
+SYSTEM_FWHM_MM: dict[str, float] = {
+    "y90_pet": 8.0,
+    "bremsstrahlung_spect": 15.0,
+    "tc99m_spect": 10.0,
+    "ho166_spect": 15.0,
+}
+# Objects smaller than about 2–3 × FWHM lose activity to partial-volume effects (Soret M, Bacharach SL,
+# Buvat I. J Nucl Med 2007;48:932–945; CLINICAL.md §11.4): a VOI whose equivalent-sphere diameter is
+# below 3 × FWHM gets a warning.
+PVE_FWHM_MULTIPLE = 3.0
+# Recovery coefficients of a user-supplied curve must be fractions in (0, 1.2] (> 1 allows Gibbs overshoot
+# of edge-preserving reconstructions; NEMA NU 2 spheres 10–37 mm recover 0.2–0.9, CLINICAL.md §11.4).
+_MAX_RECOVERY_COEFFICIENT = 1.2
 
 _ACTIVITY_UNIT = "Bq/mL"
 _COUNT_UNITS = ("counts",)
@@ -73,6 +105,14 @@ class ActivityReport:
         Time the activities refer to (administration time after conversion).
     notes
         Caveats for the physicist (assumptions made).
+    lung_shunt_fraction_used
+        LSF applied by the relative calibration (``None`` for other modes).
+    lung_shunt_fraction_source
+        ``"given"`` (the user's LSF, which takes precedence), ``"image"`` or ``"assumed 0"``.
+    lung_shunt_fraction_image
+        LSF measured on the image (lung counts / (lung + liver counts)), ``None`` without lung counts.
+    lung_shunt_fraction_given
+        LSF given by the user, ``None`` if none.
     """
 
     total_in_fov_mbq: float
@@ -84,6 +124,10 @@ class ActivityReport:
     mode: str
     reference_time: datetime | None
     notes: tuple[str, ...] = ()
+    lung_shunt_fraction_used: float | None = None
+    lung_shunt_fraction_source: str | None = None
+    lung_shunt_fraction_image: float | None = None
+    lung_shunt_fraction_given: float | None = None
 
 
 def _is_counts(volume: Volume) -> bool:
@@ -165,12 +209,18 @@ def scale_to_delivered_activity(
 ) -> tuple[Volume, ActivityReport]:
     """Patient-relative calibration: scale the image so liver (+ lungs) hold the delivered activity.
 
-    Rules:
+    **One precedence rule for the lung shunt fraction (LSF): an LSF given by the user wins.**
 
-    * lung mask present and holding counts → liver ∪ lungs is scaled to the delivered activity (the
-      image shows the shunt); a given ``lung_shunt_fraction`` is then only compared in ``notes``;
-    * no lung mask (or no counts in it) and ``lung_shunt_fraction`` given → liver gets ``A · (1 − LSF)``;
-    * neither → liver gets ``A`` (LSF assumed 0, noted).
+    * ``lung_shunt_fraction`` given → the liver gets ``A·(1 − LSF)`` and the lungs ``A·LSF``. With a lung
+      mask, the lung activity is distributed over the lungs like the image's lung counts (uniformly if the
+      lungs hold no counts); the image-derived LSF is still computed and reported beside the given one.
+      Reason: on post-therapy Y-90 PET and bremsstrahlung SPECT the lung counts are mostly noise and
+      scatter, while the given LSF comes from a dedicated measurement (MAA or Ho-166 scout).
+    * no LSF given, lung mask with counts → the image-derived LSF ``C_lung/(C_lung + C_liver)`` is used:
+      liver ∪ lungs are scaled together to ``A``.
+    * neither → the liver gets ``A`` (LSF assumed 0, reported).
+
+    Voxels outside liver and lungs keep the liver's calibration (counts per Bq of the liver).
 
     Parameters
     ----------
@@ -181,7 +231,7 @@ def scale_to_delivered_activity(
     delivered_activity_gbq
         Activity delivered to the patient (vial − residual, decayed to administration), GBq.
     lung_shunt_fraction
-        0–1, used only when the lungs are not in the image.
+        0–1; takes precedence over the image-derived value.
     liver_key, lung_key
         Mask names.
     administration_time
@@ -190,7 +240,8 @@ def scale_to_delivered_activity(
     Returns
     -------
     tuple[Volume, ActivityReport]
-        Activity concentration (Bq/mL at administration) and the report (mode ``"relative"``).
+        Activity concentration (Bq/mL at administration) and the report (mode ``"relative"``, with the
+        LSF used, its source, and the image-derived and given LSFs side by side).
 
     Raises
     ------
@@ -213,37 +264,49 @@ def scale_to_delivered_activity(
     clipped_note: tuple[str, ...] = ()
     if np.any(values < 0):
         clipped_note = ("the image has negative values (reconstruction noise); they were kept, not clipped",)
-    per_voxel = 1.0 if _is_counts(emission) else emission.voxel_volume_ml
+    counts = _is_counts(emission)
+    per_voxel = 1.0 if counts else emission.voxel_volume_ml
     liver_signal = _activity_bq(values, liver, per_voxel)
     if liver_signal <= 0:
         raise InputError(f"the {liver_key!r} mask holds no counts in the emission image: check the registration")
     delivered_bq = delivered_activity_gbq * BQ_PER_GBQ
     notes: list[str] = list(clipped_note)
-    lung_signal = _activity_bq(values, lung & ~liver, per_voxel) if lung is not None else 0.0
-    if lung is not None and lung_signal > 0:
-        target_mask = liver | lung
-        signal = _activity_bq(values, target_mask, per_voxel)
-        measured_lsf = lung_signal / signal
+    lung_only = None if lung is None else (lung & ~liver)
+    lung_signal = _activity_bq(values, lung_only, per_voxel) if lung_only is not None else 0.0
+    image_lsf = lung_signal / (liver_signal + lung_signal) if lung_only is not None and lung_signal > 0 else None
+    if lung_shunt_fraction is not None:
+        lsf, source = lung_shunt_fraction, "given"
+        image_txt = "" if image_lsf is None else f"; image-derived LSF {image_lsf:.4f} not used"
+        notes.append(f"lung shunt fraction {lsf:.4f} as given (a given LSF takes precedence){image_txt}")
+    elif image_lsf is not None:
+        lsf, source = image_lsf, "image"
         notes.append(f"lungs in the image: liver + lungs scaled to {delivered_activity_gbq:g} GBq "
-                     f"(image lung shunt {measured_lsf:.4f})")
-        if lung_shunt_fraction is not None:
-            notes.append(f"given lung_shunt_fraction {lung_shunt_fraction:.4f} not used (image-based shunt used)")
-        target_bq = delivered_bq
+                     f"(image-derived lung shunt fraction {image_lsf:.4f}, no LSF given)")
     else:
-        signal = liver_signal
-        lsf = 0.0 if lung_shunt_fraction is None else lung_shunt_fraction
-        if lung_shunt_fraction is None:
-            notes.append("no lungs in the image and no lung_shunt_fraction: all delivered activity put in the liver")
+        lsf, source = 0.0, "assumed 0"
+        notes.append("no lung counts in the image and no lung shunt fraction given: all delivered activity put "
+                     "in the liver (LSF assumed 0)")
+    # signals are in Bq-equivalents (counts, or Bq/mL × mL): value × target/signal is Bq per voxel for counts
+    # (÷ voxel volume → Bq/mL) and already Bq/mL for Bq/mL images.
+    to_bq_per_ml = 1.0 / emission.voxel_volume_ml if counts else 1.0
+    liver_scale = delivered_bq * (1.0 - lsf) / liver_signal * to_bq_per_ml
+    out = values * liver_scale
+    if lung_only is not None and np.any(lung_only):
+        lung_bq = delivered_bq * lsf
+        if lung_signal > 0:
+            out[lung_only] = values[lung_only] * (lung_bq / lung_signal * to_bq_per_ml)
         else:
-            notes.append(f"no lungs in the image: liver scaled to delivered activity × (1 − {lsf:.4f})")
-        target_bq = delivered_bq * (1.0 - lsf)
-    # input value × scale = Bq/mL
-    scale = target_bq / signal / (emission.voxel_volume_ml if _is_counts(emission) else 1.0)
+            out[lung_only] = lung_bq / (np.count_nonzero(lung_only) * emission.voxel_volume_ml)
+            if lsf > 0:
+                notes.append(f"the lungs hold no counts: the lung activity ({lsf:.4f} × delivered) is spread "
+                             "uniformly over the lung segment")
+    elif lsf > 0:
+        notes.append(f"no lungs in the image: liver scaled to delivered activity × (1 − {lsf:.4f})")
     meta = dict(emission.metadata)
-    meta["relative_calibration_scale"] = scale
+    meta["relative_calibration_scale"] = liver_scale
     if administration_time is not None:
         meta["reference_datetime"] = require_aware(administration_time, "administration_time")
-    activity = emission.with_array(values * scale, quantity="activity_concentration", unit=_ACTIVITY_UNIT, metadata=meta)
+    activity = emission.with_array(out, quantity="activity_concentration", unit=_ACTIVITY_UNIT, metadata=meta)
     base = activity_report(activity, masks, liver_key=liver_key, lung_key=lung_key)
     report = ActivityReport(
         total_in_fov_mbq=base.total_in_fov_mbq,
@@ -251,10 +314,14 @@ def scale_to_delivered_activity(
         in_lungs_mbq=base.in_lungs_mbq,
         outside_body_mbq=base.outside_body_mbq,
         outside_liver_and_lungs_fraction=base.outside_liver_and_lungs_fraction,
-        scale_factor=scale,
+        scale_factor=liver_scale,
         mode="relative",
         reference_time=administration_time,
         notes=tuple(notes) + base.notes,
+        lung_shunt_fraction_used=lsf,
+        lung_shunt_fraction_source=source,
+        lung_shunt_fraction_image=image_lsf,
+        lung_shunt_fraction_given=lung_shunt_fraction,
     )
     return activity, report
 
@@ -319,3 +386,78 @@ def activity_report(
         reference_time=activity.metadata.get("reference_datetime"),
         notes=tuple(notes),
     )
+
+
+@dataclass(frozen=True)
+class RecoveryCurve:
+    """A recovery-coefficient curve: RC (measured / true activity concentration) against object volume.
+
+    Attributes
+    ----------
+    volumes_ml
+        Object volumes, increasing (mL).
+    coefficients
+        Recovery coefficient at each volume.
+    source
+        Where the curve comes from (file name), shown beside every corrected number.
+    """
+
+    volumes_ml: tuple[float, ...]
+    coefficients: tuple[float, ...]
+    source: str
+
+    def at(self, volume_ml: float) -> float | None:
+        """RC at ``volume_ml`` (linear in log volume), or ``None`` outside the measured range (no extrapolation).
+
+        >>> RecoveryCurve((0.5, 26.5), (0.3, 0.9), "demo").at(26.5)
+        0.9
+        """
+        if not self.volumes_ml[0] <= volume_ml <= self.volumes_ml[-1]:
+            return None
+        return float(np.interp(math.log(volume_ml), np.log(self.volumes_ml), self.coefficients))
+
+
+def read_recovery_curve(path: Path) -> RecoveryCurve:
+    """Read a recovery-coefficient curve from CSV (e.g. measured on a NEMA/IEC body phantom).
+
+    The header names the size column — ``volume_ml`` or ``diameter_mm`` (spheres) — and
+    ``recovery_coefficient``; one row per sphere, at least two rows. Lines starting with ``#`` are comments.
+
+    Raises
+    ------
+    InputError
+        Missing file, wrong header, fewer than two rows, non-numeric, non-positive sizes, repeated sizes, or
+        coefficients outside (0, 1.2].
+    """
+    import csv
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"recovery curve {p}: no such file (give a CSV with volume_ml or diameter_mm, "
+                         "recovery_coefficient)")
+    lines = [line for line in p.read_text(encoding="utf-8-sig").splitlines() if line.strip() and
+             not line.lstrip().startswith("#")]
+    rows = list(csv.DictReader(lines))
+    header = set(rows[0]) if rows else set()
+    size_key = "volume_ml" if "volume_ml" in header else "diameter_mm" if "diameter_mm" in header else None
+    if size_key is None or "recovery_coefficient" not in header or len(rows) < 2:
+        raise InputError(f"recovery curve {p}: need a header 'volume_ml,recovery_coefficient' (or 'diameter_mm,"
+                         "recovery_coefficient') and at least two rows")
+    pairs = []
+    for n, row in enumerate(rows, start=2):
+        try:
+            size, rc = float(row[size_key]), float(row["recovery_coefficient"])
+        except (TypeError, ValueError):
+            raise InputError(f"recovery curve {p}, row {n}: {row} is not two numbers") from None
+        if not (math.isfinite(size) and size > 0):
+            raise InputError(f"recovery curve {p}, row {n}: {size_key} must be a positive number")
+        if not (math.isfinite(rc) and 0.0 < rc <= _MAX_RECOVERY_COEFFICIENT):
+            raise InputError(f"recovery curve {p}, row {n}: recovery_coefficient {rc:g} must be in (0, "
+                             f"{_MAX_RECOVERY_COEFFICIENT:g}] (a fraction, not a percentage)")
+        volume = size if size_key == "volume_ml" else math.pi / 6.0 * (size / 10.0) ** 3
+        pairs.append((volume, rc))
+    pairs.sort()
+    volumes = tuple(v for v, _ in pairs)
+    if len(set(volumes)) != len(volumes):
+        raise InputError(f"recovery curve {p}: the same size appears twice")
+    return RecoveryCurve(volumes, tuple(c for _, c in pairs), p.name)

@@ -8,11 +8,10 @@ Readers (all return ``{name: boolean mask Volume}``):
 * **Label-map NRRD/NIfTI** — one mask per non-zero label; names from ``labels={value: name}``, else
   ``"label_<value>"``.
 * **DICOM SEG** — via highdicom (``segread`` / ``Segmentation.get_volume``).
-* **DICOM RTSTRUCT** — ``CLOSED_PLANAR`` contours rasterised on ``reference``: a voxel is inside when
-  its *centre* is inside the polygon drawn on its slice; several contours on one slice combine by the
-  even-odd rule (a contour inside another makes a hole). Contours are assigned to the nearest
-  reference slice, so pass the image the contours were drawn on (usually the CT) as ``reference`` and
-  resample afterwards. The conversion is lossy by nature (DICOM.md §3).
+* **DICOM RTSTRUCT** — contours rasterised on the image they were drawn on (found by its series UID
+  among ``images``/``reference`` or in the RTSTRUCT's folder), each contour plane a slab, nested
+  contours holes, then resampled like any other mask (:mod:`sirtkit.imaging.rtstruct`). The conversion
+  is lossy by nature (DICOM.md §3).
 
 With ``reference``, every mask is resampled onto the reference grid (:func:`resample_to` rule: covered
 fraction ≥ 0.5). A mask that is non-empty before and empty after resampling raises
@@ -38,7 +37,7 @@ import nrrd
 import numpy as np
 
 from sirtkit.errors import DicomInputError, GeometryError, InputError
-from sirtkit.imaging.files import atomic_write, nrrd_geometry, read_volume
+from sirtkit.imaging.files import nrrd_geometry, read_volume
 from sirtkit.imaging.resample import labels_onto, resample_to
 from sirtkit.imaging.volume import Volume, require_same_grid
 
@@ -49,8 +48,10 @@ __all__ = [
     "masks_onto",
     "STANDARD_VOI_NAMES",
     "VOI_CODES",
+    "VOI_CODE_VALUES",
     "masks_to_labelmap",
     "read_segmentation",
+    "read_segmentation_on_grid",
     "standard_voi_name",
     "write_dicom_seg",
 ]
@@ -77,25 +78,43 @@ STANDARD_VOI_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 # Coded semantics for DICOM SEG (DICOM.md §3; codes from SNOMED CT as used in DICOM PS3.16 CID 7150/7151).
-# role → (category, type), each (code value, coding scheme designator, code meaning) as for
-# pydicom.sr.coding.Code. Unlisted roles use the "Tissue" category/type, as 3D Slicer does.
+# role → (category, type), each (code value, coding scheme designator, code meaning). Unlisted roles use the
+# "Tissue" category/type, as 3D Slicer does. As pydicom ``Code`` objects they are :data:`VOI_CODES` and
+# ``_TISSUE``, built on first use (importing pydicom's code dictionaries costs ~0.3 s at start-up).
 CodeTriplet = tuple[str, str, str]
-_ORGAN: CodeTriplet = ("91772007", "SCT", "Organ")
-_ABNORMAL: CodeTriplet = ("49755003", "SCT", "Morphologically Abnormal Structure")
-_TISSUE: CodeTriplet = ("85756007", "SCT", "Tissue")
-VOI_CODES: dict[str, tuple[CodeTriplet, CodeTriplet]] = {
-    "liver": (_ORGAN, ("10200004", "SCT", "Liver")),
-    "normal_liver": (_ORGAN, ("10200004", "SCT", "Liver")),
-    "perfused": (_ORGAN, ("10200004", "SCT", "Liver")),
-    "perfused_normal_liver": (_ORGAN, ("10200004", "SCT", "Liver")),
-    "tumor": (_ABNORMAL, ("108369006", "SCT", "Neoplasm")),
-    "lung": (_ORGAN, ("39607008", "SCT", "Lung")),
-    "gallbladder": (_ORGAN, ("28231008", "SCT", "Gallbladder")),
+_ORGAN_CODE: CodeTriplet = ("91772007", "SCT", "Organ")
+_ABNORMAL_CODE: CodeTriplet = ("49755003", "SCT", "Morphologically Abnormal Structure")
+_TISSUE_CODE: CodeTriplet = ("85756007", "SCT", "Tissue")
+_LIVER_CODE: CodeTriplet = ("10200004", "SCT", "Liver")
+VOI_CODE_VALUES: dict[str, tuple[CodeTriplet, CodeTriplet]] = {
+    "liver": (_ORGAN_CODE, _LIVER_CODE),
+    "normal_liver": (_ORGAN_CODE, _LIVER_CODE),
+    "perfused": (_ORGAN_CODE, _LIVER_CODE),
+    "perfused_normal_liver": (_ORGAN_CODE, _LIVER_CODE),
+    "tumor": (_ABNORMAL_CODE, ("108369006", "SCT", "Neoplasm")),
+    "lung": (_ORGAN_CODE, ("39607008", "SCT", "Lung")),
+    "gallbladder": (_ORGAN_CODE, ("28231008", "SCT", "Gallbladder")),
 }
 
+if TYPE_CHECKING:
+    from pydicom.sr.coding import Code
+
+    VOI_CODES: dict[str, tuple[Code, Code]]
+    _TISSUE: Code
+
+
+def __getattr__(name: str) -> Any:
+    """``VOI_CODES`` and ``_TISSUE`` as pydicom ``Code`` objects, made on first access (PEP 562)."""
+    if name in ("VOI_CODES", "_TISSUE"):
+        from pydicom.sr.coding import Code
+
+        globals()["VOI_CODES"] = {role: (Code(*cat), Code(*kind)) for role, (cat, kind) in VOI_CODE_VALUES.items()}
+        globals()["_TISSUE"] = Code(*_TISSUE_CODE)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _SLICER_SEGMENT_KEY = re.compile(r"^Segment(\d+)_Name$")
-# Contour points must lie within this many slice widths of one plane parallel to the reference slices.
-_CONTOUR_PLANARITY_TOLERANCE_SLICES = 0.05
 
 
 def _normalise_name(name: str) -> str:
@@ -139,8 +158,8 @@ def _mask_volume(array: np.ndarray, affine: np.ndarray, frame: str | None, meta:
     return Volume(np.ascontiguousarray(array, dtype=bool), affine, "mask", "1", frame, meta)
 
 
-def _read_slicer_or_labelmap_nrrd(path: Path, labels: Mapping[int, str] | None,
-                                  reference: Volume | None) -> dict[str, Volume]:
+def _read_slicer_or_labelmap_nrrd(path: Path, labels: Mapping[int, str] | None, reference: Volume | None,
+                                  native: dict[str, Volume] | None = None) -> dict[str, Volume]:
     try:
         data, header = nrrd.read(str(path), index_order="C")
     except (nrrd.NRRDError, OSError, ValueError, EOFError, StopIteration) as err:  # empty file: StopIteration
@@ -168,25 +187,31 @@ def _read_slicer_or_labelmap_nrrd(path: Path, labels: Mapping[int, str] | None,
                 raise InputError(f"{path}: segment {name!r} is on layer {layer}, but the file has {data.shape[-1]}")
             meta = {**meta_base, "label_value": value, "layer": layer, "segment_id": header.get(f"Segment{n}_ID")}
             segments.append((name, layer, value, meta))
-        return _layer_masks(data, affine, segments, reference, str(path))
+        return _layer_masks(data, affine, segments, reference, str(path), native=native)
     if data.shape[-1] != 1:
         raise InputError(f"{path}: a {data.ndim}-D NRRD without Segment<N>_Name fields is not a segmentation")
-    return _labelmap_masks(Volume(data[..., 0], affine, metadata=meta_base), labels, reference, str(path))
+    return _labelmap_masks(Volume(data[..., 0], affine, metadata=meta_base), labels, reference, str(path), native)
 
 
 def _layer_masks(data: np.ndarray, affine: np.ndarray, segments: Sequence[tuple[str, int, int, dict[str, Any]]],
-                 reference: Volume | None, source: str, frame: str | None = None) -> dict[str, Volume]:
+                 reference: Volume | None, source: str, frame: str | None = None, *,
+                 native: dict[str, Volume] | None = None) -> dict[str, Volume]:
     """Masks of ``segments`` (name, layer, label value, metadata) of the label layers ``data[..., layer]``.
 
     Each layer is made contiguous once and each segment is ``layer == value``; with ``reference``, each
     layer is put onto the reference grid by :func:`labels_onto` (the mask rule of :func:`resample_to`,
-    identical masks, no full-size mask per segment).
+    identical masks, no full-size mask per segment). With ``native`` (a dict to fill), the masks on the
+    file's own grid are also made from the same decoded layers.
     """
     on_grid: dict[tuple[int, int], np.ndarray] = {}
     present: set[tuple[int, int]] = set()
     for layer in sorted({seg[1] for seg in segments}):
         values = sorted({seg[2] for seg in segments if seg[1] == layer})
         arr = np.ascontiguousarray(data[..., layer])
+        if native is not None:
+            for name, seg_layer, v, meta in segments:
+                if seg_layer == layer:
+                    native[_unique(name, native)] = _mask_volume(arr == v, affine, frame, meta)
         if reference is None:
             for v in values:
                 on_grid[layer, v] = arr == v
@@ -221,8 +246,8 @@ def _present_labels(arr: np.ndarray) -> list[int]:
     return [int(v) for v in np.unique(arr) if v != 0]
 
 
-def _labelmap_masks(labelmap: Volume, labels: Mapping[int, str] | None,
-                    reference: Volume | None = None, source: str = "the label map") -> dict[str, Volume]:
+def _labelmap_masks(labelmap: Volume, labels: Mapping[int, str] | None, reference: Volume | None = None,
+                    source: str = "the label map", native: dict[str, Volume] | None = None) -> dict[str, Volume]:
     arr = labelmap.array
     if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
         if not np.all(np.mod(arr, 1) == 0):
@@ -251,7 +276,7 @@ def _labelmap_masks(labelmap: Volume, labels: Mapping[int, str] | None,
         taken[name] = None
         segments.append((name, 0, value, {**labelmap.metadata, "label_value": value}))
     return _layer_masks(arr[..., np.newaxis], labelmap.affine, segments, reference, source,
-                        labelmap.frame_of_reference_uid)
+                        labelmap.frame_of_reference_uid, native=native)
 
 
 def _empty_on_reference(name: str, source: str, reference: Volume) -> GeometryError:
@@ -298,77 +323,14 @@ def _slices_along_normal(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndar
     return np.ascontiguousarray(array[::-1]), flipped
 
 
-def _polygon_mask(rows: np.ndarray, cols: np.ndarray, poly_j: np.ndarray, poly_i: np.ndarray) -> np.ndarray:
-    """Even-odd (ray casting) point-in-polygon test of the points (rows, cols)."""
-    inside = np.zeros(rows.shape, dtype=bool)
-    aj, ai = poly_j, poly_i
-    bj, bi = np.roll(poly_j, -1), np.roll(poly_i, -1)
-    for a_j, a_i, b_j, b_i in zip(aj, ai, bj, bi, strict=True):
-        crosses = (a_j > rows) != (b_j > rows)
-        if not np.any(crosses):
-            continue
-        with np.errstate(divide="ignore", invalid="ignore"):
-            col_at = a_i + (rows - a_j) * (b_i - a_i) / (b_j - a_j)
-        inside ^= crosses & (cols < col_at)
-    return inside
+def _read_rtstruct(path: Path, reference: Volume | None, images: Sequence[Volume]) -> dict[str, Volume]:
+    """RTSTRUCT → masks on the image the contours were drawn on (:mod:`sirtkit.imaging.rtstruct`)."""
+    from sirtkit.imaging.rtstruct import read_rtstruct
 
-
-def _read_rtstruct(ds: pydicom.Dataset, path: Path, reference: Volume | None) -> dict[str, Volume]:
-    if reference is None:
-        raise InputError(
-            f"{path}: an RTSTRUCT holds polygons, not voxels; pass reference=<the CT Volume the contours "
-            "were drawn on> to read_segmentation"
-        )
-    ref_frames = [str(item.FrameOfReferenceUID) for item in ds.get("ReferencedFrameOfReferenceSequence", [])]
-    if reference.frame_of_reference_uid and ref_frames and reference.frame_of_reference_uid not in ref_frames:
-        raise GeometryError(
-            f"{path}: RTSTRUCT is on frame of reference {ref_frames}, the reference image on "
-            f"{reference.frame_of_reference_uid}; use the image the contours were drawn on"
-        )
-    names = {int(r.ROINumber): str(r.ROIName) for r in ds.get("StructureSetROISequence", [])}
-    nk, nj, ni = reference.shape
-    masks: dict[str, Volume] = {}
-    for roi in ds.get("ROIContourSequence", []):
-        number = int(roi.ReferencedROINumber)
-        name = names.get(number, f"roi_{number}")
-        mask = np.zeros(reference.shape, dtype=bool)
-        n_used = 0
-        for contour in roi.get("ContourSequence", []):
-            if str(contour.get("ContourGeometricType", "")) != "CLOSED_PLANAR":
-                continue
-            pts = np.asarray(contour.ContourData, dtype=np.float64).reshape(-1, 3)
-            idx = reference.patient_to_index(pts)
-            k_mean = float(np.mean(idx[:, 0]))
-            if np.max(np.abs(idx[:, 0] - k_mean)) > _CONTOUR_PLANARITY_TOLERANCE_SLICES:
-                raise GeometryError(
-                    f"{path}: a contour of ROI {name!r} is not parallel to the reference slices; use the image "
-                    "the contours were drawn on as reference"
-                )
-            k = int(np.rint(k_mean))
-            if not 0 <= k < nk:
-                logger.warning("ROI %r: a contour at slice index %.2f lies outside the reference grid", name, k_mean)
-                continue
-            j0 = max(int(np.floor(idx[:, 1].min())), 0)
-            j1 = min(int(np.ceil(idx[:, 1].max())) + 1, nj)
-            i0 = max(int(np.floor(idx[:, 2].min())), 0)
-            i1 = min(int(np.ceil(idx[:, 2].max())) + 1, ni)
-            if j1 <= j0 or i1 <= i0:
-                continue
-            rows, cols = np.meshgrid(np.arange(j0, j1, dtype=np.float64), np.arange(i0, i1, dtype=np.float64),
-                                     indexing="ij")
-            mask[k, j0:j1, i0:i1] ^= _polygon_mask(rows, cols, idx[:, 1], idx[:, 2])
-            n_used += 1
-        if n_used == 0:
-            logger.warning("ROI %r has no CLOSED_PLANAR contour on the reference grid; skipped", name)
-            continue
-        if not mask.any():
-            raise GeometryError(
-                f"{path}: ROI {name!r} encloses no voxel centre of the reference grid (spacing "
-                f"{reference.spacing_mm} mm); use a finer reference image"
-            )
-        meta = {"source_files": [str(path)], "roi_number": number}
-        masks[_unique(name, masks)] = _mask_volume(mask, reference.affine, reference.frame_of_reference_uid, meta)
-    return masks
+    result = read_rtstruct(path, images=images, target=reference)
+    for message in result.warnings:
+        logger.warning("%s", message)
+    return result.masks
 
 
 def read_segmentation(
@@ -376,6 +338,7 @@ def read_segmentation(
     reference: Volume | None = None,
     *,
     labels: Mapping[int, str] | None = None,
+    images: Sequence[Volume] = (),
 ) -> dict[str, Volume]:
     """Read a segmentation file into ``{name: boolean mask Volume}``.
 
@@ -384,9 +347,12 @@ def read_segmentation(
     path
         ``.seg.nrrd`` (3D Slicer), label-map ``.nrrd``/``.nii``/``.nii.gz``, or a DICOM SEG / RTSTRUCT file.
     reference
-        Grid to put every mask on (resampled when it differs; required for RTSTRUCT).
+        Grid to put every mask on (resampled when it differs).
     labels
         For label maps: ``{label value: name}``; values not in the mapping are skipped.
+    images
+        RTSTRUCT only: images that may be the one the contours were drawn on (e.g. the CT); the contours are
+        rasterised on that image (found by series UID, or in the RTSTRUCT's folder) and then resampled.
 
     Returns
     -------
@@ -396,7 +362,7 @@ def read_segmentation(
     Raises
     ------
     InputError
-        Missing or unreadable file, RTSTRUCT without ``reference``, label mapping that does not fit.
+        Missing or unreadable file, RTSTRUCT whose drawing image is not found, label mapping that does not fit.
     GeometryError
         Frames of reference differ, grids do not overlap, or a segment becomes empty on ``reference``.
     """
@@ -419,9 +385,9 @@ def read_segmentation(
         if modality == "SEG":
             masks = _read_dicom_seg(ds, p)
         elif modality == "RTSTRUCT":
-            return _read_rtstruct(ds, p, reference)  # already on the reference grid
+            masks = _read_rtstruct(p, reference, images)
         else:
-            raise DicomInputError(f"{p}: Modality (0008,0060) is {modality!r}; expected SEG or RTSTRUCT")
+            raise DicomInputError(f"{p}: Modality (0008,0060) is {modality[:40]!r}; expected SEG or RTSTRUCT")
     if reference is None:
         return masks
     return masks_onto(masks, reference, source=str(p))
@@ -443,6 +409,33 @@ def masks_onto(masks: Mapping[str, Volume], reference: Volume, *, source: str = 
             raise _empty_on_reference(seg_name, source, reference)
         out[seg_name] = resampled
     return out
+
+
+def read_segmentation_on_grid(path: str | Path, reference: Volume, *, labels: Mapping[int, str] | None = None
+                              ) -> tuple[dict[str, Volume], dict[str, Volume]]:
+    """Masks on their own grid and on ``reference`` from one reading of the file.
+
+    The same masks as ``read_segmentation(path, labels=labels)`` and :func:`masks_onto` of those onto
+    ``reference``; for ``.seg.nrrd`` and label maps the file is decoded once and the reference-grid masks
+    come from :func:`sirtkit.imaging.resample.labels_onto` (identical, without resampling each full-size
+    mask). Segments empty in the file are empty (all False) on both grids.
+
+    Raises
+    ------
+    InputError, GeometryError
+        As :func:`read_segmentation` and :func:`masks_onto`.
+    """
+    p = Path(path)
+    lower = p.name.lower()
+    if p.is_file() and lower.endswith((".nrrd", ".nhdr", ".nii", ".nii.gz")):
+        native: dict[str, Volume] = {}
+        if lower.endswith((".nrrd", ".nhdr")):
+            on_grid = _read_slicer_or_labelmap_nrrd(p, labels, reference, native)
+        else:
+            on_grid = _labelmap_masks(read_volume(p), labels, reference, str(p), native)
+        return native, on_grid
+    native = read_segmentation(p, labels=labels)
+    return native, masks_onto({n: m for n, m in native.items() if m.array.any()}, reference, source=str(p))
 
 
 def masks_to_labelmap(masks: Mapping[str, Volume]) -> tuple[Volume, dict[int, str]]:
@@ -489,67 +482,8 @@ def write_dicom_seg(
     series_description: str = "sirtkit segmentation",
     series_number: int = 900,
 ) -> Path:
-    """Write masks as a highdicom BINARY DICOM SEG referencing single-frame ``source_images``.
+    """Write masks as a BINARY DICOM SEG; see :func:`sirtkit.imaging.dicom_out.write_dicom_seg`."""
+    from sirtkit.imaging.dicom_out import write_dicom_seg as _write
 
-    Segment semantics come from :func:`standard_voi_name` (Liver SCT 10200004, Neoplasm SCT 108369006,
-    Lung SCT 39607008; categories Organ / Morphologically Abnormal Structure; others Tissue). The
-    masks must lie on the grid of the source series (e.g. read with :func:`read_dicom_series`).
+    return _write(masks, source_images, path, series_description=series_description, series_number=series_number)
 
-    Raises
-    ------
-    GeometryError
-        If a source image's position is not a slice of the masks' grid.
-    InputError
-        If there are no masks or no source images.
-    """
-    import highdicom as hd
-    from pydicom.sr.coding import Code
-
-    if not masks or not source_images:
-        raise InputError("write_dicom_seg needs at least one mask and the source images")
-    items = list(masks.items())
-    grid = items[0][1]
-    for name, mask in items:
-        require_same_grid(grid, mask, f"mask {name!r}")
-    frames = np.zeros((len(source_images), grid.shape[1], grid.shape[2], len(items)), dtype=bool)
-    for n, image in enumerate(source_images):
-        if int(image.get("NumberOfFrames", 1)) != 1:
-            raise InputError("write_dicom_seg supports single-frame source images (CT/PET series) only")
-        idx = grid.patient_to_index(np.asarray(image.ImagePositionPatient, dtype=np.float64))
-        k = int(np.rint(idx[0]))
-        if np.max(np.abs(idx - np.array([k, 0.0, 0.0]))) > 0.01 or not 0 <= k < grid.shape[0]:
-            raise GeometryError(
-                f"source image {image.get('SOPInstanceUID')} at {list(image.ImagePositionPatient)} is not a slice "
-                "of the masks' grid; resample the masks onto the source series first"
-            )
-        for s, (_, mask) in enumerate(items):
-            frames[n, :, :, s] = mask.array[k]
-    descriptions = []
-    for s, (name, _) in enumerate(items, start=1):
-        category, kind = VOI_CODES.get(standard_voi_name(name) or "", (_TISSUE, _TISSUE))
-        descriptions.append(
-            hd.seg.SegmentDescription(
-                segment_number=s,
-                segment_label=name[:64],
-                segmented_property_category=Code(*category),
-                segmented_property_type=Code(*kind),
-                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
-            )
-        )
-    seg = hd.seg.Segmentation(
-        source_images=list(source_images),
-        pixel_array=frames,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions,
-        series_instance_uid=hd.UID(),
-        series_number=series_number,
-        sop_instance_uid=hd.UID(),
-        instance_number=1,
-        manufacturer="sirtkit",
-        manufacturer_model_name="sirtkit",
-        software_versions="0.1.0",
-        device_serial_number="0",
-        series_description=series_description,
-        omit_empty_frames=False,
-    )
-    return atomic_write(path, lambda tmp: seg.save_as(tmp))

@@ -22,6 +22,7 @@ import pandas as pd
 from sirtkit.errors import InputError
 from sirtkit.outcomes import doseresponse, literature, markers, rates, response, survival, toxicity
 from sirtkit.outcomes.cohort import ENDPOINT_DEFINITIONS, CohortData, derive_endpoints, hepatic_lesions
+from sirtkit.outcomes.rates import Proportion
 from sirtkit.progress import ProgressCallback, report
 
 __all__ = ["COVARIATES", "ENDPOINTS", "HEPATIC_TOXICITY_TERMS", "CohortAnalysis", "Covariate", "analyse_cohort"]
@@ -49,6 +50,11 @@ HEPATIC_TOXICITY_TERMS = frozenset({
 
 #: Grade at or above which a toxicity counts as the dose–toxicity outcome (CTCAE v5 severe).
 SEVERE_GRADE = 3
+
+#: Fewest events per estimated coefficient for a regression to be fitted and its interval reported: 10
+#: events per variable (Peduzzi P et al., J Clin Epidemiol 1995;48:1503–1510 for Cox models; Peduzzi et al.
+#: 1996;49:1373–1379 for logistic regression, where the events are the rarer outcome).
+MIN_EVENTS_PER_VARIABLE = 10
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,10 @@ class CohortAnalysis:
     dose_toxicity: dict[str, Any]
     literature: pd.DataFrame
     swimmer: pd.DataFrame
+    response_baselines: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reild: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reild_rate: Proportion | None = None
+    symptom_rate: Proportion | None = None
     confirmation_min_days: float | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -120,7 +130,7 @@ class CohortAnalysis:
             "survival": self.survival_table, "logrank": self.logrank, "cox_univariable": self.cox_univariable,
             "cox_multivariable": self.cox_multivariable, "lesion_doses": self.lesion_doses,
             "liver_dose_toxicity": self.liver_toxicity, "literature_comparison": self.literature,
-            "swimmer": self.swimmer,
+            "swimmer": self.swimmer, "response_baselines": self.response_baselines, "reild": self.reild,
         }
 
     def summary(self) -> dict[str, Any]:
@@ -138,6 +148,10 @@ class CohortAnalysis:
                                      for k, v in ENDPOINT_DEFINITIONS.items()},
             "endpoint_event_sources": sources,
             "dose_response": self.dose_response, "dose_toxicity": self.dose_toxicity,
+            "not_evaluable_for_response": (int((~self.response_baselines["evaluable"]).sum())
+                                           if len(self.response_baselines) else None),
+            "reild": self.reild_rate, "reild_rule": toxicity.SANGRO_REILD_DEFINITION,
+            "symptom_response": self.symptom_rate,
             "warnings": self.warnings,
         }
 
@@ -253,11 +267,35 @@ def _lesion_doses(data: CohortData) -> pd.DataFrame:
     return out[out["tumour_dose_gy"] > 0].reset_index(drop=True)
 
 
+def _dose_estimate(key: str, est: tuple[float, float, float], observed: np.ndarray) -> dict[str, Any]:
+    """A dose read off a fitted curve, never negative and never beyond the observed doses.
+
+    A logistic curve on linear dose can put the dose of a given risk below 0 Gy or far outside the data;
+    such a value (or interval limit) is not a dose, so it is withheld (None) and ``<key>_note`` says why.
+    """
+    lo_obs, hi_obs = float(np.nanmin(observed)), float(np.nanmax(observed))
+    x, lo, hi = est
+    out: dict[str, Any] = {f"{key}_gy": x, f"{key}_ci_gy": [lo, hi]}
+    if not (np.isfinite(x) and lo_obs <= x <= hi_obs):
+        out[f"{key}_gy"] = None
+        out[f"{key}_ci_gy"] = [None, None]
+        out[f"{key}_note"] = (f"not reported: the fitted curve reaches this risk at {x:.0f} Gy, outside the "
+                              f"observed doses ({lo_obs:.0f}–{hi_obs:.0f} Gy)")
+    elif not (np.isfinite(lo) and np.isfinite(hi) and lo >= lo_obs and hi <= hi_obs):
+        out[f"{key}_ci_gy"] = [lo if np.isfinite(lo) and lo >= lo_obs else None,
+                               hi if np.isfinite(hi) and hi <= hi_obs else None]
+        out[f"{key}_note"] = (f"interval limit(s) outside the observed doses ({lo_obs:.0f}–{hi_obs:.0f} Gy) "
+                              "not reported")
+    return out
+
+
 def _dose_response(lesions: pd.DataFrame, n_bootstrap: int, rng: np.random.Generator,
                    warnings_out: list[str]) -> dict[str, Any]:
-    if len(lesions) < 10 or lesions["responded"].nunique() < 2:
-        warnings_out.append("dose–response not computed: fewer than 10 lesions with dose and follow-up, or no "
-                            "variation in lesion response")
+    n_minor = int(min(lesions["responded"].sum(), (1 - lesions["responded"]).sum())) if len(lesions) else 0
+    if n_minor < MIN_EVENTS_PER_VARIABLE:
+        warnings_out.append(f"dose–response not computed: {n_minor} lesions in the rarer outcome (responding or "
+                            f"not), fewer than {MIN_EVENTS_PER_VARIABLE} (Peduzzi et al. 1996); no interval "
+                            "can be estimated")
         return {}
     out: dict[str, Any] = {"n_lesions": len(lesions), "n_responding": int(lesions["responded"].sum()),
                            "lesion_response_rule": f"diameter decrease >= {LESION_RESPONSE_DECREASE_FRACTION:.0%}"}
@@ -266,7 +304,7 @@ def _dose_response(lesions: pd.DataFrame, n_bootstrap: int, rng: np.random.Gener
         d50 = fit.x_at_probability(0.5)
         out.update({"logistic_intercept": fit.intercept, "logistic_slope_per_log_gy": fit.slope,
                     "logistic_slope_ci": list(fit.slope_ci), "logistic_p_value": fit.slope_p_value,
-                    "d50_gy": d50[0], "d50_ci_gy": [d50[1], d50[2]]})
+                    **_dose_estimate("d50", d50, lesions["tumour_dose_gy"].to_numpy(float))})
     except InputError as err:
         warnings_out.append(f"dose–response logistic fit: {err}")
     y = doseresponse.youden_threshold(lesions["tumour_dose_gy"], lesions["responded"], n_bootstrap=n_bootstrap,
@@ -310,6 +348,9 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     treatments = _treatment_table(data)
 
     report(progress, 0.1, "response")
+    first_tx = data.treatments.groupby("patient_id")["treatment_date"].min()
+    baselines = response.response_baselines(data.measurements, first_tx.reindex(data.patients["patient_id"]))
+    warn.extend(_baseline_warnings(baselines))
     available = _criteria_available(data.measurements)
     criteria = response.get_criteria(criteria).name
     if data.measurements.empty:
@@ -320,8 +361,12 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
         raise InputError(f"criteria {criteria}: the measurements sheet lacks the columns it needs "
                          f"({', '.join(response.MEASURE_COLUMNS[response.CRITERIA[criteria].measure])})")
     else:
-        tp = response.assess_timepoints(data.lesions, data.measurements, criteria)
-    hepatic_tp = (response.assess_timepoints(hepatic_lesions(data.lesions), data.measurements, criteria)
+        by_criteria = response.assess_timepoints_by_criteria(
+            data.lesions, data.measurements, [criteria, *[c for c in available if c != criteria]],
+            first_treatment=first_tx)
+        tp = by_criteria[criteria]
+    hepatic_tp = (response.assess_timepoints(hepatic_lesions(data.lesions), data.measurements, criteria,
+                                             first_treatment=first_tx)
                   if not data.measurements.empty else None)
     endpoints = derive_endpoints(data, criteria=criteria, timepoints=tp if len(tp) else None,
                                  hepatic_timepoints=hepatic_tp)
@@ -329,12 +374,13 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     baseline = pd.DataFrame([*_baseline_table(data).to_dict("records"), *_baseline_labs(data.labs, first_sirt)])
     warn.extend(_site_warnings(data.lesions))
     best = _best_for_all(data.patients, tp, confirmation_min_days)
+    best["note"] = best["patient_id"].map(baselines.set_index("patient_id")["reason"]).fillna("").to_numpy(object)
     primary_rates = rates.response_rates(best["best_response"].replace({"NN": "SD"}).tolist())
     rows = [_rates_row(criteria, best["best_response"])]
     for other in available:
         if other == criteria:
             continue
-        tpo = response.assess_timepoints(data.lesions, data.measurements, other)
+        tpo = by_criteria[other]
         rows.append(_rates_row(other, _best_for_all(data.patients, tpo, confirmation_min_days)["best_response"]))
     rates_by = pd.DataFrame(rows)
 
@@ -343,6 +389,13 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     clin = data.toxicities[["patient_id", "term", "grade"]].dropna()
     all_tox = pd.concat([clin.astype({"grade": int}), lab_tox[["patient_id", "term", "grade"]]], ignore_index=True)
     tox_table = toxicity.toxicity_table(all_tox, n) if len(all_tox) else pd.DataFrame()
+    prog = endpoints.loc[endpoints["ttp_event"] == 1].set_index("patient_id")["ttp_date"]
+    reild = toxicity.detect_reild(data.labs, data.toxicities, data.treatments, prog)
+    reild_rate = rates.proportion(int(reild["reild"].sum()), n) if n else None
+    if reild.attrs.get("bilirubin_rows_without_unit"):
+        warn.append(f"{reild.attrs['bilirubin_rows_without_unit']} bilirubin value(s) without a unit (mg/dL, mg/L or "
+                    "µmol/L) could not be assessed for REILD (jaundice = bilirubin >= "
+                    f"{toxicity.REILD_BILIRUBIN_MG_PER_DL:g} mg/dL)")
 
     report(progress, 0.4, "markers and symptoms")
     mk = []
@@ -354,6 +407,7 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     sym = markers.symptom_responses(data.symptoms, first_sirt)
     sym_table = _category_table(sym.assign(test="carcinoid_syndrome"), "test",
                                 ("complete", "improved", "stable", "worse"))
+    sym_rate = markers.symptom_response_rate(sym)
 
     report(progress, 0.5, "survival")
     covs = _covariate_frame(data.patients)
@@ -391,20 +445,44 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     report(progress, 0.6, "Cox models")
     cov_names = [c.name for c in COVARIATES if c.name in covs.columns and covs[c.name].nunique() >= 2]
     uni_rows = []
-    for name, res in survival.univariable_cox(ep, "os_months", "os_event", cov_names).items():
+    fit_names = []
+    for name in cov_names:
+        ok = ep[name].notna()
+        n_ev = int(ep.loc[ok, "os_event"].sum())
+        if n_ev < MIN_EVENTS_PER_VARIABLE:
+            uni_rows.append({"covariate": name, "label": _label(name), "n": int(ok.sum()), "events": n_ev,
+                             "hazard_ratio": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan,
+                             "note": f"not fitted: {n_ev} events (fewer than {MIN_EVENTS_PER_VARIABLE} per "
+                                     "covariate, Peduzzi 1995)"})
+        else:
+            fit_names.append(name)
+    for name, res in survival.univariable_cox(ep, "os_months", "os_event", fit_names,
+                                              concordance=False).items():
         hr = res.rows[0]
         uni_rows.append({"covariate": name, "label": _label(name), "n": res.n, "events": res.n_events,
                          "hazard_ratio": hr.hazard_ratio, "ci_low": hr.ci_low, "ci_high": hr.ci_high,
-                         "p_value": hr.p_value})
+                         "p_value": hr.p_value,
+                         "note": "" if np.isfinite(hr.ci_low) else "no interval: the fit did not converge (a group "
+                                                                   "without events?)"})
         warn.extend(res.warnings)
+    order = {c: i for i, c in enumerate(cov_names)}
+    uni_rows.sort(key=lambda r: order[str(r["covariate"])])
     multi = pd.DataFrame()
     if cov_names:
-        try:
-            mres = survival.cox_regression(ep, "os_months", "os_event", cov_names)
-            multi = mres.table().assign(label=lambda d: d["covariate"].map(_label), n=mres.n, events=mres.n_events)
-            warn.extend(mres.warnings)
-        except InputError as err:
-            warn.append(f"multivariable Cox not fitted: {err}")
+        n_ev_all = int(ep.dropna(subset=cov_names)["os_event"].sum())
+        needed = MIN_EVENTS_PER_VARIABLE * len(cov_names)
+        if n_ev_all < needed:
+            warn.append(f"multivariable Cox not fitted: {n_ev_all} deaths among patients with every covariate, "
+                        f"fewer than {MIN_EVENTS_PER_VARIABLE} per covariate ({needed} for {len(cov_names)}; "
+                        "Peduzzi et al., J Clin Epidemiol 1995)")
+        else:
+            try:
+                mres = survival.cox_regression(ep, "os_months", "os_event", cov_names, concordance=False)
+                multi = mres.table().assign(label=lambda d: d["covariate"].map(_label), n=mres.n,
+                                            events=mres.n_events)
+                warn.extend(mres.warnings)
+            except InputError as err:
+                warn.append(f"multivariable Cox not fitted: {err}")
 
     report(progress, 0.7, "dose–response")
     lesion_doses = _lesion_doses(data)
@@ -416,20 +494,23 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     liver_tox["severe_hepatic_toxicity"] = (liver_tox["worst_hepatic_grade"] >= SEVERE_GRADE).astype(int)
     liver_tox = liver_tox.dropna(subset=["normal_liver_dose_gy"])
     dt: dict[str, Any] = {}
-    if len(liver_tox) >= 10 and liver_tox["severe_hepatic_toxicity"].nunique() == 2:
+    sev = liver_tox["severe_hepatic_toxicity"]
+    n_minor = int(min(sev.sum(), (1 - sev).sum())) if len(sev) else 0
+    if n_minor >= MIN_EVENTS_PER_VARIABLE:
         try:
-            f = doseresponse.logistic_fit(liver_tox["normal_liver_dose_gy"], liver_tox["severe_hepatic_toxicity"])
+            f = doseresponse.logistic_fit(liver_tox["normal_liver_dose_gy"], sev)
             d = f.x_at_probability(0.1)
+            dose_obs = liver_tox["normal_liver_dose_gy"].to_numpy(float)
             dt = {"n_patients": len(liver_tox), "n_events": f.n_events, "logistic_intercept": f.intercept,
                   "logistic_slope_per_gy": f.slope, "odds_ratio_per_gy": f.odds_ratio,
                   "logistic_slope_ci": list(f.slope_ci), "logistic_p_value": f.slope_p_value,
-                  "dose_at_10_percent_risk_gy": d[0], "dose_at_10_percent_risk_ci_gy": [d[1], d[2]],
+                  **_dose_estimate("dose_at_10_percent_risk", d, dose_obs),
                   "outcome": f"worst hepatic toxicity grade >= {SEVERE_GRADE}"}
         except InputError as err:
             warn.append(f"normal-liver dose–toxicity fit: {err}")
     else:
-        warn.append("normal-liver dose–toxicity not computed: fewer than 10 patients with a normal-liver dose or "
-                    "no variation in severe hepatic toxicity")
+        warn.append(f"normal-liver dose–toxicity not computed: {n_minor} patients in the rarer outcome (severe "
+                    f"hepatic toxicity or none), fewer than {MIN_EVENTS_PER_VARIABLE} (Peduzzi et al. 1996)")
 
     report(progress, 0.85, "literature")
     os_km = km["os"]
@@ -447,7 +528,25 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
         km_strata=strata, logrank=pd.DataFrame(lr_rows), survival_table=pd.DataFrame(surv_rows),
         cox_univariable=pd.DataFrame(uni_rows), cox_multivariable=multi, lesion_doses=lesion_doses,
         dose_response=dr, liver_toxicity=liver_tox, dose_toxicity=dt, literature=lit, swimmer=swimmer,
+        response_baselines=baselines, reild=reild, reild_rate=reild_rate, symptom_rate=sym_rate,
         confirmation_min_days=confirmation_min_days, warnings=warn)
+
+
+def _baseline_warnings(baselines: pd.DataFrame) -> list[str]:
+    """Caveats on response baselines: patients not evaluable, baselines older than RECIST 1.1 allows."""
+    out = []
+    n_ne = int((~baselines["evaluable"]).sum())
+    if n_ne:
+        out.append(f"{n_ne} patient(s) not evaluable for response: no tumour assessment on or before the first "
+                   "SIRT (RECIST 1.1 §3.2 takes the last pre-treatment assessment as baseline); they count as NE "
+                   "in the response denominators")
+    n_old = int(baselines["baseline_too_old"].sum())
+    if n_old:
+        out.append(f"{n_old} patient(s) have a response baseline more than "
+                   f"{response.RECIST_BASELINE_MAX_AGE_DAYS:g} days before the first SIRT (RECIST 1.1 §3.2: never "
+                   "more than 4 weeks); their responses are kept but the baseline is flagged in "
+                   "tables/response_baselines.csv")
+    return out
 
 
 def _site_warnings(lesions: pd.DataFrame) -> list[str]:

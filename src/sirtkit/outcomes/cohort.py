@@ -20,8 +20,10 @@ PFS, hepatic PFS and TTP at the last tumour assessment (latest imaging date).
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import os
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -33,7 +35,12 @@ import pandas as pd
 
 from sirtkit._files import atomic_write, default_mode
 from sirtkit.errors import InputError
-from sirtkit.outcomes.response import assess_timepoints
+from sirtkit.outcomes.response import (
+    assess_timepoints,
+    response_baselines,
+    select_targets,
+    target_selection_issues,
+)
 
 __all__ = [
     "DAYS_PER_MONTH",
@@ -137,14 +144,16 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
     TableSpec("lesions", "One row per lesion (RECIST role fixed at baseline; new lesions with role 'new')", (
         _PID,
         C("lesion_id", "id", True, "Lesion identifier, unique within the patient"),
-        C("role", "category", True, "target, non_target or new", allowed=("target", "non_target", "new")),
+        C("role", "category", True, "target, non_target, new, or auto (sirtkit selects target or non_target "
+          "by the RECIST 1.1 rules from the baseline diameters)", allowed=("target", "non_target", "new", "auto")),
         C("organ", "category", False, "Organ", allowed=("liver", "lymph_node", "lung", "bone", "peritoneum",
                                                          "pancreas", "other")),
         C("is_lymph_node", "bool", False, "Lesion is a lymph node (RECIST uses its short axis)"),
         C("tumour_dose_gy", "float", False, "Mean absorbed dose to the lesion from post-treatment dosimetry (Gy)",
           minimum=0, maximum=10000),
     ), key=("patient_id", "lesion_id")),
-    TableSpec("measurements", "One row per lesion and imaging date (the earliest date is the baseline)", (
+    TableSpec("measurements", "One row per lesion and imaging date (the baseline is the last assessment on or "
+              "before the first SIRT, RECIST 1.1 §3.2)", (
         _PID,
         C("lesion_id", "id", True, "Lesion identifier (must exist in lesions)"),
         C("date", "date", True, "Imaging date (YYYY-MM-DD)"),
@@ -254,8 +263,93 @@ def _rows(mask: np.ndarray) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
+#: ISO 8601 calendar dates, optionally with a time (``YYYY-MM-DD``, ``YYYY-MM-DDThh:mm[:ss]``): the only text
+#: dates accepted (ISO 8601-1:2019 §5.2.2, §5.4.2).
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+#: Day/month/year or month/day/year text such as ``07/10/2019``: refused, the order cannot be known.
+_DMY_DATE = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{2}|\d{4})$")
+
+
+def _parse_dates(s: pd.Series, blank: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Dates from ISO 8601 text or real spreadsheet date cells; ``(values, bad)`` with bad non-blank cells.
+
+    Spreadsheet date cells arrive as ``datetime`` objects (openpyxl, calamine) and are taken as they are.
+    Text must be ISO 8601 (``2019-10-07``); anything else, numbers included (a date cell formatted as a
+    number), is refused — ``07/10/2019`` is 7 October in Europe and July 10 in the US, and a silent guess
+    moves every interval of the patient by months. Each distinct cell is parsed once.
+    """
+    if pd.api.types.is_datetime64_any_dtype(s):
+        v = pd.to_datetime(s).astype("datetime64[ns]")
+        return v, pd.Series(False, index=s.index)
+    codes, uniq = pd.factorize(s.to_numpy(object), use_na_sentinel=True)
+    parsed = np.full(len(uniq), np.datetime64("NaT"), dtype="datetime64[ns]")
+    is_text = np.array([isinstance(u, str) for u in uniq], dtype=bool)
+    for k in np.flatnonzero(~is_text):
+        u = uniq[k]
+        if isinstance(u, _dt.date):  # datetime.datetime, datetime.date and pandas.Timestamp
+            parsed[k] = pd.Timestamp(u).as_unit("ns").to_datetime64()
+    if is_text.any():
+        text = pd.Series([str(u).strip() for u in uniq[is_text]], dtype=object)
+        got = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+        rest = got.isna().to_numpy(bool)
+        if rest.any():
+            iso = text[rest][text[rest].str.match(_ISO_DATE)]
+            if len(iso):
+                got.loc[iso.index] = pd.to_datetime(iso, format="ISO8601", errors="coerce")
+        parsed[np.flatnonzero(is_text)] = got.to_numpy("datetime64[ns]")
+    values = parsed.take(np.maximum(codes, 0)) if len(uniq) else np.full(len(s), np.datetime64("NaT"), "M8[ns]")
+    blank_np = blank.to_numpy(bool)
+    values[blank_np | (codes < 0)] = np.datetime64("NaT")
+    v = pd.Series(values, index=s.index, dtype="datetime64[ns]")
+    bad = pd.Series(~blank_np & np.isnat(values), index=s.index)
+    return v, bad
+
+
+def _date_problem(value: object) -> str:
+    """Why a date cell is refused, and what to write instead."""
+    text = str(value).strip()
+    m = _DMY_DATE.match(text)
+    if m:
+        a, b, y = int(m.group(1)), int(m.group(2)), m.group(3)
+        year = int(y) if len(y) == 4 else None
+        if 1 <= a <= 12 and 1 <= b <= 12 and a != b:
+            iso1 = f"{year or y}-{b:02d}-{a:02d}"
+            iso2 = f"{year or y}-{a:02d}-{b:02d}"
+            return (f"{text!r} is ambiguous: day {a} of month {b} ({iso1}) or month {a}, day {b} ({iso2}); write "
+                    "the date as YYYY-MM-DD (ISO 8601) or store a real date cell")
+        return (f"{text!r}: day/month text is not accepted (spreadsheets read it in different orders); write "
+                "YYYY-MM-DD (ISO 8601) or store a real date cell")
+    if isinstance(value, int | float | np.integer | np.floating) or re.fullmatch(r"\d+(\.\d+)?", text):
+        return (f"{text!r} is a number, not a date (a date cell formatted as a number?); format the cell as a "
+                "date or write YYYY-MM-DD")
+    return f"{text!r} is not a date; write YYYY-MM-DD (ISO 8601) or store a real date cell"
+
+
+def _text_codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, stripped)``: each distinct cell once, stripped of surrounding whitespace (-1 = empty cell).
+
+    Cohort columns repeat few distinct values (IDs, dates, categories), so stripping the distinct values
+    instead of every cell costs one hash pass per column.
+    """
+    codes, uniques = pd.factorize(s.to_numpy(object), use_na_sentinel=True)
+    stripped = np.array([str(u).strip() for u in uniques], dtype=object)
+    return codes, stripped
+
+
+def _take(stripped: np.ndarray, codes: np.ndarray, blank: np.ndarray) -> np.ndarray:
+    out = stripped.take(np.maximum(codes, 0)) if stripped.size else np.full(codes.size, None, dtype=object)
+    out = out.astype(object, copy=False)
+    out[blank] = None
+    return out
+
+
 def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd.DataFrame:
-    """Check columns and types of one table; return a typed copy (invalid cells become NA)."""
+    """Check columns and types of one table; return a typed copy (invalid cells become NA).
+
+    Every cell is checked; text is stripped of surrounding whitespace (whitespace-only cells are empty).
+    Text columns (IDs, categories) are object columns of ``str`` with ``None`` for empty cells (object
+    columns hash and group several times faster than pandas' ``string`` dtype).
+    """
     df = raw.copy()
     df.columns = [str(c).strip() for c in df.columns]
     known = {c.name for c in spec.columns}
@@ -272,47 +366,81 @@ def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd
         s = df[col.name]
         v: Any
         textual = s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
-        blank = (s.isna() | (s.astype("string").str.strip() == "")).astype(bool) if textual else s.isna()
-        if col.required:
-            for r in _rows(blank.to_numpy())[:MAX_ISSUES_SHOWN]:
-                issues.append(Issue(spec.name, int(r) + 2, col.name, "value is required but empty"))
-        if col.kind in ("id", "str"):
-            v = s.astype("string").str.strip().where(~blank) if textual else s.astype("string")
-        elif col.kind == "category":
-            v = s.astype("string").str.strip().str.lower().where(~blank)
-            allowed = {a.lower(): a for a in col.allowed}
-            bad = v.notna() & ~v.isin(list(allowed))
+        numeric_kind = col.kind in ("float", "int")
+        blank: pd.Series
+        blank_np: np.ndarray
+        if textual and not numeric_kind:
+            codes, stripped = _text_codes(s)
+            empty_u = np.array([isinstance(u, str) and u == "" for u in stripped], dtype=bool)
+            blank_np = (codes < 0) | (empty_u.take(np.maximum(codes, 0)) if stripped.size else False)
+            blank = pd.Series(blank_np, index=s.index)
+        else:
+            blank = s.isna().astype(bool)
+        if col.kind == "date":
+            v, bad = _parse_dates(s, blank)
             for r in _rows(bad.to_numpy())[:MAX_ISSUES_SHOWN]:
+                issues.append(Issue(spec.name, int(r) + 2, col.name, _date_problem(s.iloc[r])))
+        elif col.kind in ("id", "str"):
+            v = (pd.Series(_take(stripped, codes, blank_np), index=s.index, dtype=object) if textual
+                 else s.astype(str).astype(object).where(s.notna(), None))
+        elif col.kind == "category":
+            if not textual:
+                codes, stripped = _text_codes(s.astype(object).where(s.notna()).map(
+                    lambda x: x if x is None or isinstance(x, str) else str(x)))
+            allowed = {a.lower(): a for a in col.allowed}
+            mapped_u = np.array([allowed.get(str(u).lower()) if isinstance(u, str) else None for u in stripped],
+                                dtype=object)
+            bad_u = np.array([u is None for u in mapped_u], dtype=bool)
+            bad_np = ~blank.to_numpy(bool) & (bad_u.take(np.maximum(codes, 0)) if stripped.size else False)
+            for r in _rows(bad_np)[:MAX_ISSUES_SHOWN]:
                 issues.append(Issue(spec.name, int(r) + 2, col.name,
                                     f"{s.iloc[r]!r} is not allowed; use one of {', '.join(col.allowed)}"))
-            v = v.map(allowed).where(~bad)
+            vals = _take(mapped_u, codes, blank.to_numpy(bool) | bad_np)
+            v = pd.Series(vals, index=s.index, dtype=object)
         elif col.kind == "bool" and pd.api.types.is_bool_dtype(s.dtype):
             v = s.astype("boolean")
         elif col.kind == "bool":
-            text = s.astype("string").str.strip().str.lower()
-            bad = ~blank & ~text.isin(list(_TRUE | _FALSE))
-            for r in _rows(bad.to_numpy())[:MAX_ISSUES_SHOWN]:
+            if not textual:
+                codes, stripped = _text_codes(s.astype(object).where(s.notna()).map(
+                    lambda x: x if x is None or isinstance(x, str) else str(x)))
+                blank = pd.Series(codes < 0, index=s.index)
+            low = [str(u).lower() for u in stripped]
+            true_u = np.array([u in _TRUE for u in low], dtype=bool)
+            ok_u = np.array([u in _TRUE or u in _FALSE for u in low], dtype=bool)
+            cidx = np.maximum(codes, 0)
+            blank_np = blank.to_numpy(bool)
+            bad_np = ~blank_np & (~ok_u.take(cidx) if stripped.size else False)
+            for r in _rows(bad_np)[:MAX_ISSUES_SHOWN]:
                 issues.append(Issue(spec.name, int(r) + 2, col.name, f"{s.iloc[r]!r} is not true/false"))
-            v = text.isin(list(_TRUE)).astype("boolean").where(~blank & ~bad)
-        elif col.kind == "date":
-            v = pd.to_datetime(s.where(~blank), errors="coerce", format="mixed") if not \
-                pd.api.types.is_datetime64_any_dtype(s) else s
-            bad = ~blank & v.isna()
-            for r in _rows(bad.to_numpy())[:MAX_ISSUES_SHOWN]:
-                issues.append(Issue(spec.name, int(r) + 2, col.name, f"{s.iloc[r]!r} is not a date; write "
-                                    "YYYY-MM-DD"))
-            v = pd.to_datetime(v).astype("datetime64[ns]")
+            flags = pd.array(true_u.take(cidx) if stripped.size else np.zeros(len(s), bool), dtype="boolean")
+            flags[blank_np | bad_np] = pd.NA
+            v = pd.Series(flags, index=s.index)
         else:
-            v = pd.to_numeric(s.where(~blank), errors="coerce") if textual else s.astype(float)
-            bad = ~blank & v.isna()
-            for r in _rows(bad.to_numpy())[:MAX_ISSUES_SHOWN]:
+            if textual:
+                v = pd.to_numeric(s, errors="coerce")
+                failed = (~blank & v.isna()).to_numpy(bool)
+                if failed.any():  # whitespace-only cells are empty, not wrong
+                    ws = s[failed].astype(str).str.strip() == ""
+                    blank = blank.copy()
+                    blank.loc[ws[ws].index] = True
+            else:
+                v = s.astype(float)
+            v = v.astype(float)
+            bad = (~blank & v.isna()).to_numpy(bool)
+            for r in _rows(bad)[:MAX_ISSUES_SHOWN]:
                 issues.append(Issue(spec.name, int(r) + 2, col.name, f"{s.iloc[r]!r} is not a number"))
-            rng_bad = pd.Series(False, index=v.index)
-            if col.minimum is not None:
-                rng_bad |= v < col.minimum
-            if col.maximum is not None:
-                rng_bad |= v > col.maximum
-            for r in _rows(rng_bad.to_numpy())[:MAX_ISSUES_SHOWN]:
+            inf = np.isinf(v.to_numpy(float))
+            for r in _rows(inf)[:MAX_ISSUES_SHOWN]:
+                issues.append(Issue(spec.name, int(r) + 2, col.name, f"{s.iloc[r]!r} is not a finite number"))
+            v = v.where(~inf)
+            rng_bad = np.zeros(len(v), bool)
+            vals_f = v.to_numpy(float)
+            with np.errstate(invalid="ignore"):
+                if col.minimum is not None:
+                    rng_bad |= vals_f < col.minimum
+                if col.maximum is not None:
+                    rng_bad |= vals_f > col.maximum
+            for r in _rows(rng_bad)[:MAX_ISSUES_SHOWN]:
                 issues.append(Issue(spec.name, int(r) + 2, col.name,
                                     f"{v.iloc[r]} is outside {col.minimum}–{col.maximum} ({col.description})"))
             if col.kind == "int":
@@ -320,8 +448,9 @@ def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd
                 for r in _rows(frac.to_numpy())[:MAX_ISSUES_SHOWN]:
                     issues.append(Issue(spec.name, int(r) + 2, col.name, f"{v.iloc[r]} is not a whole number"))
                 v = v.where(~frac).round().astype("Int64")
-            else:
-                v = v.astype(float)
+        if col.required:
+            for r in _rows(blank.to_numpy(bool))[:MAX_ISSUES_SHOWN]:
+                issues.append(Issue(spec.name, int(r) + 2, col.name, "value is required but empty"))
         out[col.name] = v
     if spec.key and all(k in df.columns for k in spec.key):
         dup = out.duplicated(list(spec.key), keep="first") & out[list(spec.key)].notna().all(axis=1)
@@ -331,7 +460,8 @@ def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd
     return out.reset_index(drop=True)
 
 
-def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort") -> CohortData:
+def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort", *,
+                    today: _dt.date | None = None) -> CohortData:
     """Type-check and cross-check raw tables; return :class:`CohortData` or raise with every problem.
 
     Parameters
@@ -341,6 +471,15 @@ def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort") -> 
         ``treatments`` are required).
     source : str
         Name of the file or folder, used in messages.
+    today : date, optional
+        Dates after this day are refused (default: the current day).
+
+    Validation refuses, besides types, ranges and links between sheets: dates that are not ISO 8601 text or
+    real date cells (:func:`_parse_dates`), dates in the future, an impossible timeline (death before the
+    first SIRT, more than one death, any treatment, assessment, laboratory value, event or diary entry
+    after death, progression before the first SIRT) and target lesions that break the RECIST 1.1 selection
+    rules (:func:`sirtkit.outcomes.response.target_selection_issues`); lesions with role ``auto`` get their
+    role by those rules (:func:`sirtkit.outcomes.response.select_targets`).
 
     Raises
     ------
@@ -394,9 +533,66 @@ def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort") -> 
         for r in _rows(bad_alb.to_numpy())[:MAX_ISSUES_SHOWN]:
             issues.append(Issue("labs", int(r) + 2, "unit", f"albumin unit {labs['unit'].iloc[r]!r}: write g/dL "
                                 "or g/L"))
+    if not issues:
+        _check_timeline(typed, issues, today or _dt.date.today())
+    if not issues and not les.empty:
+        first = typed["treatments"].groupby("patient_id")["treatment_date"].min()
+        baselines = response_baselines(meas, first)
+        typed["lesions"] = les = select_targets(les, meas, baselines)
+        for r, msg in target_selection_issues(les, meas, baselines)[:MAX_ISSUES_SHOWN]:
+            issues.append(Issue("lesions", r + 2, "role",
+                                f"patient {les['patient_id'].iloc[r]!r}, lesion {les['lesion_id'].iloc[r]!r}: {msg}"))
     if issues:
         raise CohortValidationError(issues, source)
     return CohortData(source=source, **typed)
+
+
+#: Date columns checked against the calendar and the patient's timeline, per table.
+_DATE_COLUMNS = {"treatments": "treatment_date", "measurements": "date", "labs": "date", "toxicities": "date",
+                 "symptoms": "date", "events": "date"}
+#: Events that are progression (never before the first SIRT: progression before treatment is no end point).
+_PROGRESSION_EVENTS = ("progression", "hepatic_progression", "extrahepatic_progression")
+
+
+def _check_timeline(typed: dict[str, pd.DataFrame], issues: list[Issue], today: _dt.date) -> None:
+    """Impossible timelines: future dates, death before SIRT or recorded twice, anything after death."""
+    limit = pd.Timestamp(today)
+    ev = typed["events"]
+    death_rows = ev[ev["event"] == "death"]
+    death = death_rows.groupby("patient_id")["date"].min()
+    first = typed["treatments"].groupby("patient_id")["treatment_date"].min()
+    for name, col in _DATE_COLUMNS.items():
+        df = typed[name]
+        if df.empty:
+            continue
+        d = df[col]
+        future = (d > limit).to_numpy(bool)
+        for r in _rows(future)[:MAX_ISSUES_SHOWN]:
+            issues.append(Issue(name, int(r) + 2, col, f"{d.iloc[r]:%Y-%m-%d} is in the future (today is "
+                                f"{today:%Y-%m-%d}); check the year"))
+        died = df["patient_id"].map(death)
+        after = (d > died).fillna(False).to_numpy(bool)
+        for r in _rows(after)[:MAX_ISSUES_SHOWN]:
+            issues.append(Issue(name, int(r) + 2, col, f"{d.iloc[r]:%Y-%m-%d} is after the death of patient "
+                                f"{df['patient_id'].iloc[r]!r} ({died.iloc[r]:%Y-%m-%d}); check both dates"))
+    if not ev.empty:
+        start = ev["patient_id"].map(first)
+        is_death = (ev["event"] == "death").to_numpy(bool)
+        early_death = is_death & (ev["date"] < start).fillna(False).to_numpy(bool)
+        for r in _rows(early_death)[:MAX_ISSUES_SHOWN]:
+            issues.append(Issue("events", int(r) + 2, "date", f"death ({ev['date'].iloc[r]:%Y-%m-%d}) before the "
+                                f"first SIRT ({start.iloc[r]:%Y-%m-%d}) of patient {ev['patient_id'].iloc[r]!r}: "
+                                "impossible; check both dates"))
+        early_pd = ev["event"].isin(_PROGRESSION_EVENTS).to_numpy(bool) & (ev["date"] < start).fillna(
+            False).to_numpy(bool)
+        for r in _rows(early_pd)[:MAX_ISSUES_SHOWN]:
+            issues.append(Issue("events", int(r) + 2, "date", f"{ev['event'].iloc[r]} "
+                                f"({ev['date'].iloc[r]:%Y-%m-%d}) before the first SIRT ({start.iloc[r]:%Y-%m-%d}): "
+                                "progression before treatment is not an end point; record it only after SIRT"))
+        dup_death = death_rows["patient_id"].duplicated(keep="first")
+        for r in ev.index.get_indexer(dup_death[dup_death].index).tolist()[:MAX_ISSUES_SHOWN]:
+            issues.append(Issue("events", r + 2, "event", f"a second death of patient {ev['patient_id'].iloc[r]!r}; "
+                                "keep one death row"))
 
 
 #: Workbook parsers accepted by :func:`read_cohort` (writing always uses openpyxl: drop-down lists).
@@ -434,6 +630,27 @@ def _read_workbook(p: Path, engine: ExcelEngine) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def _read_csv_table(f: Path, spec: TableSpec) -> pd.DataFrame:
+    """One CSV table: numeric columns parsed by pandas' C parser when every cell is a number, else as text.
+
+    The fast path reads the number columns as float64 (empty cells NaN, the C parser's correctly rounded
+    conversion); any cell that is not a number makes it fall back to reading every cell as text, so that
+    validation names each bad cell with its row.
+    """
+    def read(dtype: Any) -> pd.DataFrame:
+        try:
+            return pd.read_csv(f, dtype=dtype, keep_default_na=False, na_values=[""])
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+            raise InputError(f"{f}: cannot be read as a UTF-8 CSV table with a header row ({err}); "
+                             "save the sheet as CSV UTF-8") from None
+
+    numeric = {c.name: "float64" for c in spec.columns if c.kind in ("float", "int")}
+    try:
+        return read({**dict.fromkeys((c.name for c in spec.columns), str), **numeric}) if numeric else read(str)
+    except ValueError:
+        return read(str)
+
+
 def read_cohort(path: str | os.PathLike[str], *, excel_engine: ExcelEngine = "calamine") -> CohortData:
     """Read and validate a cohort from an ``.xlsx`` workbook (one sheet per table) or a CSV folder.
 
@@ -460,11 +677,7 @@ def read_cohort(path: str | os.PathLike[str], *, excel_engine: ExcelEngine = "ca
         for name in TABLES:
             f = p / f"{name}.csv"
             if f.exists():
-                try:
-                    tables[name] = pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""])
-                except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-                    raise InputError(f"{f}: cannot be read as a UTF-8 CSV table with a header row ({err}); "
-                                     "save the sheet as CSV UTF-8") from None
+                tables[name] = _read_csv_table(f, TABLES[name])
         if not tables:
             raise InputError(f"{p}: no <table>.csv files found (expected {', '.join(f'{n}.csv' for n in TABLES)})")
     elif p.suffix.lower() in (".xlsx", ".xlsm"):
@@ -677,9 +890,10 @@ def derive_endpoints(data: CohortData, *, criteria: str = "recist1.1",
     meas = data.measurements
     if not meas.empty:
         if timepoints is None:
-            timepoints = assess_timepoints(data.lesions, meas, criteria)
+            timepoints = assess_timepoints(data.lesions, meas, criteria, first_treatment=first_sirt)
         if hepatic_timepoints is None:
-            hepatic_timepoints = assess_timepoints(hepatic_lesions(data.lesions), meas, criteria)
+            hepatic_timepoints = assess_timepoints(hepatic_lesions(data.lesions), meas, criteria,
+                                                   first_treatment=first_sirt)
         last_img = meas.groupby("patient_id")["date"].max().reindex(pids)
         last_img = last_img.where(last_img.isna() | (last_img > first_sirt.reindex(pids)),
                                   first_sirt.reindex(pids))

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sirtkit.errors import InputError
+from sirtkit.outcomes.rates import DEFAULT_CONFIDENCE, Proportion, proportion
 
 __all__ = [
     "DEFAULT_MARKER_RULE",
@@ -32,6 +33,7 @@ __all__ = [
     "SymptomRule",
     "marker_category",
     "marker_responses",
+    "symptom_response_rate",
     "symptom_responses",
 ]
 
@@ -166,3 +168,31 @@ def symptom_responses(symptoms: pd.DataFrame, first_sirt_date: pd.Series, *,
     out = pd.DataFrame({"patient_id": df.index, "flushing_change_fraction": fc, "bowel_change_fraction": bc,
                         "category": cat})
     return out.reset_index(drop=True)
+
+
+#: Symptom categories counted as a symptomatic response (complete or improved, :class:`SymptomRule`).
+SYMPTOM_RESPONSE_CATEGORIES = ("complete", "improved")
+
+
+def symptom_response_rate(responses: pd.DataFrame, *, confidence: float = DEFAULT_CONFIDENCE) -> Proportion | None:
+    """Carcinoid-syndrome response rate with its exact (Clopper–Pearson) interval.
+
+    Responders are the patients whose category is ``complete`` or ``improved`` (:func:`symptom_responses`)
+    over every patient with a baseline and a follow-up diary entry. ``None`` when no patient qualifies.
+
+    References
+    ----------
+    Clopper CJ, Pearson ES. Biometrika 1934;26:404–413.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"category": ["complete", "improved", "stable", "worse"] * 5 + ["improved"] * 3})
+    >>> p = symptom_response_rate(df)
+    >>> p.count, p.total, round(p.ci_low, 4), round(p.ci_high, 4)
+    (13, 23, 0.3449, 0.7681)
+    """
+    n = len(responses)
+    if n == 0:
+        return None
+    k = int(responses["category"].isin(SYMPTOM_RESPONSE_CATEGORIES).sum())
+    return proportion(k, n, confidence)

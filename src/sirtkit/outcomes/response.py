@@ -39,17 +39,26 @@ from sirtkit.errors import InputError
 __all__ = [
     "CRITERIA",
     "MEASURE_COLUMNS",
+    "RECIST_BASELINE_MAX_AGE_DAYS",
+    "RECIST_MAX_TARGETS",
+    "RECIST_MAX_TARGETS_PER_ORGAN",
+    "RECIST_MEASURABLE_LESION_MM",
+    "RECIST_MEASURABLE_NODE_SHORT_AXIS_MM",
     "RECIST_NODE_NORMAL_SHORT_AXIS_MM",
     "RESPONSE_ORDER",
     "Criteria",
     "NonTargetStatus",
     "Response",
     "assess_timepoints",
+    "assess_timepoints_by_criteria",
     "best_overall_response",
     "best_overall_responses",
     "get_criteria",
     "overall_response",
+    "response_baselines",
+    "select_targets",
     "target_response",
+    "target_selection_issues",
 ]
 
 
@@ -83,6 +92,19 @@ RESPONSE_ORDER: dict[Response, int] = {
 
 #: A lymph node with a short axis < 10 mm is normal (RECIST 1.1 §3.1, Eisenhauer 2009 p. 230).
 RECIST_NODE_NORMAL_SHORT_AXIS_MM = 10.0
+#: A measurable (non-nodal) lesion has a longest diameter >= 10 mm on CT (RECIST 1.1 §3.1.1, Eisenhauer 2009
+#: p. 230; slice thickness <= 5 mm).
+RECIST_MEASURABLE_LESION_MM = 10.0
+#: A pathological lymph node is measurable (may be a target) with a short axis >= 15 mm; 10 to < 15 mm it is a
+#: non-target (RECIST 1.1 §3.1.1 and §3.1.2, Eisenhauer 2009 p. 230).
+RECIST_MEASURABLE_NODE_SHORT_AXIS_MM = 15.0
+#: At most 5 target lesions in total ... (RECIST 1.1 §3.3.1, Eisenhauer 2009 p. 231).
+RECIST_MAX_TARGETS = 5
+#: ... and at most 2 per organ; all lymph nodes together count as one organ (RECIST 1.1 §3.3.1).
+RECIST_MAX_TARGETS_PER_ORGAN = 2
+#: Baseline imaging "as close as possible to the treatment start and never more than 4 weeks before the
+#: beginning of the treatment" (RECIST 1.1 §3.2, Eisenhauer 2009 p. 230): older baselines are flagged.
+RECIST_BASELINE_MAX_AGE_DAYS = 28.0
 
 Measure = Literal["diameter", "product", "viable_diameter", "viable_product"]
 
@@ -202,7 +224,9 @@ def target_response(baseline_sum: float, nadir_sum: float, current_sum: float, *
         Sum at baseline, smallest sum so far (including baseline) and now, in the unit of the
         criterion's measure (mm for diameters, mm² for products).
     all_gone : bool
-        Every target lesion has disappeared (nodes: short axis < 10 mm for RECIST/mRECIST).
+        Every target lesion has disappeared although the sum is not zero: only needed when target lymph
+        nodes remain in the sum with a short axis < 10 mm (RECIST/mRECIST). A ``current_sum`` of zero means
+        every target is gone by itself (RECIST 1.1 §4.3.1: CR is the disappearance of all target lesions).
     density_change_fraction : float, optional
         Choi only: change of mean target attenuation (HU) from baseline, e.g. -0.2.
     criteria : str or Criteria
@@ -224,6 +248,8 @@ def target_response(baseline_sum: float, nadir_sum: float, current_sum: float, *
     <Response.PR: 'PR'>
     >>> target_response(100.0, 100.0, 95.0, density_change_fraction=-0.2, criteria="choi")
     <Response.PR: 'PR'>
+    >>> target_response(100.0, 60.0, 0.0)   # a zero sum: every target is gone
+    <Response.CR: 'CR'>
     """
     crit = get_criteria(criteria)
     if min(baseline_sum, nadir_sum, current_sum) < 0:
@@ -232,8 +258,9 @@ def target_response(baseline_sum: float, nadir_sum: float, current_sum: float, *
     if nadir_sum > baseline_sum + 1e-9:
         raise InputError(f"nadir sum {nadir_sum} exceeds baseline sum {baseline_sum}: the nadir includes baseline")
     dens = np.array([np.nan if density_change_fraction is None else density_change_fraction])
+    gone = bool(all_gone) or current_sum == 0.0
     res = _classify(np.array([baseline_sum], float), np.array([nadir_sum], float),
-                    np.array([current_sum], float), np.array([all_gone]), dens, np.array([True]), crit)
+                    np.array([current_sum], float), np.array([gone]), dens, np.array([True]), crit)
     return Response(res[0])
 
 
@@ -361,7 +388,8 @@ MEASURE_COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 def assess_timepoints(lesions: pd.DataFrame, measurements: pd.DataFrame,
-                      criteria: str | Criteria = "recist1.1") -> pd.DataFrame:
+                      criteria: str | Criteria = "recist1.1", *,
+                      first_treatment: pd.Series | None = None) -> pd.DataFrame:
     """Time-point responses of every patient, vectorised over the whole cohort.
 
     Parameters
@@ -373,15 +401,22 @@ def assess_timepoints(lesions: pd.DataFrame, measurements: pd.DataFrame,
         One row per lesion and assessment: ``patient_id``, ``lesion_id``, ``date`` (datetime64),
         ``diameter_mm`` (longest diameter; **short axis for nodes**), optional ``perpendicular_mm``,
         ``viable_diameter_mm``, ``viable_perpendicular_mm``, ``attenuation_hu`` and, for non-target
-        lesions, ``non_target_status`` (``present``, ``absent``, ``progression``). The earliest date of a
-        patient is the baseline.
+        lesions, ``non_target_status`` (``present``, ``absent``, ``progression``).
     criteria : str or Criteria
         See :data:`CRITERIA`.
+    first_treatment : Series, optional
+        First treatment (SIRT) date per patient, indexed by ``patient_id``. When given (the cohort analysis
+        always gives it), the baseline is the **last assessment on or before the first treatment** (RECIST
+        1.1 §3.2), earlier scans are ignored, ``days`` count from the first treatment, and a patient without
+        a pre-treatment assessment has no time point (not evaluable; see :func:`response_baselines`).
+        Without it, the earliest date of each patient is taken as the baseline and ``days`` count from it:
+        use that only for data that hold nothing but a pre-treatment baseline and follow-up scans.
 
     Returns
     -------
     DataFrame
-        One row per patient and follow-up date: ``patient_id``, ``date``, ``days``, ``target_sum``,
+        One row per patient and follow-up date: ``patient_id``, ``date``, ``days`` (from the first
+        treatment, or from the baseline without ``first_treatment``), ``target_sum``,
         ``baseline_sum``, ``nadir_sum``, ``change_from_baseline_fraction``, ``target_response``,
         ``non_target_response``, ``new_lesion``, ``overall_response`` (codes of :class:`Response` and
         :class:`NonTargetStatus` as plain strings, e.g. ``"PR"``, ``"NN"``).
@@ -401,12 +436,112 @@ def assess_timepoints(lesions: pd.DataFrame, measurements: pd.DataFrame,
     lcols = {"patient_id", "lesion_id", "role", "is_lymph_node"}
     if lcols - set(lesions.columns):
         raise InputError(f"lesions lack column(s) {', '.join(sorted(lcols - set(lesions.columns)))}")
-    les = lesions[["patient_id", "lesion_id", "role", "is_lymph_node"]]
-    m = measurements.merge(les, on=["patient_id", "lesion_id"], how="inner", validate="many_to_one")
-    baseline_date = m.groupby("patient_id")["date"].min().rename("baseline_date")
-    m = m.join(baseline_date, on="patient_id")
+    return _assess(_prepare(lesions, measurements, first_treatment), crit)
+
+
+def assess_timepoints_by_criteria(lesions: pd.DataFrame, measurements: pd.DataFrame,
+                                  criteria: Sequence[str | Criteria], *,
+                                  first_treatment: pd.Series | None = None) -> dict[str, pd.DataFrame]:
+    """:func:`assess_timepoints` for several criteria, sharing the work that does not depend on them.
+
+    Baselines, follow-up time points, non-target status and new lesions are computed once; only the target
+    sums and their classification are repeated per criterion. Equal to calling :func:`assess_timepoints`
+    once per criterion (tested).
+    """
+    lcols = {"patient_id", "lesion_id", "role", "is_lymph_node"}
+    if lcols - set(lesions.columns):
+        raise InputError(f"lesions lack column(s) {', '.join(sorted(lcols - set(lesions.columns)))}")
+    prep = _prepare(lesions, measurements, first_treatment)
+    out = {}
+    for c in criteria:
+        crit = get_criteria(c)
+        missing = {"patient_id", "lesion_id", "date", *MEASURE_COLUMNS[crit.measure]} - set(measurements.columns)
+        if missing:
+            raise InputError(f"measurements lack column(s) {', '.join(sorted(missing))} needed by {crit.name}")
+        out[crit.name] = _assess(prep, crit)
+    return out
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """The criteria-independent part of :func:`assess_timepoints` (integer patient codes)."""
+
+    m: pd.DataFrame
+    base: pd.DataFrame
+    p_uniq: np.ndarray
+    baseline_date: pd.Series
+
+
+def _prepare(lesions: pd.DataFrame, measurements: pd.DataFrame, first_treatment: pd.Series | None) -> _Prepared:
+    # Patients and lesions as integer codes: every merge and group-by below then hashes integers, not text
+    # (several times faster on large cohorts); the patient IDs are restored at the end.
+    n_l = len(lesions)
+    p_codes, p_uniq = pd.factorize(pd.concat([lesions["patient_id"], measurements["patient_id"]],
+                                             ignore_index=True).to_numpy(object))
+    l_codes, _ = pd.factorize(pd.concat([lesions["lesion_id"], measurements["lesion_id"]],
+                                        ignore_index=True).to_numpy(object))
+    les = pd.DataFrame({"patient_id": p_codes[:n_l], "lesion_id": l_codes[:n_l],
+                        "role": lesions["role"].to_numpy(object), "is_lymph_node": lesions["is_lymph_node"].to_numpy()})
+    meas = measurements.drop(columns=["patient_id", "lesion_id"]).assign(patient_id=p_codes[n_l:],
+                                                                         lesion_id=l_codes[n_l:])
+    if first_treatment is not None:
+        first_treatment = pd.Series(first_treatment.reindex(p_uniq).to_numpy(), index=np.arange(len(p_uniq)))
+    m = meas.merge(les, on=["patient_id", "lesion_id"], how="inner", validate="many_to_one")
+    if first_treatment is not None:
+        origin = m["patient_id"].map(first_treatment)
+        baseline_date = m[m["date"] <= origin].groupby("patient_id")["date"].max().rename("baseline_date")
+        m = m.join(baseline_date, on="patient_id")
+        m["origin"] = origin
+        m = m[m["baseline_date"].notna() & (m["date"] >= m["baseline_date"])]
+    else:
+        baseline_date = m.groupby("patient_id")["date"].min().rename("baseline_date")
+        m = m.join(baseline_date, on="patient_id")
+        m["origin"] = m["baseline_date"]
     m["is_baseline"] = m["date"] == m["baseline_date"]
 
+    # Follow-up time points of every patient (any lesion assessed after baseline).
+    tp = m.loc[~m["is_baseline"], ["patient_id", "date", "baseline_date", "origin"]].drop_duplicates(
+        ["patient_id", "date"])
+    out = tp
+
+    # Non-target status.
+    nt = m[m["role"] == "non_target"]
+    nt_base = nt[nt["is_baseline"]].groupby("patient_id")["lesion_id"].nunique().rename("n_nt")
+    ntf = nt[~nt["is_baseline"]]
+    status = ntf.get("non_target_status", pd.Series(index=ntf.index, dtype=object)).astype("string")
+    flags = pd.DataFrame({"patient_id": ntf["patient_id"], "date": ntf["date"],
+                          "prog": status == "progression", "absent": status == "absent",
+                          "known": status.isin(["present", "absent", "progression"])})
+    for c in ("prog", "absent", "known"):
+        flags[c] = _true(flags[c])
+    ntg = flags.groupby(["patient_id", "date"]).agg(prog=("prog", "any"), n_absent=("absent", "sum"),
+                                                     n_known=("known", "sum")).reset_index()
+    out = out.merge(ntg, on=["patient_id", "date"], how="left").join(nt_base, on="patient_id")
+    n_nt = out["n_nt"].fillna(0).to_numpy(float)
+    prog = _true(out["prog"])
+    n_absent = out["n_absent"].fillna(0).to_numpy(float)
+    n_known = out["n_known"].fillna(0).to_numpy(float)
+    ntr = np.empty(len(out), dtype=object)
+    ntr[:] = NonTargetStatus.NON_CR_NON_PD.value
+    ntr[n_known < n_nt] = NonTargetStatus.NE.value
+    ntr[(n_absent >= n_nt) & (n_nt > 0)] = NonTargetStatus.CR.value
+    ntr[prog] = NonTargetStatus.PD.value
+    ntr[n_nt == 0] = NonTargetStatus.NONE.value
+    # Target nodes still >= 10 mm short axis make CR impossible for non-target CR too; handled by target.
+    out["non_target_response"] = ntr
+
+    # New lesions: any 'new' lesion recorded on or before the date.
+    new = m[(m["role"] == "new") & ~m["is_baseline"]].groupby("patient_id")["date"].min().rename("first_new")
+    out = out.join(new, on="patient_id")
+    out["new_lesion"] = (out["first_new"].notna() & (out["first_new"] <= out["date"])).astype(bool)
+
+    return _Prepared(m=m, base=out, p_uniq=p_uniq, baseline_date=baseline_date)
+
+
+def _assess(prep: _Prepared, crit: Criteria) -> pd.DataFrame:
+    """Target sums and responses for one criterion on top of :func:`_prepare`."""
+    m, p_uniq, baseline_date = prep.m, prep.p_uniq, prep.baseline_date
+    cols = MEASURE_COLUMNS[crit.measure]
     # Target lesions: role target and measured at baseline.
     t = m[m["role"] == "target"].copy()
     value = t[cols[0]].astype(float)
@@ -452,41 +587,8 @@ def assess_timepoints(lesions: pd.DataFrame, measurements: pd.DataFrame,
             np.nan)
     tgt = g[fu][["patient_id", "date", "target_sum", "baseline_sum", "nadir_sum",
                  "change_from_baseline_fraction", "target_response"]]
-
-    # Follow-up time points of every patient (any lesion assessed after baseline).
-    tp = m.loc[~m["is_baseline"], ["patient_id", "date", "baseline_date"]].drop_duplicates(["patient_id", "date"])
-    out = tp.merge(tgt, on=["patient_id", "date"], how="left")
-
-    # Non-target status.
-    nt = m[m["role"] == "non_target"]
-    nt_base = nt[nt["is_baseline"]].groupby("patient_id")["lesion_id"].nunique().rename("n_nt")
-    ntf = nt[~nt["is_baseline"]]
-    status = ntf.get("non_target_status", pd.Series(index=ntf.index, dtype=object)).astype("string")
-    flags = pd.DataFrame({"patient_id": ntf["patient_id"], "date": ntf["date"],
-                          "prog": status == "progression", "absent": status == "absent",
-                          "known": status.isin(["present", "absent", "progression"])})
-    for c in ("prog", "absent", "known"):
-        flags[c] = _true(flags[c])
-    ntg = flags.groupby(["patient_id", "date"]).agg(prog=("prog", "any"), n_absent=("absent", "sum"),
-                                                     n_known=("known", "sum")).reset_index()
-    out = out.merge(ntg, on=["patient_id", "date"], how="left").join(nt_base, on="patient_id")
-    n_nt = out["n_nt"].fillna(0).to_numpy(float)
-    prog = _true(out["prog"])
-    n_absent = out["n_absent"].fillna(0).to_numpy(float)
-    n_known = out["n_known"].fillna(0).to_numpy(float)
-    ntr = np.empty(len(out), dtype=object)
-    ntr[:] = NonTargetStatus.NON_CR_NON_PD.value
-    ntr[n_known < n_nt] = NonTargetStatus.NE.value
-    ntr[(n_absent >= n_nt) & (n_nt > 0)] = NonTargetStatus.CR.value
-    ntr[prog] = NonTargetStatus.PD.value
-    ntr[n_nt == 0] = NonTargetStatus.NONE.value
-    # Target nodes still >= 10 mm short axis make CR impossible for non-target CR too; handled by target.
-    out["non_target_response"] = ntr
-
-    # New lesions: any 'new' lesion recorded on or before the date.
-    new = m[(m["role"] == "new") & ~m["is_baseline"]].groupby("patient_id")["date"].min().rename("first_new")
-    out = out.join(new, on="patient_id")
-    out["new_lesion"] = (out["first_new"].notna() & (out["first_new"] <= out["date"])).astype(bool)
+    out = prep.base.merge(tgt, on=["patient_id", "date"], how="left")
+    ntr = out["non_target_response"].to_numpy(object)
 
     has_target = out["patient_id"].isin(n_targets.index).to_numpy()
     tr = out["target_response"].to_numpy(object)
@@ -495,11 +597,16 @@ def assess_timepoints(lesions: pd.DataFrame, measurements: pd.DataFrame,
     tr_out[~has_target] = None
     out["target_response"] = tr_out
     out["overall_response"] = _overall_vectorised(tr, ntr, out["new_lesion"].to_numpy(bool), has_target)
-    out["days"] = (out["date"] - out["baseline_date"]).dt.days.astype(float)
+    out["days"] = (out["date"] - out["origin"]).dt.days.astype(float)
     cols_out = ["patient_id", "date", "days", "target_sum", "baseline_sum", "nadir_sum",
                 "change_from_baseline_fraction", "target_response", "non_target_response", "new_lesion",
                 "overall_response"]
-    return out[cols_out].sort_values(["patient_id", "date"]).reset_index(drop=True)
+    out = out[cols_out].sort_values(["patient_id", "date"]).reset_index(drop=True)
+    out["patient_id"] = p_uniq.take(out["patient_id"].to_numpy(np.intp)) if len(out) else out["patient_id"].astype(
+        object)
+    return out.sort_values(["patient_id", "date"], kind="stable").reset_index(drop=True)
+
+
 
 
 def _overall_vectorised(tr: np.ndarray, ntr: np.ndarray, new: np.ndarray, has_target: np.ndarray) -> np.ndarray:
@@ -561,3 +668,195 @@ def best_overall_responses(timepoints: pd.DataFrame, *, confirmation_min_days: f
                                      confirmation_min_days=confirmation_min_days, sd_min_days=sd_min_days)
         rows.append((key, best.value, float(best_change.get(key, np.nan))))
     return pd.DataFrame(rows, columns=["patient_id", "best_response", "best_change_fraction"])
+
+
+def response_baselines(measurements: pd.DataFrame, first_treatment: pd.Series, *,
+                       max_age_days: float = RECIST_BASELINE_MAX_AGE_DAYS) -> pd.DataFrame:
+    """The RECIST 1.1 baseline of every treated patient: the last assessment on or before the first treatment.
+
+    Parameters
+    ----------
+    measurements : DataFrame
+        ``patient_id`` and ``date`` (datetime64) of every lesion measurement.
+    first_treatment : Series
+        First treatment date per patient (index ``patient_id``); every patient here gets a row.
+    max_age_days : float
+        Baselines more than this many days before the first treatment are flagged (RECIST 1.1 §3.2:
+        "never more than 4 weeks before the beginning of the treatment", default 28).
+
+    Returns
+    -------
+    DataFrame
+        ``patient_id``, ``first_treatment_date``, ``baseline_date`` (NaT when none), ``baseline_age_days``
+        (days from the baseline to the first treatment), ``evaluable`` (a pre-treatment assessment
+        exists), ``baseline_too_old`` (older than ``max_age_days``) and ``reason`` (why a patient is not
+        evaluable, or why the baseline is flagged; empty otherwise).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"patient_id": ["a", "a", "a", "b"],
+    ...                   "date": pd.to_datetime(["2020-01-01", "2020-02-20", "2020-06-01", "2020-04-01"])})
+    >>> first = pd.Series(pd.to_datetime(["2020-03-01", "2020-03-01"]), index=["a", "b"])
+    >>> b = response_baselines(m, first)
+    >>> b["baseline_date"].dt.strftime("%Y-%m-%d").fillna("none").tolist(), b["evaluable"].tolist()
+    (['2020-02-20', 'none'], [True, False])
+    """
+    first = pd.Series(pd.to_datetime(first_treatment.to_numpy()), index=first_treatment.index)
+    m = measurements[["patient_id", "date"]]
+    origin = m["patient_id"].map(first)
+    base = m[m["date"] <= origin].groupby("patient_id")["date"].max()
+    out = pd.DataFrame({"patient_id": first.index.to_numpy(), "first_treatment_date": first.to_numpy()})
+    out["baseline_date"] = pd.to_datetime(base.reindex(first.index).to_numpy()).astype("datetime64[ns]")
+    age = (out["first_treatment_date"] - out["baseline_date"]).dt.days.astype(float)
+    out["baseline_age_days"] = age
+    out["evaluable"] = out["baseline_date"].notna()
+    out["baseline_too_old"] = (age > max_age_days).fillna(False).astype(bool)
+    has_any = out["patient_id"].isin(set(m["patient_id"]))
+    out["reason"] = np.select(
+        [~out["evaluable"] & has_any, ~out["evaluable"], out["baseline_too_old"]],
+        ["not evaluable: no tumour assessment on or before the first SIRT (RECIST 1.1 §3.2 needs a "
+         "pre-treatment baseline)",
+         "not evaluable: no tumour assessment recorded",
+         f"baseline more than {max_age_days:g} days before the first SIRT (RECIST 1.1 §3.2: never more than "
+         "4 weeks)"], default="")
+    return out
+
+
+def _organ_key(lesions: pd.DataFrame) -> pd.Series:
+    """Organ of each lesion for the 2-per-organ rule: all lymph nodes are one organ (RECIST 1.1 §3.3.1)."""
+    organ = lesions["organ"].astype("string") if "organ" in lesions.columns else pd.Series(
+        pd.NA, index=lesions.index, dtype="string")
+    node = lesions["is_lymph_node"].astype("boolean").fillna(False).to_numpy(bool)
+    return organ.where(~node, "lymph_node")
+
+
+def _baseline_size(lesions: pd.DataFrame, measurements: pd.DataFrame, baselines: pd.DataFrame) -> pd.Series:
+    """Baseline ``diameter_mm`` of each lesion (NaN when not measured at the baseline date), lesion order."""
+    b = baselines.set_index("patient_id")["baseline_date"]
+    m = measurements[["patient_id", "lesion_id", "date", "diameter_mm"]]
+    m = m[m["date"] == m["patient_id"].map(b)]
+    size = m.groupby(["patient_id", "lesion_id"])["diameter_mm"].max()
+    idx = pd.MultiIndex.from_frame(lesions[["patient_id", "lesion_id"]].astype(object))
+    return pd.Series(size.reindex(idx).to_numpy(float), index=lesions.index)
+
+
+def _measurable(size: pd.Series, node: np.ndarray) -> np.ndarray:
+    limit = np.where(node, RECIST_MEASURABLE_NODE_SHORT_AXIS_MM, RECIST_MEASURABLE_LESION_MM)
+    return (size.to_numpy(float) >= limit - 1e-9)
+
+
+def select_targets(lesions: pd.DataFrame, measurements: pd.DataFrame, baselines: pd.DataFrame) -> pd.DataFrame:
+    """Give every lesion with role ``auto`` its RECIST 1.1 role from the baseline measurements.
+
+    Explicit ``target`` lesions are kept; the remaining target places (at most 5 per patient, at most 2 per
+    organ, all lymph nodes one organ) are filled with the largest measurable ``auto`` lesions (longest
+    diameter >= 10 mm; nodes short axis >= 15 mm), as RECIST 1.1 §3.3.1 asks ("lesions with the longest
+    diameter ... representative of all involved organs"). Every other ``auto`` lesion becomes ``non_target``,
+    except lymph nodes with a short axis < 10 mm, which are normal and not followed (role ``excluded``).
+
+    Parameters
+    ----------
+    lesions : DataFrame
+        ``patient_id``, ``lesion_id``, ``role``, ``is_lymph_node`` and ``organ``.
+    measurements : DataFrame
+        ``patient_id``, ``lesion_id``, ``date``, ``diameter_mm``.
+    baselines : DataFrame
+        :func:`response_baselines` output.
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``lesions`` with no ``auto`` role left.
+
+    Examples
+    --------
+    >>> les = pd.DataFrame({"patient_id": ["a"] * 4, "lesion_id": ["L1", "L2", "L3", "N1"],
+    ...                     "role": ["auto"] * 4, "organ": ["liver"] * 3 + [None],
+    ...                     "is_lymph_node": [False, False, False, True]})
+    >>> m = pd.DataFrame({"patient_id": ["a"] * 4, "lesion_id": ["L1", "L2", "L3", "N1"],
+    ...                   "date": pd.to_datetime(["2020-01-01"] * 4), "diameter_mm": [30.0, 8.0, 25.0, 16.0]})
+    >>> b = response_baselines(m, pd.Series(pd.to_datetime(["2020-01-10"]), index=["a"]))
+    >>> select_targets(les, m, b)["role"].tolist()
+    ['target', 'non_target', 'target', 'target']
+    """
+    out = lesions.copy()
+    auto = (out["role"].astype("string") == "auto").fillna(False).to_numpy(bool)
+    if not auto.any():
+        return out
+    node = out["is_lymph_node"].astype("boolean").fillna(False).to_numpy(bool)
+    size = _baseline_size(out, measurements, baselines)
+    organ = _organ_key(out).fillna("unknown organ")
+    measurable = _measurable(size, node)
+    role = out["role"].astype(object).to_numpy(copy=True)
+    work = pd.DataFrame({"pid": out["patient_id"].to_numpy(object), "organ": organ.to_numpy(object),
+                         "size": size.to_numpy(float), "target": role == "target"}, index=out.index)
+    n_t = work[work["target"]].groupby("pid").size().to_dict()
+    n_to = work[work["target"]].groupby(["pid", "organ"]).size().to_dict()
+    cand = work[auto & measurable].sort_values(["pid", "size"], ascending=[True, False], kind="stable")
+    chosen = []
+    for i, pid, org in zip(cand.index, cand["pid"], cand["organ"], strict=True):
+        if n_t.get(pid, 0) < RECIST_MAX_TARGETS and n_to.get((pid, org), 0) < RECIST_MAX_TARGETS_PER_ORGAN:
+            chosen.append(i)
+            n_t[pid] = n_t.get(pid, 0) + 1
+            n_to[(pid, org)] = n_to.get((pid, org), 0) + 1
+    pos = out.index.get_indexer(pd.Index(chosen))
+    role[auto] = "non_target"
+    role[pos] = "target"
+    normal_node = auto & node & (size.to_numpy(float) < RECIST_NODE_NORMAL_SHORT_AXIS_MM)
+    role[normal_node] = "excluded"
+    out["role"] = role
+    return out
+
+
+def target_selection_issues(lesions: pd.DataFrame, measurements: pd.DataFrame,
+                            baselines: pd.DataFrame) -> list[tuple[int, str]]:
+    """Target lesions that break the RECIST 1.1 selection rules, as ``(lesion row, message naming the rule)``.
+
+    Rules (Eisenhauer 2009, RECIST 1.1): a target is measured at the baseline (§3.3.1); it is measurable —
+    longest diameter >= 10 mm, a lymph node short axis >= 15 mm (§3.1.1); at most 5 targets per patient and
+    at most 2 per organ, all lymph nodes one organ (§3.3.1). Non-measurable lesions are followed as
+    non-targets and never enter the sum. Patients without a pre-treatment baseline are not checked (they
+    are not evaluable). Only the first offending lesions of a patient beyond the limits are listed.
+    """
+    issues: list[tuple[int, str]] = []
+    tgt_mask = (lesions["role"].astype("string") == "target").fillna(False).to_numpy(bool)
+    if not tgt_mask.any():
+        return issues
+    evaluable = set(baselines.loc[baselines["evaluable"], "patient_id"])
+    les = lesions[tgt_mask & lesions["patient_id"].isin(evaluable).to_numpy(bool)]
+    if les.empty:
+        return issues
+    node = les["is_lymph_node"].astype("boolean").fillna(False).to_numpy(bool)
+    size = _baseline_size(les, measurements, baselines)
+    ok = _measurable(size, node)
+    row_of = dict(zip(les.index, lesions.index.get_indexer(les.index).tolist(), strict=True))
+    for i, s_mm, is_node, good in zip(les.index, size.to_numpy(float), node, ok, strict=True):
+        if good:
+            continue
+        if np.isnan(s_mm):
+            msg = ("target lesion has no diameter_mm at the baseline (the last assessment on or before the first "
+                   "SIRT); RECIST 1.1 §3.3.1 measures every target at baseline — add it or make it non_target")
+        elif is_node:
+            msg = (f"target lymph node with a short axis of {s_mm:g} mm: RECIST 1.1 §3.1.1 needs >= "
+                   f"{RECIST_MEASURABLE_NODE_SHORT_AXIS_MM:g} mm for a target (10 to < 15 mm: non_target)")
+        else:
+            msg = (f"target lesion of {s_mm:g} mm at baseline: RECIST 1.1 §3.1.1 needs a longest diameter >= "
+                   f"{RECIST_MEASURABLE_LESION_MM:g} mm; make it non_target (role auto selects per the rules)")
+        issues.append((row_of[i], msg))
+    count = les.groupby("patient_id").cumcount().to_numpy() + 1
+    for i, k in zip(les.index, count.tolist(), strict=True):
+        if k == RECIST_MAX_TARGETS + 1:
+            issues.append((row_of[i],
+                           f"more than {RECIST_MAX_TARGETS} target lesions for this patient: RECIST 1.1 §3.3.1 "
+                           f"allows at most {RECIST_MAX_TARGETS}; make the others non_target (or role auto)"))
+    organ = _organ_key(les)
+    known = organ.notna().to_numpy(bool)
+    per_organ = les[known].assign(_o=organ[known]).groupby(["patient_id", "_o"]).cumcount() + 1
+    organ_of = dict(zip(les.index, organ.tolist(), strict=True))
+    for i, k_org in zip(per_organ.index, per_organ.tolist(), strict=True):
+        if k_org == RECIST_MAX_TARGETS_PER_ORGAN + 1:
+            issues.append((row_of[i],
+                           f"more than {RECIST_MAX_TARGETS_PER_ORGAN} target lesions in organ {organ_of[i]!s}: "
+                           f"RECIST 1.1 §3.3.1 allows at most {RECIST_MAX_TARGETS_PER_ORGAN} per organ (all lymph "
+                           "nodes count as one organ); make the others non_target (or role auto)"))
+    return sorted(issues)

@@ -302,9 +302,133 @@ class CoxResult:
         return pd.DataFrame([r.__dict__ for r in self.rows])
 
 
+#: Newton–Raphson stops when the largest coefficient step is below this (R coxph's default eps is 1e-9 on
+#: the relative log-likelihood change; a step criterion this small is stricter).
+COX_STEP_TOLERANCE = 1e-10
+#: Newton–Raphson iteration limit (R coxph: iter.max = 20; lifelines: 500 with step halving).
+COX_MAX_ITERATIONS = 100
+#: A coefficient beyond this |log hazard ratio| means a monotone likelihood (a group without events):
+#: the estimate diverges, and no interval is reported (HR e^15 ≈ 3·10⁶).
+COX_DIVERGENT_COEF = 15.0
+
+
+@dataclass(frozen=True)
+class _EfronFit:
+    coef: np.ndarray
+    se: np.ndarray
+    log_likelihood: float
+    log_likelihood_null: float
+    converged: bool
+    iterations: int
+
+
+def _efron_terms(x: np.ndarray, beta: np.ndarray, first: np.ndarray, dfirst: np.ndarray, d: np.ndarray,
+                 event: np.ndarray, at_risk_times: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Efron partial log-likelihood, gradient and Hessian, vectorised over event times and tied deaths.
+
+    ``x`` is sorted by ascending time; ``first`` is the index of the first subject at each event time (so the
+    risk set is the suffix ``x[first:]``), ``dfirst`` the start of each event time's deaths in the deaths-only
+    arrays, ``d`` the number of deaths and ``at_risk_times[i]`` the number of event times at or before
+    subject i's time. With risk-set sums S0, S1, S2 and tied-death sums D0, D1, D2 at event time j and
+    f = l/d_j, l = 0 … d_j − 1 (Efron 1977; Therneau & Grambsch 2000, §3.3):
+
+    ll = Σ_j [Σ_deaths xβ − Σ_l log(S0 − f D0)],  U = Σ_j [Σ_deaths x − Σ_l (S1 − f D1)/(S0 − f D0)],
+    I = Σ_j Σ_l [(S2 − f D2)/(S0 − f D0) − m mᵀ], m = (S1 − f D1)/(S0 − f D0).
+
+    The sums over l reduce to five scalars per event time (Σ 1/den, Σ f/den, Σ 1/den², Σ f/den², Σ f²/den²),
+    and Σ_j a_j S2_j to one weighted product xᵀ diag(w Σ_{t_j ≤ T_i} a_j) x, so nothing of size
+    deaths × p × p is formed.
+    """
+    eta = x @ beta
+    shift = eta.max()
+    w = np.exp(eta - shift)
+    wx = w[:, None] * x
+    s0 = np.cumsum(w[::-1])[::-1][first]
+    s1 = np.cumsum(wx[::-1], axis=0)[::-1][first]
+    xe = x[event]
+    we = w[event]
+    d0 = np.add.reduceat(we, dfirst)
+    d1 = np.add.reduceat(we[:, None] * xe, dfirst, axis=0)
+    rep = np.repeat(np.arange(d.size), d)
+    frac = (np.arange(rep.size) - np.repeat(dfirst, d)) / np.repeat(d, d)
+    den = s0[rep] - frac * d0[rep]
+    inv = 1.0 / den
+    a = np.add.reduceat(inv, dfirst)
+    b = np.add.reduceat(frac * inv, dfirst)
+    c = np.add.reduceat(inv * inv, dfirst)
+    e_ = np.add.reduceat(frac * inv * inv, dfirst)
+    h = np.add.reduceat(frac * frac * inv * inv, dfirst)
+    ll = float(eta[event].sum() - np.sum(np.log(den)) - shift * rep.size)
+    grad = xe.sum(axis=0) - (a[:, None] * s1 - b[:, None] * d1).sum(axis=0)
+    cum_a = np.r_[0.0, np.cumsum(a)][at_risk_times]
+    s2_term = (x * (w * cum_a)[:, None]).T @ x
+    d2_term = (xe * (we * b[rep])[:, None]).T @ xe
+    sd = (s1 * e_[:, None]).T @ d1
+    outer = (s1 * c[:, None]).T @ s1 - sd - sd.T + (d1 * h[:, None]).T @ d1
+    info = s2_term - d2_term - outer
+    return ll, grad, -info
+
+
+def _efron_newton(time: np.ndarray, event: np.ndarray, x: np.ndarray) -> _EfronFit:
+    """Cox partial likelihood with Efron ties by Newton–Raphson with step halving (as R ``coxph``)."""
+    order = np.argsort(time, kind="stable")
+    time, event, x = time[order], event[order].astype(bool), x[order]
+    x = x - x.mean(axis=0)  # centring changes no coefficient, only the conditioning
+    _, first_all = np.unique(time, return_index=True)
+    deaths = np.add.reduceat(event.astype(int), first_all)
+    keep = deaths > 0
+    first, d = first_all[keep], deaths[keep]
+    dfirst = np.cumsum(d) - d
+    at_risk_times = np.searchsorted(time[first], time, side="right")
+    beta = np.zeros(x.shape[1])
+
+    def terms(b: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        return _efron_terms(x, b, first, dfirst, d, event, at_risk_times)
+
+    ll, grad, hess = terms(beta)
+    ll_null = ll
+    converged = False
+    iterations = 0
+    while iterations < COX_MAX_ITERATIONS:
+        iterations += 1
+        try:
+            step = np.linalg.solve(-hess, grad)
+        except np.linalg.LinAlgError:
+            break
+        new = beta + step
+        ll_new, g_new, h_new = terms(new)
+        halvings = 0
+        while (not np.isfinite(ll_new) or ll_new < ll - 1e-12) and halvings < 30:
+            step = step / 2.0
+            new = beta + step
+            ll_new, g_new, h_new = terms(new)
+            halvings += 1
+        gain = ll_new - ll
+        beta, ll, grad, hess = new, ll_new, g_new, h_new
+        if np.max(np.abs(step)) < COX_STEP_TOLERANCE:
+            converged = True
+            break
+        if np.max(np.abs(beta)) > COX_DIVERGENT_COEF and gain < 1e-9:
+            break  # monotone likelihood: the estimate runs off to infinity (R: "coefficient may be infinite")
+    converged = converged and bool(np.max(np.abs(beta)) <= COX_DIVERGENT_COEF)
+    try:
+        cov = np.linalg.inv(-hess)
+        se = np.sqrt(np.diag(cov))
+    except np.linalg.LinAlgError:
+        se = np.full(beta.size, np.nan)
+    return _EfronFit(coef=beta, se=se, log_likelihood=ll, log_likelihood_null=ll_null, converged=converged,
+                     iterations=iterations)
+
+
 def cox_regression(data: pd.DataFrame, duration_col: str, event_col: str, covariates: Sequence[str], *,
-                   confidence: float = 0.95, penalizer: float = 0.0) -> CoxResult:
-    """Multivariable Cox proportional-hazards regression (lifelines ``CoxPHFitter``).
+                   confidence: float = 0.95, penalizer: float = 0.0,
+                   method: Literal["newton", "lifelines"] = "newton", concordance: bool = True) -> CoxResult:
+    """Multivariable Cox proportional-hazards regression (Efron ties, as R ``coxph``).
+
+    The default fitter is a vectorised Newton–Raphson on the Efron partial likelihood (:func:`_efron_newton`;
+    hundreds of times faster than lifelines' per-event-time loop on 50 000 patients, equal to lifelines and
+    to R within 1e-6 on the validation data, tests/outcomes/test_outcomes_survival.py). ``method="lifelines"``
+    (or a non-zero ``penalizer``) uses lifelines' ``CoxPHFitter``. The concordance index is lifelines'.
 
     Parameters
     ----------
@@ -317,7 +441,11 @@ def cox_regression(data: pd.DataFrame, duration_col: str, event_col: str, covari
     confidence : float
         Level of the hazard-ratio intervals (Wald).
     penalizer : float
-        Ridge penalty (0 = ordinary partial likelihood, as R's coxph).
+        Ridge penalty (0 = ordinary partial likelihood, as R's coxph); non-zero needs lifelines.
+    method : {"newton", "lifelines"}
+        Fitter (see above).
+    concordance : bool
+        Compute Harrell's concordance index (lifelines; about 1 s at 50 000 subjects); NaN when False.
 
     Raises
     ------
@@ -341,6 +469,8 @@ def cox_regression(data: pd.DataFrame, duration_col: str, event_col: str, covari
     const = [c for c in covariates if df[c].nunique() < 2]
     if const:
         raise InputError(f"Cox model: covariate(s) {', '.join(const)} have a single value in the analysed rows; drop them")
+    if method == "newton" and penalizer == 0.0:
+        return _cox_newton(df, duration_col, event_col, list(covariates), confidence, concordance)
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
@@ -363,13 +493,48 @@ def cox_regression(data: pd.DataFrame, duration_col: str, event_col: str, covari
                      warnings=tuple(caught))
 
 
+def _cox_newton(df: pd.DataFrame, duration_col: str, event_col: str, covariates: list[str],
+                confidence: float, with_concordance: bool) -> CoxResult:
+    """:func:`cox_regression` with :func:`_efron_newton` (lifelines' concordance index)."""
+    from lifelines.utils import concordance_index
+
+    t = df[duration_col].to_numpy(float)
+    e = df[event_col].to_numpy(float)
+    x = df[covariates].to_numpy(float)
+    fit = _efron_newton(t, e, x)
+    caught: list[str] = []
+    if not fit.converged:
+        msg = (f"Cox model ({', '.join(covariates)}): the partial likelihood did not converge after "
+               f"{fit.iterations} iterations (|coefficient| > {COX_DIVERGENT_COEF:g} or a singular information "
+               "matrix: a group without events, or collinear covariates); no interval is reported")
+        caught.append(f"ConvergenceWarning: {msg}")
+        logger.warning(msg)
+    z = stats.norm.ppf(0.5 + confidence / 2.0)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        p = 2.0 * stats.norm.sf(np.abs(fit.coef / fit.se))
+    rows = []
+    for name, c, s_, pv in zip(covariates, fit.coef, fit.se, p, strict=True):
+        ok = fit.converged and np.isfinite(s_)
+        rows.append(HazardRatio(covariate=name, coef=float(c), se=float(s_) if ok else float("nan"),
+                                hazard_ratio=float(np.exp(c)),
+                                ci_low=float(np.exp(c - z * s_)) if ok else float("nan"),
+                                ci_high=float(np.exp(c + z * s_)) if ok else float("nan"),
+                                p_value=float(pv) if ok else float("nan")))
+    lr = 2.0 * (fit.log_likelihood - fit.log_likelihood_null)
+    conc = float(concordance_index(t, -(x @ fit.coef), e)) if with_concordance else float("nan")
+    return CoxResult(rows=tuple(rows), n=len(df), n_events=int(e.sum()), concordance=conc,
+                     log_likelihood_ratio=float(lr), log_likelihood_ratio_p=float(stats.chi2.sf(lr, len(covariates))),
+                     warnings=tuple(caught))
+
+
 def univariable_cox(data: pd.DataFrame, duration_col: str, event_col: str, covariates: Sequence[str], *,
-                    confidence: float = 0.95) -> dict[str, CoxResult]:
+                    confidence: float = 0.95, concordance: bool = True) -> dict[str, CoxResult]:
     """One Cox model per covariate (covariates that cannot be fitted are left out and logged)."""
     out: dict[str, CoxResult] = {}
     for c in covariates:
         try:
-            out[c] = cox_regression(data, duration_col, event_col, [c], confidence=confidence)
+            out[c] = cox_regression(data, duration_col, event_col, [c], confidence=confidence,
+                                    concordance=concordance)
         except InputError as err:
             logger.warning("univariable Cox for %s skipped: %s", c, err)
     return out

@@ -101,7 +101,13 @@ def synthetic_cohort(n_patients: int = 200, rng: np.random.Generator | int | Non
     dropout_m = g.exponential(120.0, n)
     censor_m = np.minimum(study_end_m, dropout_m)
 
-    # --- lesions: 1-4 liver targets, 20 % a nodal target, 0-2 non-targets
+    # a second session only for patients alive and followed at its date
+    end_days = np.floor(np.minimum(os_m, censor_m) * DAYS_PER_MONTH)
+    second_ok = np.ones(len(treatments), bool)
+    second_ok[n:] = (t_date[n:] - start[two]).astype(float) < end_days[two]
+    treatments = treatments[second_ok].reset_index(drop=True)
+
+    # --- lesions: 1-4 liver lesions (at most 2 targets), 20 % a nodal target, 0-2 non-targets
     n_liver = g.integers(1, 5, n)
     node_t = ln & (g.random(n) < 0.5)
     n_nt = g.integers(0, 3, n)
@@ -113,7 +119,8 @@ def synthetic_cohort(n_patients: int = 200, rng: np.random.Generator | int | Non
     offs = np.cumsum(n_les) - n_les
     node_pos = offs[node_t] + n_liver[node_t]
     is_node[node_pos] = True
-    nt_mask = l_idx >= (n_liver + node_t)[l_pat]
+    # RECIST 1.1 §3.3.1: at most 2 targets per organ, so a third and fourth liver lesion are non-targets
+    nt_mask = (l_idx >= (n_liver + node_t)[l_pat]) | ((l_idx >= 2) & (l_idx < n_liver[l_pat]))
     role[nt_mask] = "non_target"
     dose = np.round(np.clip(g.lognormal(np.log(140), 0.7, l_pat.size), 5, 2000), 1)
     dose[is_node | nt_mask] = np.nan
@@ -139,7 +146,7 @@ def synthetic_cohort(n_patients: int = 200, rng: np.random.Generator | int | Non
     after = sched[None, :] >= prog_m[:, None]
     first_after = np.where(after.any(axis=1), after.argmax(axis=1), sched.size)
     visits &= np.arange(sched.size)[None, :] <= first_after[:, None]
-    base_off = g.integers(5, 31, n)
+    base_off = g.integers(5, 29, n)  # baseline 5-28 days before SIRT (RECIST 1.1 §3.2: never more than 4 weeks)
     lesion_rows = []
     v_pat, v_k = np.nonzero(visits)
     # baseline rows
@@ -258,8 +265,9 @@ def synthetic_cohort(n_patients: int = 200, rng: np.random.Generator | int | Non
         grade = np.where(severe, np.maximum(grade, 3), grade)
         if term == "reild":
             grade = np.maximum(grade, 3)
-        tox_frames.append(pd.DataFrame({"patient_id": pid[hit], "date": start[hit] + g.integers(
-            1, 90, k).astype("timedelta64[D]"), "term": term, "grade": grade, "related_to_sirt": True}))
+        onset = np.minimum(g.integers(1, 90, k), end_days[hit]).astype(int)  # never after death or follow-up
+        tox_frames.append(pd.DataFrame({"patient_id": pid[hit], "date": start[hit] + onset.astype(
+            "timedelta64[D]"), "term": term, "grade": grade, "related_to_sirt": True}))
     toxicities = pd.concat(tox_frames, ignore_index=True)
 
     # --- symptoms for carcinoid-syndrome patients: baseline and 3 months

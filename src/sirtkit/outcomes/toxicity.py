@@ -20,6 +20,8 @@ References
 National Cancer Institute. Common Terminology Criteria for Adverse Events (CTCAE) v5.0, 27 Nov 2017
 (Investigations / Metabolism SOCs); liver-test rows as tabulated in WJH 2026 Table 1 (CLINICAL.md §9).
 Braat MNGA et al. / van Roekel C (thesis, pp. 38–39): REILD definition and hepatotoxicity grading.
+Sangro B et al. Liver disease induced by radioembolization of liver tumors: description and possible risk
+factors. Cancer 2008;112:1538–1546: the REILD rule of :func:`detect_reild`.
 """
 
 from __future__ import annotations
@@ -36,8 +38,12 @@ __all__ = [
     "BRAAT_HEPATOTOXICITY_GRADES",
     "CTCAE_GENERIC_GRADES",
     "LAB_RULES",
+    "REILD_BILIRUBIN_MG_PER_DL",
     "REILD_DEFINITION",
+    "REILD_ONSET_MAX_DAYS",
+    "SANGRO_REILD_DEFINITION",
     "LabRule",
+    "detect_reild",
     "grade_lab",
     "grade_labs",
     "lab_toxicity",
@@ -61,6 +67,121 @@ REILD_DEFINITION = (
     "hypoalbuminaemia, developing at least 2 weeks to 4 months after radioembolization, in the absence of tumour "
     "progression or biliary obstruction (Braat MNGA et al., 2017)."
 )
+
+#: REILD as Sangro et al. defined it (Cancer 2008;112:1538–1546): a clinical picture of jaundice and ascites
+#: appearing 4 to 8 weeks after radioembolization, in the absence of tumour progression or bile-duct
+#: occlusion (veno-occlusive disease on histology). This is the rule :func:`detect_reild` applies to the data.
+SANGRO_REILD_DEFINITION = (
+    "Jaundice and ascites appearing within 2 months after radioembolization (observed 4 to 8 weeks after "
+    "treatment), in the absence of tumour progression or bile-duct occlusion (Sangro B et al., Cancer "
+    "2008;112:1538-1546)."
+)
+#: Onset window after each SIRT session (days): Sangro 2008 saw the picture 4–8 weeks after treatment and
+#: defined it within the first 1–2 months; 2 months (61 days) is the end of the window used here.
+REILD_ONSET_MAX_DAYS = 61.0
+#: Jaundice as total bilirubin >= 3 mg/dL (51.3 µmol/L). [K] The operational laboratory threshold used for
+#: REILD in the same group's later series (Gil-Alzugaray et al., Hepatology 2013;57:1078–1087); it equals
+#: the CTCAE v5 grade-3 boundary for a ULN of 1 mg/dL. Configurable in :func:`detect_reild`.
+REILD_BILIRUBIN_MG_PER_DL = 3.0
+#: Total bilirubin: 1 mg/dL = 17.1 µmol/L (molar mass 584.66 g/mol).
+_BILIRUBIN_UMOL_PER_MG_DL = 17.1
+_BILIRUBIN_UNITS = {"mg/dl": 1.0, "µmol/l": 1.0 / _BILIRUBIN_UMOL_PER_MG_DL,
+                    "umol/l": 1.0 / _BILIRUBIN_UMOL_PER_MG_DL, "μmol/l": 1.0 / _BILIRUBIN_UMOL_PER_MG_DL,
+                    "mg/l": 0.1}
+#: Toxicity terms recording bile-duct occlusion (CTCAE v5 "Bile duct stenosis"; free-text synonym).
+BILE_DUCT_TERMS = ("bile_duct_stenosis", "biliary_obstruction")
+#: Toxicity term recording ascites (CTCAE v5 "Ascites"), any grade.
+ASCITES_TERM = "ascites"
+
+
+def detect_reild(labs: pd.DataFrame, toxicities: pd.DataFrame, treatments: pd.DataFrame,
+                 progression_dates: pd.Series | None = None, *,
+                 bilirubin_mg_per_dl: float = REILD_BILIRUBIN_MG_PER_DL,
+                 onset_max_days: float = REILD_ONSET_MAX_DAYS) -> pd.DataFrame:
+    """Radioembolization-induced liver disease detected from laboratory values and recorded events (Sangro 2008).
+
+    A patient has REILD after a SIRT session when, within ``onset_max_days`` after it, both a total bilirubin
+    >= ``bilirubin_mg_per_dl`` (jaundice) and an ``ascites`` adverse event (any grade) are recorded, and
+    neither tumour progression (``progression_dates``, any source) nor bile-duct occlusion (a
+    ``bile_duct_stenosis`` or ``biliary_obstruction`` event) is recorded between that session and the later
+    of the two findings (:data:`SANGRO_REILD_DEFINITION`).
+
+    Parameters
+    ----------
+    labs : DataFrame
+        Template ``labs`` (``test == "bilirubin"`` rows with ``unit`` mg/dL, mg/L or µmol/L).
+    toxicities : DataFrame
+        Template ``toxicities`` (``term``, ``date``).
+    treatments : DataFrame
+        Template ``treatments`` (``treatment_date`` of every session).
+    progression_dates : Series, optional
+        Date of the first progression per patient (index ``patient_id``).
+    bilirubin_mg_per_dl, onset_max_days : float
+        The thresholds (defaults :data:`REILD_BILIRUBIN_MG_PER_DL`, :data:`REILD_ONSET_MAX_DAYS`).
+
+    Returns
+    -------
+    DataFrame
+        One row per patient with both findings after a session: ``patient_id``, ``sirt_date``,
+        ``bilirubin_date``, ``bilirubin_mg_per_dl`` (highest in the window), ``ascites_date``, ``onset_date``
+        (the later finding), ``reild`` (True when no exclusion applies) and ``excluded_by`` (``progression``,
+        ``bile_duct_occlusion`` or empty). ``attrs["bilirubin_rows_without_unit"]`` counts bilirubin rows that
+        could not be assessed (unit missing or unknown).
+
+    Examples
+    --------
+    >>> tr = pd.DataFrame({"patient_id": ["a"], "treatment_date": pd.to_datetime(["2020-01-01"])})
+    >>> lb = pd.DataFrame({"patient_id": ["a"], "date": pd.to_datetime(["2020-02-05"]), "test": ["bilirubin"],
+    ...                    "value": [60.0], "unit": ["µmol/L"]})
+    >>> tx = pd.DataFrame({"patient_id": ["a"], "date": pd.to_datetime(["2020-02-10"]), "term": ["ascites"]})
+    >>> r = detect_reild(lb, tx, tr)
+    >>> bool(r["reild"].iloc[0]), round(float(r["bilirubin_mg_per_dl"].iloc[0]), 2)
+    (True, 3.51)
+    """
+    cols = ["patient_id", "sirt_date", "bilirubin_date", "bilirubin_mg_per_dl", "ascites_date", "onset_date",
+            "reild", "excluded_by"]
+    bil = labs[labs["test"] == "bilirubin"][["patient_id", "date", "value", "unit"]]
+    unit_key = bil["unit"].astype(object).map(lambda u: str(u).replace(" ", "").lower() if isinstance(u, str) else "")
+    factor = unit_key.map(_BILIRUBIN_UNITS)
+    n_unknown = int(factor.isna().sum())
+    bil = bil.assign(mg_dl=bil["value"].to_numpy(float) * factor.to_numpy(float)).dropna(subset=["mg_dl"])
+    bil = bil[bil["mg_dl"] >= bilirubin_mg_per_dl - 1e-9]
+    tox = toxicities[["patient_id", "date", "term"]]
+    asc = tox[tox["term"] == ASCITES_TERM]
+    sess = treatments[["patient_id", "treatment_date"]].rename(columns={"treatment_date": "sirt_date"})
+    window = pd.Timedelta(days=onset_max_days)
+
+    def in_window(df: pd.DataFrame) -> pd.DataFrame:
+        j = df.merge(sess, on="patient_id")
+        return j[(j["date"] >= j["sirt_date"]) & (j["date"] <= j["sirt_date"] + window)]
+
+    b = in_window(bil).sort_values("mg_dl", ascending=False).groupby(["patient_id", "sirt_date"]).agg(
+        bilirubin_date=("date", "min"), bilirubin_mg_per_dl=("mg_dl", "max"))
+    a = in_window(asc).groupby(["patient_id", "sirt_date"]).agg(ascites_date=("date", "min"))
+    both = b.join(a, how="inner").reset_index()
+    if both.empty:
+        out = pd.DataFrame({c: [] for c in cols})
+        out.attrs["bilirubin_rows_without_unit"] = n_unknown
+        return out
+    both["onset_date"] = both[["bilirubin_date", "ascites_date"]].max(axis=1)
+    excluded = np.full(len(both), "", dtype=object)
+    occl = tox[tox["term"].isin(BILE_DUCT_TERMS)].merge(both[["patient_id", "sirt_date", "onset_date"]],
+                                                        on="patient_id")
+    occl = occl[(occl["date"] >= occl["sirt_date"]) & (occl["date"] <= occl["onset_date"])]
+    key = list(zip(both["patient_id"], both["sirt_date"], strict=True))
+    occl_keys = set(zip(occl["patient_id"], occl["sirt_date"], strict=True))
+    excluded[[k in occl_keys for k in key]] = "bile_duct_occlusion"
+    if progression_dates is not None:
+        prog = both["patient_id"].map(progression_dates)
+        progressed = (prog.notna() & (prog <= both["onset_date"])).to_numpy(bool)
+        excluded[progressed] = "progression"
+    both["excluded_by"] = excluded
+    both["reild"] = excluded == ""
+    out = both.sort_values(["patient_id", "reild", "sirt_date"], ascending=[True, False, True]).groupby(
+        "patient_id", as_index=False).first()[cols]
+    out.attrs["bilirubin_rows_without_unit"] = n_unknown
+    return out.reset_index(drop=True)
+
 
 #: Hepatotoxicity grading after radioembolization (Braat et al. 2017; van Roekel thesis p. 39).
 BRAAT_HEPATOTOXICITY_GRADES: dict[int, str] = {

@@ -65,12 +65,22 @@ from sirtkit.planning.schedule import (
     delivered_activity,
     resin_draw,
 )
-from sirtkit.planning.targets import INTENT_DOSES, IntentDoses, IntentName, intent_doses
+from sirtkit.planning.targets import (
+    GUIDELINE_THRESHOLDS,
+    INTENT_DOSES,
+    GuidelineThreshold,
+    IntentDoses,
+    IntentName,
+    LiverState,
+    intent_doses,
+    select_thresholds,
+)
 
 __all__ = [
     "CHECK_SPECS",
     "DEVICES",
     "GLASS_LUNG_ACTIVITY_LIMIT_GBQ",
+    "GUIDELINE_THRESHOLDS",
     "HO166_SCOUT_ACTIVITY_GBQ",
     "HO166_STANDARD_ACTIVITY_GBQ_PER_KG",
     "HO166_STANDARD_WHOLE_LIVER_DOSE_GY",
@@ -93,8 +103,10 @@ __all__ = [
     "DeviceName",
     "GlassVialOption",
     "GlassVialOrder",
+    "GuidelineThreshold",
     "IntentDoses",
     "IntentName",
+    "LiverState",
     "MethodName",
     "ResinDraw",
     "Territory",
@@ -128,6 +140,7 @@ __all__ = [
     "plan_quantities",
     "resin_draw",
     "scale_plan",
+    "select_thresholds",
     "tumour_to_normal_ratio",
     "vial_thresholds",
 ]

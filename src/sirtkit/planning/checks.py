@@ -10,7 +10,9 @@ A check compares one *measured* quantity of the plan (lung dose, LSF, normal-liv
 
 Checks whose threshold does not apply to the device/intent (e.g. the resin LSF rule for glass) are
 left out. :data:`CHECK_SPECS` lists every check; :func:`default_thresholds` builds the thresholds for a
-device and intent from the cited tables (``devices``, ``targets``, ``lung``).
+device, intent and liver condition from the cited tables (``devices``, ``targets``, ``lung``). Each
+normal-liver threshold is checked against the quantity the guideline names: the mean dose of the
+*perfused* normal liver, or of the *whole* normal liver (perfused and non-perfused).
 
 Examples
 --------
@@ -31,7 +33,7 @@ from typing import Literal
 from sirtkit.planning.devices import get_device
 from sirtkit.planning.lung import LUNG_DOSE_LIMIT_CUMULATIVE_GY, LUNG_DOSE_LIMIT_SESSION_GY
 from sirtkit.planning.methods import ActivityPlan
-from sirtkit.planning.targets import intent_doses
+from sirtkit.planning.targets import LiverState, select_thresholds
 
 __all__ = [
     "CHECK_SPECS",
@@ -100,10 +102,19 @@ CHECK_SPECS: tuple[CheckSpec, ...] = (
     CheckSpec("lung_dose_cumulative", "cumulative_lung_dose_gy", "<=", "Gy", "cumulative lung dose (all treatments)"),
     CheckSpec("lung_shunt_fraction_device", "lung_shunt_fraction", "<=", "fraction", "lung shunt fraction"),
     CheckSpec("lung_activity_device", "lung_activity_gbq", "<=", "GBq", "activity shunted to the lungs"),
-    CheckSpec("normal_liver_dose", "normal_liver_dose_max_gy", "<=", "Gy", "highest normal-liver dose"),
+    CheckSpec("perfused_normal_liver_dose", "perfused_normal_liver_dose_gy", "<=", "Gy",
+              "perfused normal-liver mean dose"),
+    CheckSpec("whole_normal_liver_dose", "whole_normal_liver_dose_gy", "<=", "Gy",
+              "whole normal-liver mean dose (perfused and non-perfused)"),
+    CheckSpec("normal_liver_dose_target", "perfused_normal_liver_dose_gy", ">=", "Gy",
+              "perfused normal-liver dose (lobectomy minimum)"),
     CheckSpec("whole_liver_dose", "whole_liver_dose_gy", "<=", "Gy", "whole-liver mean dose"),
     CheckSpec("tumour_dose_target", "tumour_dose_min_gy", ">=", "Gy", "lowest tumour dose"),
     CheckSpec("perfused_dose_target", "perfused_dose_min_gy", ">=", "Gy", "perfused-volume dose"),
+    CheckSpec("perfused_dose_range_low", "perfused_dose_min_gy", ">=", "Gy",
+              "perfused-volume dose vs the guideline range (lower bound)"),
+    CheckSpec("perfused_dose_range_high", "perfused_dose_max_gy", "<=", "Gy",
+              "perfused-volume dose vs the guideline range (upper bound)"),
     CheckSpec("tumour_to_normal_ratio", "tumour_to_normal_ratio", ">=", "ratio", "T/N (partition favourable if > 1)"),
     CheckSpec("perfused_mass_min", "perfused_mass_kg", ">=", "kg", "perfused mass (unit sanity)"),
     CheckSpec("perfused_mass_max", "perfused_mass_kg", "<=", "kg", "perfused mass (unit sanity)"),
@@ -131,14 +142,17 @@ GLASS_VIAL_EXCESS_WARN_FRACTION = 0.10
 _REL_TOL = 1e-9  # T/N < 1: tumour gets less than normal liver, partition not favourable (Kao 2013) [S]
 
 
-def default_thresholds(device: str, intent: str) -> dict[str, Threshold]:
-    """Thresholds for ``device`` and ``intent`` from the cited tables (lung, device rules, EANM intents).
+def default_thresholds(device: str, intent: str, liver: LiverState | None = None) -> dict[str, Threshold]:
+    """Thresholds for ``device``, ``intent`` and ``liver`` from the cited tables (lung, device, guidelines).
+
+    Upper limits on normal liver are hard (``fail``); targets and range edges are soft (``warn``).
 
     >>> sorted(default_thresholds("resin", "palliative"))[:3]
     ['activity_device_max', 'lung_dose_cumulative', 'lung_dose_session']
+    >>> default_thresholds("glass", "palliative", LiverState(prior_prrt=True))["whole_normal_liver_dose"].value
+    50.0
     """
     dev = get_device(device)
-    doses = intent_doses(dev.name, intent)
     lung_src = "TheraSphere IFU; Radiopaedia LSF" if dev.name != "holmium" else "Porto Ho-166 study (Q-Suite)"
     out: dict[str, Threshold] = {
         "lung_dose_session": Threshold(LUNG_DOSE_LIMIT_SESSION_GY, "fail", lung_src),
@@ -154,12 +168,8 @@ def default_thresholds(device: str, intent: str) -> dict[str, Threshold]:
         out["lung_activity_device"] = Threshold(dev.lung_activity_limit_gbq, "fail", "TheraSphere IFU")
     if dev.max_activity_gbq is not None:
         out["activity_device_max"] = Threshold(dev.max_activity_gbq, "fail", dev.short_citation)
-    if doses.normal_liver_limit_gy is not None:
-        out["normal_liver_dose"] = Threshold(doses.normal_liver_limit_gy, "fail", doses.source)
-    if doses.tumour_target_gy is not None:
-        out["tumour_dose_target"] = Threshold(doses.tumour_target_gy, "warn", doses.source)
-    if doses.perfused_target_gy is not None:
-        out["perfused_dose_target"] = Threshold(doses.perfused_target_gy, "warn", doses.source)
+    for check, row in select_thresholds(dev.name, intent, liver or LiverState()).items():
+        out[check] = Threshold(row.value_gy, "fail" if row.kind == "limit" else "warn", row.source)
     if dev.name == "resin":
         out["whole_liver_dose"] = Threshold(RESIN_WHOLE_LIVER_DOSE_WARN_GY, "warn", "Lam JVIR 2014")
     if dev.name == "holmium":
@@ -175,12 +185,12 @@ def vial_thresholds(device: str) -> dict[str, Threshold]:
     """
     dev = get_device(device)
     out: dict[str, Threshold] = {}
-    if dev.vial_sizes_gbq:
+    if dev.vial_sizes_gbq or dev.name == "holmium":
         out["vial_activity_sufficient"] = Threshold(1.0, "fail", dev.short_citation)
     if dev.name == "glass":
         out["vial_excess"] = Threshold(GLASS_VIAL_EXCESS_WARN_FRACTION, "warn", "[K] whole vial is infused")
     if dev.usable_from_h is not None:
-        out["vial_window_start"] = Threshold(dev.usable_from_h, "warn", dev.short_citation + " [K]")
+        out["vial_window_start"] = Threshold(dev.usable_from_h, "fail", dev.short_citation + " [K]")
     if dev.usable_until_h is not None:
         out["vial_window_end"] = Threshold(dev.usable_until_h, "fail", dev.short_citation
                                            + (" [K]" if dev.name == "glass" else ""))
@@ -209,9 +219,12 @@ def plan_quantities(plan: ActivityPlan | None, *, whole_liver_mass_kg: float | N
         "lung_shunt_fraction": plan.lung_shunt_fraction,
         "lung_activity_gbq": plan.lung_activity_gbq,
         "normal_liver_dose_max_gy": plan.normal_liver_dose_max_gy,
+        "perfused_normal_liver_dose_gy": plan.perfused_normal_liver_dose_gy,
+        "whole_normal_liver_dose_gy": plan.whole_normal_liver_dose_gy,
         "whole_liver_dose_gy": whole,
         "tumour_dose_min_gy": plan.tumour_dose_min_gy,
         "perfused_dose_min_gy": plan.perfused_dose_min_gy,
+        "perfused_dose_max_gy": max(t.perfused_dose_gy for t in plan.territories),
         "tumour_to_normal_ratio": plan.tumour_to_normal_ratio,
         "perfused_mass_kg": plan.perfused_mass_kg,
         "activity_prepared_gbq": plan.activity_prepared_gbq,
@@ -220,7 +233,8 @@ def plan_quantities(plan: ActivityPlan | None, *, whole_liver_mass_kg: float | N
 
 def _applicable(spec: CheckSpec, quantities: Mapping[str, float | None]) -> bool:
     # Tumour-related checks only when the plan has tumour compartments (or nothing is known at all).
-    return not (spec.quantity in ("tumour_dose_min_gy", "tumour_to_normal_ratio", "normal_liver_dose_max_gy")
+    return not (spec.quantity in ("tumour_dose_min_gy", "tumour_to_normal_ratio", "normal_liver_dose_max_gy",
+                                  "perfused_normal_liver_dose_gy", "whole_normal_liver_dose_gy")
                 and "perfused_mass_kg" in quantities and quantities.get(spec.quantity) is None)
 
 

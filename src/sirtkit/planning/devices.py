@@ -123,7 +123,9 @@ DEVICES: dict[str, Device] = {
         methods=("mird", "partition", "multicompartment"),
         vial_sizes_gbq=(3.0, 5.0, 7.0, 10.0, 15.0, 20.0),  # TheraSphere PI 2014 [S]
         vial_tolerance_fraction=None,
-        # Usable from calibration for about 12 days [K]: CLINICAL.md §5 reports a 1–2 week window; not verified.
+        # Usable from calibration for about 12 days [K]: CLINICAL.md §5 reports a 1–2 week window; not verified
+        # (the TheraSphere package insert read for issue 8 states the dose sizes, not the window). Infusion
+        # before the calibration time is outside the window (a hard failure of the vial_window_start check).
         usable_from_h=0.0,
         usable_until_h=12 * 24.0,
         max_lung_shunt_fraction=None,
@@ -139,7 +141,9 @@ DEVICES: dict[str, Device] = {
         dose_constant_gy_kg_per_gbq=Y90_DOSE_CONSTANT_GY_KG_PER_GBQ,
         expected_residual_fraction=0.0301,  # Hoang JVIR 2019: resin median residual 3.01 % [S]
         methods=("bsa", "mird", "partition", "multicompartment"),
-        vial_sizes_gbq=(3.0,),  # 3 GBq ± 10 % at calibration (Selwyn 2008; SIR PI) [S]
+        # 3.0 GBq ± 10 % at calibration date & time (Selwyn Med Phys 2008; SIR PI; sirtex.com "About
+        # SIR-Spheres" product features, re-read for issue 8) [S]
+        vial_sizes_gbq=(3.0,),
         vial_tolerance_fraction=0.10,
         usable_from_h=0.0,
         usable_until_h=24.0,  # "usable up to 24 h from the time of calibration" (SIR PI) [S]

@@ -70,6 +70,8 @@ __all__ = [
     "CompartmentDose",
     "CompartmentKind",
     "Constraint",
+    "NORMAL_KINDS",
+    "Objective",
     "Territory",
     "TerritoryPlan",
     "bsa_activity_gbq",
@@ -101,14 +103,24 @@ HO166_STANDARD_ACTIVITY_GBQ_PER_KG = HO166_STANDARD_WHOLE_LIVER_DOSE_GY / HO166_
 HO166_SCOUT_ACTIVITY_GBQ = 0.25
 
 CompartmentKind = Literal["tumour", "normal_liver", "perfused_liver", "whole_liver"]
+# Compartments counted as non-tumoural liver. Single-compartment territories (``perfused_liver``,
+# ``whole_liver``) are not: without a tumour/normal split their normal-liver dose is unknown. This follows
+# the EANM 2022 tables, which bound the *perfused volume* in single-compartment plans and the normal liver
+# (perfused or whole) in multi-compartment plans.
+NORMAL_KINDS: tuple[str, ...] = ("normal_liver",)
+
+Objective = Literal["reach_targets", "maximise", "stated_dose"]
 
 
 class Constraint(enum.StrEnum):
     """What sets the planned activity."""
 
     TUMOUR_TARGET = "tumour_target"
-    NORMAL_LIVER_LIMIT = "normal_liver_limit"
+    NORMAL_LIVER_LIMIT = "perfused_normal_liver_limit"
+    WHOLE_NORMAL_LIVER_LIMIT = "whole_normal_liver_limit"
+    NORMAL_LIVER_TARGET = "normal_liver_target"
     PERFUSED_TARGET = "perfused_target"
+    STATED_DOSE = "stated_dose"
     LUNG_LIMIT = "lung_limit"
     CUMULATIVE_LUNG_LIMIT = "cumulative_lung_limit"
     LUNG_ACTIVITY_LIMIT = "lung_activity_limit"
@@ -149,9 +161,11 @@ class Compartment:
 class Territory:
     """A territory infused from one catheter position, with its own targets and limits (input).
 
-    ``activity_prepared_gbq`` set → forward (doses from that activity); otherwise the activity is the
-    largest that respects ``tumour_target_gy`` (coldest tumour reaches it), ``normal_liver_limit_gy``,
-    ``perfused_target_gy`` and the lung limits shared by all territories.
+    ``activity_prepared_gbq`` set → forward (doses from that activity); otherwise the activity follows
+    the plan's objective under ``tumour_target_gy`` (coldest tumour reaches it), ``perfused_target_gy``,
+    ``normal_liver_target_gy`` (lobectomy minimum, mean over the territory's normal liver),
+    ``normal_liver_limit_gy`` (upper limit on the mean dose of the territory's normal liver) and the limits
+    shared by all territories (lung, whole normal liver).
     """
 
     name: str
@@ -161,6 +175,7 @@ class Territory:
     perfused_target_gy: float | None = None
     activity_prepared_gbq: float | None = None
     lung_shunt_fraction: float | None = None
+    normal_liver_target_gy: float | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +205,21 @@ class TerritoryPlan:
     tumour_to_normal_ratio: float | None
     binding_constraint: Constraint
     constraint_activities_gbq: Mapping[str, float]
+    efficacy_activity_gbq: float | None = None
+    first_limit_activity_gbq: float | None = None
+    first_limit: str | None = None
+
+    @property
+    def window_position(self) -> float | None:
+        """Where the delivered activity sits in the window: 0 = efficacy reached, 1 = first limit.
+
+        ``None`` when the window is not bounded on both sides or is empty (efficacy needs more than the
+        first limit allows).
+        """
+        lo, hi = self.efficacy_activity_gbq, self.first_limit_activity_gbq
+        if lo is None or hi is None or hi <= lo:
+            return None
+        return (self.activity_delivered_gbq - lo) / (hi - lo)
 
 
 @dataclass(frozen=True)
@@ -221,6 +251,42 @@ class ActivityPlan:
     constraint_activities_gbq: Mapping[str, float]
     intermediates: Mapping[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    nonperfused_normal_liver_mass_kg: float | None = None
+    objective: str = "reach_targets"
+
+    @property
+    def perfused_normal_liver_mass_kg(self) -> float:
+        """Mass (kg) of the non-tumoural liver inside the perfused territories (see ``NORMAL_KINDS``)."""
+        return sum(c.mass_kg for c in self.compartments if c.kind in NORMAL_KINDS)
+
+    @property
+    def perfused_normal_liver_dose_gy(self) -> float | None:
+        """Mean dose (Gy) of the perfused non-tumoural liver (mass-weighted over all territories)."""
+        mass = self.perfused_normal_liver_mass_kg
+        if mass <= 0:
+            return None
+        activity = sum(c.activity_gbq for c in self.compartments if c.kind in NORMAL_KINDS)
+        return self.dose_constant_gy_kg_per_gbq * activity / mass
+
+    @property
+    def whole_normal_liver_dose_gy(self) -> float | None:
+        """Mean dose (Gy) of all non-tumoural liver, perfused and non-perfused (``None`` if unknown).
+
+        ``K·A_normal/(M_perfused normal + M_non-perfused normal)``: the non-perfused liver receives no
+        activity from this treatment.
+        """
+        if self.nonperfused_normal_liver_mass_kg is None:
+            return None
+        mass = self.perfused_normal_liver_mass_kg + self.nonperfused_normal_liver_mass_kg
+        if mass <= 0:
+            return None
+        activity = sum(c.activity_gbq for c in self.compartments if c.kind in NORMAL_KINDS)
+        return self.dose_constant_gy_kg_per_gbq * activity / mass
+
+    @property
+    def nonperfused_normal_liver_dose_gy(self) -> float | None:
+        """Dose of the non-perfused normal liver from this treatment: 0 when it is described, else ``None``."""
+        return None if self.nonperfused_normal_liver_mass_kg is None else 0.0
 
     @property
     def tumour_dose_min_gy(self) -> float | None:
@@ -368,7 +434,22 @@ def _model(territory: Territory, lsf: float, k: float) -> _TerritoryModel:
                            tuple(tn_per))
 
 
-_TARGETS = (Constraint.TUMOUR_TARGET, Constraint.PERFUSED_TARGET)
+_TARGETS = (Constraint.TUMOUR_TARGET, Constraint.PERFUSED_TARGET, Constraint.NORMAL_LIVER_TARGET)
+
+
+def _normal_dose_per_gbq(model: _TerritoryModel) -> float:
+    """Mean dose of the territory's non-tumoural liver per GBq delivered to the territory."""
+    pairs = [(c.mass_kg, g) for c, g in zip(model.territory.compartments, model.dose_per_gbq, strict=True)
+             if c.kind in NORMAL_KINDS]
+    mass = sum(m for m, _ in pairs)
+    return sum(m * g for m, g in pairs) / mass if mass > 0 else 0.0
+
+
+def _stated_dose_activity(model: _TerritoryModel, dose_gy: float) -> float:
+    """Delivered activity that gives ``dose_gy`` to the coldest tumour (or to the perfused volume)."""
+    tumour = [g for c, g in zip(model.territory.compartments, model.dose_per_gbq, strict=True)
+              if c.kind == "tumour" and g > 0]
+    return dose_gy / min(tumour) if tumour else dose_gy / model.perfused_dose_per_gbq
 
 
 def _territory_bounds(model: _TerritoryModel) -> dict[str, float]:
@@ -382,24 +463,40 @@ def _territory_bounds(model: _TerritoryModel) -> dict[str, float]:
                 if c.kind == "tumour" and g > 0]
         if need:
             bounds[Constraint.TUMOUR_TARGET] = max(need)  # the coldest tumour reaches the target
+    normal_per_gbq = _normal_dose_per_gbq(model)
     if t.normal_liver_limit_gy is not None:
         require_positive(t.normal_liver_limit_gy, f"territory {t.name!r} normal_liver_limit_gy")
-        allow = [t.normal_liver_limit_gy / g for c, g in zip(comps, model.dose_per_gbq, strict=True)
-                 if c.kind == "normal_liver" and g > 0]
-        if allow:
-            bounds[Constraint.NORMAL_LIVER_LIMIT] = min(allow)
+        if normal_per_gbq > 0:
+            bounds[Constraint.NORMAL_LIVER_LIMIT] = t.normal_liver_limit_gy / normal_per_gbq
+    if t.normal_liver_target_gy is not None:
+        require_positive(t.normal_liver_target_gy, f"territory {t.name!r} normal_liver_target_gy")
+        if normal_per_gbq > 0:
+            bounds[Constraint.NORMAL_LIVER_TARGET] = t.normal_liver_target_gy / normal_per_gbq
     if t.perfused_target_gy is not None:
         require_positive(t.perfused_target_gy, f"territory {t.name!r} perfused_target_gy")
         bounds[Constraint.PERFUSED_TARGET] = t.perfused_target_gy / model.perfused_dose_per_gbq
     return bounds
 
 
-def _choose(bounds: Mapping[str, float]) -> tuple[float, Constraint]:
-    """Activity reaching every target (largest need) but no limit exceeded (smallest allowance)."""
+def _choose(bounds: Mapping[str, float], objective: Objective = "reach_targets",
+            stated_gbq: float | None = None) -> tuple[float | None, Constraint]:
+    """The territory's activity under ``objective``; ``None`` = bounded only by the shared limits.
+
+    ``reach_targets``: the activity reaching every target (largest need) unless a limit allows less;
+    ``maximise``: the smallest allowance of the territory's limits; ``stated_dose``: ``stated_gbq``
+    unless a limit allows less.
+    """
     targets = {k: v for k, v in bounds.items() if k in _TARGETS}
     limits = {k: v for k, v in bounds.items() if k not in _TARGETS}
-    need_key = max(targets, key=lambda name: targets[name]) if targets else None
     cap_key = min(limits, key=lambda name: limits[name]) if limits else None
+    if objective == "maximise":
+        return (None, Constraint.LUNG_LIMIT) if cap_key is None else (limits[cap_key], Constraint(cap_key))
+    if objective == "stated_dose":
+        assert stated_gbq is not None
+        if cap_key is not None and limits[cap_key] < stated_gbq:
+            return limits[cap_key], Constraint(cap_key)
+        return stated_gbq, Constraint.STATED_DOSE
+    need_key = max(targets, key=lambda name: targets[name]) if targets else None
     if need_key is not None and (cap_key is None or targets[need_key] <= limits[cap_key]):
         return targets[need_key], Constraint(need_key)
     if cap_key is None:
@@ -424,8 +521,18 @@ def _solve(
     notes: Sequence[str] = (),
     fixed_delivered_gbq: Sequence[float | None] | None = None,
     fixed_constraint: Constraint | None = None,
+    whole_normal_liver_limit_gy: float | None = None,
+    nonperfused_normal_liver_mass_kg: float | None = None,
+    objective: Objective = "reach_targets",
+    stated_dose_gy: float | None = None,
 ) -> ActivityPlan:
     k = dose_constant_gy_kg_per_gbq
+    if objective == "stated_dose":
+        if stated_dose_gy is None:
+            raise InputError("objective 'stated_dose' needs the dose to aim at (stated_dose_gy)")
+        require_positive(stated_dose_gy, "stated_dose_gy")
+    if nonperfused_normal_liver_mass_kg is not None:
+        require_positive(nonperfused_normal_liver_mass_kg, "nonperfused_normal_liver_mass_kg", allow_zero=True)
     r = expected_residual_fraction
     _check_common(lung_shunt_fraction, r, lung_mass_kg, k)
     if not territories:
@@ -446,6 +553,7 @@ def _solve(
     delivered: list[float] = []
     bindings: list[Constraint] = []
     bounds_per: list[dict[str, float]] = []
+    unbounded: list[bool] = []
     for i, m in enumerate(models):
         t = m.territory
         bounds = _territory_bounds(m)
@@ -457,35 +565,65 @@ def _solve(
         elif fixed is not None:
             delivered.append(fixed)
             bindings.append(fixed_constraint or Constraint.PRESCRIBED_ACTIVITY)
-        elif bounds:
-            activity, binding = _choose(bounds)
-            delivered.append(activity)
+        elif bounds or objective != "reach_targets":
+            stated = None if objective != "stated_dose" else _stated_dose_activity(m, stated_dose_gy or 0.0)
+            activity, binding = _choose(bounds, objective, stated)
+            delivered.append(1.0 if activity is None else activity)
             bindings.append(binding)
         else:
             raise InputError(
                 f"territory {t.name!r}: nothing sets the activity — give activity_prepared_gbq or at least one "
                 "of tumour_target_gy, normal_liver_limit_gy, perfused_target_gy"
             )
+        unbounded.append(t.activity_prepared_gbq is None and fixed is None and objective == "maximise"
+                         and not any(key not in _TARGETS for key in bounds))
         bounds_per.append(bounds)
 
-    # 2. lung limits shared by all territories: scale the planned (not prescribed) territories together
+    # 2. limits shared by all territories (lung dose, cumulative lung dose, lung activity, whole normal
+    # liver): each is linear in the territories' activities, sum_i a_i·x_i ≤ limit. Territories bounded
+    # by nothing of their own (objective "maximise") first grow together until a shared limit binds; then,
+    # if the planned (not prescribed) territories together exceed a shared limit, they are scaled down
+    # together by one factor.
     lung_dose_per_gbq = [k * m.lsf / lung_mass_kg for m in models]
     lung_act_per_gbq = [m.lsf for m in models]
+    shared: dict[str, tuple[float, list[float]]] = {}
+    if lung_dose_limit_gy is not None:
+        shared[Constraint.LUNG_LIMIT] = (lung_dose_limit_gy, lung_dose_per_gbq)
+    if cumulative_lung_limit_gy is not None:
+        shared[Constraint.CUMULATIVE_LUNG_LIMIT] = (cumulative_lung_limit_gy - prior, lung_dose_per_gbq)
+    if lung_activity_limit_gbq is not None:
+        shared[Constraint.LUNG_ACTIVITY_LIMIT] = (lung_activity_limit_gbq, lung_act_per_gbq)
+    if whole_normal_liver_limit_gy is not None and nonperfused_normal_liver_mass_kg is not None:
+        require_positive(whole_normal_liver_limit_gy, "whole_normal_liver_limit_gy")
+        normal_mass = sum(c.mass_kg for m in models for c in m.territory.compartments if c.kind in NORMAL_KINDS)
+        total = normal_mass + nonperfused_normal_liver_mass_kg
+        if normal_mass > 0:
+            per = [_normal_dose_per_gbq(m) * sum(c.mass_kg for c in m.territory.compartments
+                                                 if c.kind in NORMAL_KINDS) / total for m in models]
+            shared[Constraint.WHOLE_NORMAL_LIVER_LIMIT] = (whole_normal_liver_limit_gy, per)
+
+    def _scales(movable: Sequence[bool]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for key, (limit, per) in shared.items():
+            moving = sum(d * g for d, g, f in zip(delivered, per, movable, strict=True) if f)
+            fixed_part = sum(d * g for d, g, f in zip(delivered, per, movable, strict=True) if not f)
+            if moving > 0:
+                out[key] = max(limit - fixed_part, 0.0) / moving
+        return out
+
+    if any(unbounded):
+        grow = _scales(unbounded)
+        if not grow:
+            names = [m.territory.name for m, u in zip(models, unbounded, strict=True) if u]
+            raise InputError(f"objective 'maximise': nothing limits the activity of territory {names[0]!r} — "
+                             "give a normal-liver limit or a lung shunt fraction above 0")
+        key = min(grow, key=lambda name: grow[name])
+        for i, u in enumerate(unbounded):
+            if u:
+                delivered[i] *= grow[key]
+                bindings[i] = Constraint(key)
     free = [b not in (Constraint.PRESCRIBED_ACTIVITY,) for b in bindings]
-    fixed_lung_dose = sum(d * g for d, g, f in zip(delivered, lung_dose_per_gbq, free, strict=True) if not f)
-    free_lung_dose = sum(d * g for d, g, f in zip(delivered, lung_dose_per_gbq, free, strict=True) if f)
-    fixed_lung_act = sum(d * g for d, g, f in zip(delivered, lung_act_per_gbq, free, strict=True) if not f)
-    free_lung_act = sum(d * g for d, g, f in zip(delivered, lung_act_per_gbq, free, strict=True) if f)
-    lung_scales: dict[str, float] = {}
-    if free_lung_dose > 0:
-        if lung_dose_limit_gy is not None:
-            lung_scales[Constraint.LUNG_LIMIT] = max(lung_dose_limit_gy - fixed_lung_dose, 0.0) / free_lung_dose
-        if cumulative_lung_limit_gy is not None:
-            room = cumulative_lung_limit_gy - prior - fixed_lung_dose
-            lung_scales[Constraint.CUMULATIVE_LUNG_LIMIT] = max(room, 0.0) / free_lung_dose
-        if lung_activity_limit_gbq is not None:
-            room = lung_activity_limit_gbq - fixed_lung_act
-            lung_scales[Constraint.LUNG_ACTIVITY_LIMIT] = max(room, 0.0) / free_lung_act
+    lung_scales = _scales(free)
     if lung_scales:
         key = min(lung_scales, key=lambda name: lung_scales[name])
         scale = lung_scales[key]
@@ -513,14 +651,23 @@ def _solve(
                                                                                 lung_mass_kg, k)
             if cumulative_lung_limit_gy is not None and len(models) == 1:
                 allowed[Constraint.CUMULATIVE_LUNG_LIMIT] = max_activity_for_lung_dose_gbq(
-                    cumulative_lung_limit_gy - prior, m.lsf, lung_mass_kg, k)
+                    max(cumulative_lung_limit_gy - prior, 0.0), m.lsf, lung_mass_kg, k)
             if lung_activity_limit_gbq is not None and len(models) == 1:
                 allowed[Constraint.LUNG_ACTIVITY_LIMIT] = lung_activity_limit_gbq / m.lsf
+        whole = shared.get(Constraint.WHOLE_NORMAL_LIVER_LIMIT)
+        if whole is not None and len(models) == 1 and whole[1][0] > 0:
+            allowed[Constraint.WHOLE_NORMAL_LIVER_LIMIT] = whole[0] / whole[1][0]
+        needs = [v for key, v in allowed.items() if key in _TARGETS]
+        caps = {key: v for key, v in allowed.items() if key not in _TARGETS}
+        cap_key = min(caps, key=lambda name: caps[name]) if caps else None
         tplans.append(TerritoryPlan(
             name=t.name, activity_prepared_gbq=_prepared_from_delivered(a_del, r), activity_delivered_gbq=a_del,
             lung_shunt_fraction=m.lsf, perfused_mass_kg=m.perfused_mass_kg,
             perfused_dose_gy=a_del * m.perfused_dose_per_gbq, tumour_to_normal_ratio=m.tn, binding_constraint=binding,
             constraint_activities_gbq={str(key): v for key, v in allowed.items() if math.isfinite(v)},
+            efficacy_activity_gbq=max(needs) if needs else None,
+            first_limit_activity_gbq=None if cap_key is None else caps[cap_key],
+            first_limit=None if cap_key is None else str(cap_key),
         ))
 
     a_del_total = sum(delivered)
@@ -550,6 +697,8 @@ def _solve(
         constraint_activities_gbq=dict(tplans[0].constraint_activities_gbq) if len(tplans) == 1 else {},
         intermediates=dict(intermediates or {}),
         notes=tuple(notes),
+        nonperfused_normal_liver_mass_kg=nonperfused_normal_liver_mass_kg,
+        objective=objective,
     )
 
 
@@ -569,6 +718,10 @@ def plan_multicompartment(
     prior_lung_doses_gy: Sequence[float] = (),
     lung_activity_limit_gbq: float | None = None,
     nuclide: str = "Y-90",
+    whole_normal_liver_limit_gy: float | None = None,
+    nonperfused_normal_liver_mass_kg: float | None = None,
+    objective: Objective = "reach_targets",
+    stated_dose_gy: float | None = None,
 ) -> ActivityPlan:
     """Multi-compartment MIRD plan over one or more territories (catheter positions).
 
@@ -618,13 +771,16 @@ def plan_multicompartment(
     ...                         Compartment("NL", "normal_liver", 0.7, counts=700.0)), normal_liver_limit_gy=40.0)
     >>> plan = plan_multicompartment([t], lung_shunt_fraction=0.05)
     >>> plan.binding_constraint.value, round(plan.compartments[0].dose_gy / plan.compartments[1].dose_gy, 6)
-    ('normal_liver_limit', 3.0)
+    ('perfused_normal_liver_limit', 3.0)
     """
     return _solve(
         territories, method="multicompartment", lung_shunt_fraction=lung_shunt_fraction, lung_mass_kg=lung_mass_kg,
         dose_constant_gy_kg_per_gbq=dose_constant_gy_kg_per_gbq, expected_residual_fraction=expected_residual_fraction,
         lung_dose_limit_gy=lung_dose_limit_gy, cumulative_lung_limit_gy=cumulative_lung_limit_gy,
         prior_lung_doses_gy=prior_lung_doses_gy, lung_activity_limit_gbq=lung_activity_limit_gbq, nuclide=nuclide,
+        whole_normal_liver_limit_gy=whole_normal_liver_limit_gy,
+        nonperfused_normal_liver_mass_kg=nonperfused_normal_liver_mass_kg, objective=objective,
+        stated_dose_gy=stated_dose_gy,
     )
 
 
@@ -639,6 +795,7 @@ def plan_partition(
     activity_prepared_gbq: float | None = None,
     tumour_target_gy: float | None = None,
     normal_liver_limit_gy: float | None = None,
+    normal_liver_target_gy: float | None = None,
     lung_mass_kg: float = STANDARD_LUNG_MASS_KG,
     dose_constant_gy_kg_per_gbq: float = Y90_DOSE_CONSTANT_GY_KG_PER_GBQ,
     expected_residual_fraction: float = 0.0,
@@ -648,6 +805,10 @@ def plan_partition(
     lung_activity_limit_gbq: float | None = None,
     nuclide: str = "Y-90",
     territory_name: str = "perfused",
+    whole_normal_liver_limit_gy: float | None = None,
+    nonperfused_normal_liver_mass_kg: float | None = None,
+    objective: Objective = "reach_targets",
+    stated_dose_gy: float | None = None,
 ) -> ActivityPlan:
     """Partition (tumour / normal liver / lung) model, forward or inverse under constraints.
 
@@ -675,7 +836,7 @@ def plan_partition(
     >>> p = plan_partition(tumour_mass_kg=0.2, normal_liver_mass_kg=1.0, lung_shunt_fraction=0.05,
     ...                    tumour_to_normal=4.0, normal_liver_limit_gy=40.0)
     >>> round(p.compartments[0].dose_gy, 6), p.binding_constraint.value
-    (160.0, 'normal_liver_limit')
+    (160.0, 'perfused_normal_liver_limit')
     """
     counts_given = tumour_counts is not None or normal_liver_counts is not None
     if counts_given and tumour_to_normal is not None:
@@ -691,12 +852,16 @@ def plan_partition(
     else:
         raise InputError("partition model needs T/N: give tumour_counts and normal_liver_counts, or tumour_to_normal")
     territory = Territory(territory_name, (tumour, normal), tumour_target_gy=tumour_target_gy,
-                          normal_liver_limit_gy=normal_liver_limit_gy, activity_prepared_gbq=activity_prepared_gbq)
+                          normal_liver_limit_gy=normal_liver_limit_gy, activity_prepared_gbq=activity_prepared_gbq,
+                          normal_liver_target_gy=normal_liver_target_gy)
     return _solve(
         [territory], method="partition", lung_shunt_fraction=lung_shunt_fraction, lung_mass_kg=lung_mass_kg,
         dose_constant_gy_kg_per_gbq=dose_constant_gy_kg_per_gbq, expected_residual_fraction=expected_residual_fraction,
         lung_dose_limit_gy=lung_dose_limit_gy, cumulative_lung_limit_gy=cumulative_lung_limit_gy,
         prior_lung_doses_gy=prior_lung_doses_gy, lung_activity_limit_gbq=lung_activity_limit_gbq, nuclide=nuclide,
+        whole_normal_liver_limit_gy=whole_normal_liver_limit_gy,
+        nonperfused_normal_liver_mass_kg=nonperfused_normal_liver_mass_kg, objective=objective,
+        stated_dose_gy=stated_dose_gy,
     )
 
 
@@ -715,6 +880,10 @@ def plan_mird_single(
     lung_activity_limit_gbq: float | None = None,
     nuclide: str = "Y-90",
     territory_name: str = "perfused",
+    whole_normal_liver_limit_gy: float | None = None,
+    nonperfused_normal_liver_mass_kg: float | None = None,
+    objective: Objective = "reach_targets",
+    stated_dose_gy: float | None = None,
 ) -> ActivityPlan:
     """MIRD single-compartment ("standard") model: ``D = K·A_prep·(1 − R)·(1 − LSF)/M``.
 
@@ -739,6 +908,9 @@ def plan_mird_single(
         dose_constant_gy_kg_per_gbq=dose_constant_gy_kg_per_gbq, expected_residual_fraction=expected_residual_fraction,
         lung_dose_limit_gy=lung_dose_limit_gy, cumulative_lung_limit_gy=cumulative_lung_limit_gy,
         prior_lung_doses_gy=prior_lung_doses_gy, lung_activity_limit_gbq=lung_activity_limit_gbq, nuclide=nuclide,
+        whole_normal_liver_limit_gy=whole_normal_liver_limit_gy,
+        nonperfused_normal_liver_mass_kg=nonperfused_normal_liver_mass_kg, objective=objective,
+        stated_dose_gy=stated_dose_gy,
     )
 
 
@@ -793,6 +965,7 @@ def plan_bsa(
     dose_constant_gy_kg_per_gbq: float = Y90_DOSE_CONSTANT_GY_KG_PER_GBQ,
     expected_residual_fraction: float = 0.0,
     prior_lung_doses_gy: Sequence[float] = (),
+    nonperfused_normal_liver_mass_kg: float | None = None,
 ) -> ActivityPlan:
     """Resin BSA method, whole liver or lobar/segmental.
 
@@ -860,6 +1033,7 @@ def plan_bsa(
         dose_constant_gy_kg_per_gbq=dose_constant_gy_kg_per_gbq, expected_residual_fraction=expected_residual_fraction,
         lung_dose_limit_gy=None, cumulative_lung_limit_gy=None, prior_lung_doses_gy=prior_lung_doses_gy,
         lung_activity_limit_gbq=None, nuclide="Y-90", fixed_delivered_gbq=[a_del], fixed_constraint=binding,
+        nonperfused_normal_liver_mass_kg=nonperfused_normal_liver_mass_kg,
         intermediates={
             "bsa_m2": bsa_m2,
             "tumour_involvement_fraction": f_t,
@@ -884,6 +1058,7 @@ def plan_holmium_standard(
     lung_dose_limit_gy: float | None = LUNG_DOSE_LIMIT_SESSION_GY,
     cumulative_lung_limit_gy: float | None = LUNG_DOSE_LIMIT_CUMULATIVE_GY,
     prior_lung_doses_gy: Sequence[float] = (),
+    nonperfused_normal_liver_mass_kg: float | None = None,
 ) -> ActivityPlan:
     """Ho-166 standard whole-liver plan: ``A_del = D·M_liver/K`` (60 Gy ↔ 3.78 GBq/kg), lung-limited.
 
@@ -914,6 +1089,7 @@ def plan_holmium_standard(
         lung_dose_limit_gy=lung_dose_limit_gy, cumulative_lung_limit_gy=cumulative_lung_limit_gy,
         prior_lung_doses_gy=prior_lung_doses_gy, lung_activity_limit_gbq=None, nuclide="Ho-166",
         fixed_delivered_gbq=[standard], fixed_constraint=Constraint.WHOLE_LIVER_STANDARD,
+        nonperfused_normal_liver_mass_kg=nonperfused_normal_liver_mass_kg,
         intermediates={"standard_activity_gbq_per_kg": target_dose_gy / dose_constant_gy_kg_per_gbq,
                        "standard_activity_delivered_gbq": standard},
         notes=["Ho-166 standard: activity = target × liver mass / K, LSF not subtracted (HEPAR/SIM protocol)"],

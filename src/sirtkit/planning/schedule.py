@@ -1,6 +1,8 @@
 """Treatment-day logistics: vial choice and timing, resin draw fraction, decay tables, delivered activity.
 
 All datetimes must be timezone-aware (a naive one is refused; TheraSphere labels are in US Eastern time).
+Intervals and time steps are computed in UTC (:mod:`sirtkit.physics.decay`), so a table over a
+daylight-saving change keeps true 6-hour steps.
 
 - Glass: at a planned infusion time the vial must hold ``A_req`` (the activity to prepare, which already
   includes the expected residual): the activity needed at calibration is ``A_req/DF(t)``; the order is the
@@ -26,11 +28,12 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sirtkit.errors import InputError
-from sirtkit.physics.decay import decay_factor, elapsed_hours, require_aware, time_to_reach_h
+from sirtkit.physics.decay import add_hours, decay_factor, elapsed_hours, require_aware, time_to_reach_h
 from sirtkit.physics.nuclides import Y90, Nuclide
 from sirtkit.planning.devices import get_device
 from sirtkit.units import require_positive
@@ -48,6 +51,8 @@ __all__ = [
 ]
 
 _GLASS = get_device("glass")
+# Two decay-table times closer than one second are the same row.
+_SAME_TIME_H = 1.0 / 3600.0
 _RESIN = get_device("resin")
 
 
@@ -59,6 +64,7 @@ class DecayRow:
     hours_from_reference: float
     decay_factor: float
     activity_gbq: float
+    event: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,16 +130,24 @@ def decay_table(
     end: datetime,
     step_h: float = 12.0,
     nuclide: Nuclide = Y90,
+    *,
+    events: Mapping[str, datetime] | None = None,
 ) -> tuple[DecayRow, ...]:
     """Activity from ``start`` to ``end`` (inclusive when on the grid) every ``step_h`` hours.
 
-    ``activity_gbq`` is the activity at ``reference_time`` (e.g. the vial calibration).
+    ``activity_gbq`` is the activity at ``reference_time`` (e.g. the vial calibration). Each of
+    ``events`` (label → time, e.g. the planned infusion) gets its own row at its exact time, marked with
+    its label, in time order — also outside ``start``–``end``. Times are in ``start``'s zone.
 
     >>> from datetime import datetime, timedelta, timezone
     >>> t0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
     >>> rows = decay_table(3.0, t0, t0, t0 + timedelta(hours=24), step_h=24)
     >>> [round(r.activity_gbq, 4) for r in rows]
     [3.0, 2.3143]
+    >>> rows = decay_table(3.0, t0, t0, t0 + timedelta(hours=24), step_h=24,
+    ...                    events={"infusion": t0 + timedelta(hours=17, minutes=30)})
+    >>> [(r.hours_from_reference, r.event) for r in rows]
+    [(0.0, ''), (17.5, 'infusion'), (24.0, '')]
     """
     require_positive(activity_gbq, "activity_gbq")
     require_positive(step_h, "step_h")
@@ -146,10 +160,22 @@ def decay_table(
         raise InputError(f"decay table would have {n} rows: use a larger step_h")
     rows = []
     for i in range(n):
-        t = start + timedelta(hours=i * step_h)
+        t = add_hours(start, i * step_h)
         h = elapsed_hours(reference_time, t)
         df = decay_factor(h, nuclide)
         rows.append(DecayRow(t, h, df, activity_gbq * df))
+    tz = start.tzinfo
+    for label, moment in (events or {}).items():
+        h = elapsed_hours(reference_time, moment)
+        same = next((i for i, row in enumerate(rows) if abs(row.hours_from_reference - h) < _SAME_TIME_H), None)
+        if same is not None:  # an event on an existing row (grid or another event) marks that row
+            old = rows[same]
+            rows[same] = DecayRow(old.time, old.hours_from_reference, old.decay_factor, old.activity_gbq,
+                                  f"{old.event} / {label}" if old.event else label)
+            continue
+        df = decay_factor(h, nuclide)
+        rows.append(DecayRow(require_aware(moment, label).astimezone(tz), h, df, activity_gbq * df, label))
+    rows.sort(key=lambda row: row.hours_from_reference)
     return tuple(rows)
 
 
@@ -187,7 +213,7 @@ def choose_glass_vial(
         if v < activity_required_gbq:
             continue
         h = time_to_reach_h(v, activity_required_gbq, nuclide)
-        options.append(GlassVialOption(v, h, calibration_time + timedelta(hours=h),
+        options.append(GlassVialOption(v, h, add_hours(calibration_time, h),
                                        _in_window(h, usable_from_h, usable_until_h)))
     at_infusion = None if chosen is None else chosen * df
     excess = None if at_infusion is None else at_infusion / activity_required_gbq - 1.0

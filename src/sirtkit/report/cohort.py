@@ -13,8 +13,6 @@ import base64
 import json
 import logging
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,17 +24,17 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from sirtkit import __version__
-from sirtkit.errors import InputError
+from sirtkit._outdir import staged_output
 from sirtkit.outcomes.analysis import CohortAnalysis
 from sirtkit.outcomes.markers import DEFAULT_MARKER_RULE, DEFAULT_SYMPTOM_RULE
-from sirtkit.outcomes.toxicity import REILD_DEFINITION
+from sirtkit.outcomes.toxicity import REILD_DEFINITION, SANGRO_REILD_DEFINITION
 from sirtkit.progress import ProgressCallback, report
 from sirtkit.report import plots_outcomes as plots
 from sirtkit.report.render import html_to_pdf
 from sirtkit.serialize import to_jsonable
 from sirtkit.text import csv_cell
 
-__all__ = ["REPORT_MARKER", "CohortReportFiles", "render_cohort_html", "write_cohort_report"]
+__all__ = ["LABELS", "REPORT_MARKER", "CohortReportFiles", "render_cohort_html", "write_cohort_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +53,66 @@ class CohortReportFiles:
     summary_json: Path
     tables: tuple[Path, ...]
     figures: tuple[Path, ...]
+
+
+#: Human labels of table columns and of the variable names that appear as values (characteristics,
+#: items, factors, quantities); anything not listed is shown by :func:`_human`.
+LABELS: dict[str, str] = {
+    "characteristic": "Characteristic", "level": "Level", "n": "n", "summary": "Value", "item": "Item",
+    "criteria": "Criteria", "test": "Test", "term": "Adverse event", "endpoint": "End point", "label": "",
+    "events": "Events", "median_months": "Median (months)", "median_ci_low_months": "Median 95 % CI low (months)",
+    "median_ci_high_months": "Median 95 % CI high (months)", "factor": "Factor", "chi2": "χ²", "df": "df",
+    "p_value": "p", "groups": "Groups", "covariate": "Covariate", "hazard_ratio": "Hazard ratio",
+    "ci_low": "95 % CI low", "ci_high": "95 % CI high", "coef": "Coefficient (log HR)", "se": "SE",
+    "note": "Note", "quantity": "Quantity", "value": "Value",
+    "orr_n": "ORR n", "orr_percent": "ORR (%)", "orr_ci_low_percent": "ORR 95 % CI low (%)",
+    "orr_ci_high_percent": "ORR 95 % CI high (%)", "dcr_n": "DCR n", "dcr_percent": "DCR (%)",
+    "dcr_ci_low_percent": "DCR 95 % CI low (%)", "dcr_ci_high_percent": "DCR 95 % CI high (%)",
+    "any_grade_n": "Any grade n", "any_grade_percent": "Any grade (%)", "grade3plus_n": "Grade ≥ 3 n",
+    "grade3plus_percent": "Grade ≥ 3 (%)",
+    # values: characteristics, treatment items, factors, tests
+    "Patients": "Patients", "age_years": "Age (years)", "ki67_percent": "Ki-67 index (%)",
+    "hepatic_tumour_burden_percent": "Hepatic tumour burden (%)", "sex": "Sex", "primary_site": "Primary site",
+    "tumour_grade": "WHO grade", "ecog": "ECOG performance status", "child_pugh_class": "Child–Pugh class",
+    "lymph_node_metastases": "Lymph-node metastases", "extrahepatic_disease": "Extrahepatic disease",
+    "prior_prrt": "Prior PRRT", "carcinoid_syndrome": "Carcinoid syndrome", "device": "Device",
+    "Sessions": "SIRT sessions", "activity_gbq": "Delivered activity (GBq)",
+    "normal_liver_dose_gy": "Normal-liver mean dose (Gy)", "cga": "Chromogranin A", "5hiaa": "5-HIAA",
+    "carcinoid_syndrome_test": "Carcinoid syndrome", "any_adverse_event": "Any adverse event",
+    "recist1.1": "RECIST 1.1", "mrecist": "mRECIST", "easl": "EASL", "who": "WHO", "choi": "Choi",
+    "modified_choi": "modified Choi", "os": "Overall survival",
+    # dose–response / dose–toxicity quantities
+    "n_lesions": "Lesions with dose and follow-up", "n_responding": "Responding lesions",
+    "lesion_response_rule": "Lesion response rule", "logistic_intercept": "Logistic intercept",
+    "logistic_slope_per_log_gy": "Logistic slope (per ln Gy)", "logistic_slope_ci": "Slope 95 % CI",
+    "logistic_p_value": "Slope p", "d50_gy": "D50 (Gy)", "d50_ci_gy": "D50 95 % CI (Gy)",
+    "d50_note": "D50 note", "auc": "AUC", "auc_ci": "AUC 95 % CI (bootstrap)",
+    "youden_threshold_gy": "Youden dose threshold (Gy)", "youden_threshold_ci_gy": "Threshold 95 % CI (Gy)",
+    "sensitivity": "Sensitivity", "specificity": "Specificity", "n_bootstrap": "Bootstrap resamples",
+    "n_patients": "Patients", "n_events": "Patients with the outcome", "logistic_slope_per_gy": "Logistic slope (per Gy)",
+    "odds_ratio_per_gy": "Odds ratio per Gy", "dose_at_10_percent_risk_gy": "Dose at 10 % risk (Gy)",
+    "dose_at_10_percent_risk_ci_gy": "Dose at 10 % risk, 95 % CI (Gy)",
+    "dose_at_10_percent_risk_note": "Dose at 10 % risk, note", "outcome": "Outcome",
+}
+
+#: Columns whose values are variable names to be shown with :data:`LABELS`.
+_VALUE_COLUMNS = frozenset({"characteristic", "item", "factor", "test", "term", "criteria", "quantity",
+                            "endpoint"})
+
+
+def _human(name: str) -> str:
+    """Label of a column or variable name: :data:`LABELS`, else a readable form of the name."""
+    if name in LABELS:
+        return LABELS[name]
+    text = str(name)
+    for suffix, unit in (("_percent", " (%)"), ("_months", " (months)"), ("_gy", " (Gy)"), ("_n", " n")):
+        if text.endswith(suffix):
+            text = text[: -len(suffix)] + unit
+            break
+    if text.startswith("survival_") and text.endswith("m"):
+        return f"Survival at {text[len('survival_'):-1]} months"
+    text = text.replace("_", " ")
+    return text[:1].upper() + text[1:]
 
 
 def _fmt_cell(col: str, v: Any) -> str:
@@ -80,20 +138,25 @@ def _fmt_cell(col: str, v: Any) -> str:
     return str(v)
 
 
-def _html_table(df: pd.DataFrame, columns: list[str] | None = None) -> Markup:
+def _html_table(df: pd.DataFrame, columns: list[str] | None = None, *, why_empty: str = "not available") -> Markup:
+    """An HTML table with human labels; its header row is a ``<thead>``, repeated on every PDF page."""
     if df is None or df.empty:
-        return Markup('<p class="note">not available</p>')
+        return Markup(f'<p class="note">{escape(why_empty)}</p>')
     cols = [c for c in (columns or list(df.columns)) if c in df.columns]
-    head = "".join(f'<th class="{"text" if df[c].dtype == object else ""}">{escape(c.replace("_", " "))}'
+    head = "".join(f'<th class="{"text" if df[c].dtype == object else ""}">{escape(_human(c))}'
                    "</th>" for c in cols)
     body = []
     for row in df[cols].itertuples(index=False):
         cells = []
         for c, v in zip(cols, row, strict=True):
             cls = "text" if isinstance(v, str) else ""
+            if c in _VALUE_COLUMNS and isinstance(v, str):
+                v = _human(v)
+            elif c == "level" and v in ("True", "False"):
+                v = "yes" if v == "True" else "no"
             cells.append(f'<td class="{cls}">{escape(_fmt_cell(c, v))}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return Markup(f"<table><tr>{head}</tr>{''.join(body)}</table>")  # cells escaped above
+    return Markup(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")  # escaped
 
 
 def _ci(low: float | None, high: float | None, scale: float = 1.0, digits: int = 1) -> str:
@@ -114,6 +177,14 @@ def _headline(a: CohortAnalysis) -> list[tuple[str, str, str]]:
         lo, hi = km.median_ci
         ci = f"{'–' if lo is None else f'{lo:.1f}'} to {'NR' if hi is None else f'{hi:.1f}'}"
         rows.append((f"Median {km.label.lower()} ({km.n_events_total} events / {km.n})", med, ci))
+    if a.symptom_rate is not None:
+        p = a.symptom_rate
+        rows.append(("Symptomatic response, carcinoid syndrome (complete or improved)",
+                     f"{p.count}/{p.total} ({p.percent:.1f} %)", _ci(p.ci_low, p.ci_high, 100) + " %"))
+    if a.reild_rate is not None:
+        p = a.reild_rate
+        rows.append(("REILD detected from labs and events (Sangro 2008)", f"{p.count}/{p.total} ({p.percent:.1f} %)",
+                     _ci(p.ci_low, p.ci_high, 100) + " %"))
     dr = a.dose_response
     if "youden_threshold_gy" in dr:
         rows.append(("Tumour-dose threshold for lesion response (Youden)", f"{dr['youden_threshold_gy']:.0f} Gy",
@@ -145,9 +216,14 @@ def _kv_table(d: dict[str, Any]) -> pd.DataFrame:
     rows = []
     for k, v in d.items():
         if isinstance(v, list | tuple):
-            v = " – ".join(_fmt_cell(k, x) for x in v)
+            v = " – ".join(_fmt_cell(k, x) for x in v) if any(x is not None for x in v) else "not reported"
         rows.append({"quantity": k, "value": v if isinstance(v, str) else _fmt_cell(k, v)})
     return pd.DataFrame(rows)
+
+
+def _not_fitted(a: CohortAnalysis, prefix: str) -> str:
+    """The caveat that explains why a section has no table (too few events), or a generic note."""
+    return next((w for w in a.warnings if w.startswith(prefix)), "not available")
 
 
 def _data_uri(png: bytes) -> str:
@@ -163,7 +239,7 @@ def _figures(a: CohortAnalysis, progress: ProgressCallback | None) -> dict[str, 
     report(progress, 0.3, "figures: strata")
     for factor, curves in a.km_strata.items():
         figs[f"km_os_by_{factor}"] = plots.figure_png(plots.km_figure(
-            list(curves.values()), title=f"Overall survival by {factor.replace('_', ' ')}", p_value=lr.get(factor)))
+            list(curves.values()), title=f"Overall survival by {_human(factor)}", p_value=lr.get(factor)))
     forest_src = a.cox_multivariable if len(a.cox_multivariable) else a.cox_univariable
     figs["forest"] = plots.figure_png(plots.forest_figure(forest_src))
     report(progress, 0.45, "figures: waterfall, swimmer, dose–response")
@@ -188,13 +264,24 @@ def render_cohort_html(a: CohortAnalysis, figures: dict[str, bytes], *, title: s
         "markers": _html_table(a.marker_table),
         "symptoms": _html_table(a.symptom_table),
         "toxicity": _html_table(a.toxicity),
-        "survival": _endpoint_definitions_html(a) + _html_table(a.survival_table),
+        "survival": _endpoint_definitions_html(a) + _html_table(
+            a.survival_table.drop(columns=["endpoint"], errors="ignore")),
         "logrank": _html_table(a.logrank),
-        "cox_uni": _html_table(a.cox_univariable),
+        "cox_uni": _html_table(a.cox_univariable, ["label", "n", "events", "hazard_ratio", "ci_low", "ci_high",
+                                                   "p_value", "note"]),
         "cox_multi": _html_table(a.cox_multivariable, ["label", "coef", "se", "hazard_ratio", "ci_low", "ci_high",
-                                                       "p_value", "n", "events"]),
-        "dose_response": _html_table(_kv_table(a.dose_response)),
-        "dose_toxicity": _html_table(_kv_table(a.dose_toxicity)),
+                                                       "p_value", "n", "events"],
+                                 why_empty=_not_fitted(a, "multivariable Cox not fitted")),
+        "dose_response": _html_table(_kv_table(a.dose_response), why_empty=_not_fitted(a, "dose–response")),
+        "dose_toxicity": _html_table(_kv_table(a.dose_toxicity),
+                                     why_empty=_not_fitted(a, "normal-liver dose–toxicity")),
+        "reild": _html_table(a.reild, why_empty="No patient had both findings (bilirubin and ascites) in the "
+                                                "window after a SIRT session."),
+        "not_evaluable": _html_table(
+            a.response_baselines[a.response_baselines["reason"] != ""][
+                ["patient_id", "first_treatment_date", "baseline_date", "reason"]]
+            if len(a.response_baselines) else pd.DataFrame(),
+            why_empty="Every patient has a pre-treatment baseline within 4 weeks of the first SIRT."),
         "literature": _html_table(a.literature.drop(columns=["citation"], errors="ignore")),
     }
     marker_rule = (f"Marker response [K, configurable]: complete = normalised and ≥ "
@@ -207,12 +294,12 @@ def render_cohort_html(a: CohortAnalysis, figures: dict[str, bytes], *, title: s
         title=title, version=__version__, generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         source=source, n_patients=a.n_patients, criteria=a.criteria, confirmation=a.confirmation_min_days, warnings=a.warnings,
         headline=_headline(a), tables=tables, figures=uris, km_figures=km_figs, marker_rule=marker_rule,
-        reild=REILD_DEFINITION)
+        reild=REILD_DEFINITION, reild_rule=SANGRO_REILD_DEFINITION)
 
 
 def write_cohort_report(a: CohortAnalysis, out_dir: str | os.PathLike[str], *, pdf: bool = True,
                         title: str = "SIRT cohort outcomes", source: str = "",
-                        progress: ProgressCallback | None = None) -> CohortReportFiles:
+                        progress: ProgressCallback | None = None, force: bool = False) -> CohortReportFiles:
     """Write the HTML/PDF report, ``summary.json``, ``tables/*.csv`` and ``figures/*.png`` into ``out_dir``.
 
     Parameters
@@ -220,29 +307,22 @@ def write_cohort_report(a: CohortAnalysis, out_dir: str | os.PathLike[str], *, p
     a : CohortAnalysis
         Result of :func:`sirtkit.outcomes.analysis.analyse_cohort`.
     out_dir : path
-        Target folder: must be absent, empty, or an earlier sirtkit cohort report (it is replaced).
+        Target folder: must be absent, empty, or an earlier sirtkit output (it is replaced as a whole;
+        :func:`sirtkit._outdir.staged_output`).
     pdf : bool
         Also write ``report.pdf`` (needs the ``pdf`` extra).
+    force : bool
+        Replace a non-empty folder that sirtkit did not write (``--force``).
 
     Raises
     ------
     InputError
-        If ``out_dir`` is a file or a non-empty folder that is not a sirtkit cohort report.
+        If ``out_dir`` is a file or a non-empty folder that sirtkit did not write (without ``force``).
     MissingExtraError
         If ``pdf`` is requested and WeasyPrint cannot be loaded.
     """
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: is a file; give a folder for the report")
-    if out.is_dir() and any(out.iterdir()) and not (out / REPORT_MARKER).exists():
-        raise InputError(f"{out}: folder is not empty and holds no earlier cohort report ({REPORT_MARKER}); "
-                         "give a new or empty folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; give the report normal permissions
-    try:
+    with staged_output(out, force=force, kind="cohort report", legacy_markers=(REPORT_MARKER,)) as tmp:
         report(progress, 0.05, "tables")
         (tmp / "tables").mkdir()
         (tmp / "figures").mkdir()
@@ -270,16 +350,6 @@ def write_cohort_report(a: CohortAnalysis, out_dir: str | os.PathLike[str], *, p
             report(progress, 0.7, "PDF")
             html_to_pdf(html, tmp / "report.pdf", base_url=str(tmp))
         report(progress, 0.95, "moving into place")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     report(progress, 1.0, "report written")
     rel = lambda p: out / p.relative_to(tmp)  # noqa: E731
     return CohortReportFiles(folder=out, html=out / "report.html", pdf=(out / "report.pdf") if pdf else None,

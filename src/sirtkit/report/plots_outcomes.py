@@ -40,11 +40,20 @@ RESPONSE_COLOURS: dict[str, str] = {"CR": "#009E73", "PR": "#56B4E9", "SD": "#F0
                                     "PD": "#D55E00", "NE": "#999999"}
 _LINE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 _MAX_CENSOR_MARKS = 150
+#: Lesions drawn in the dose–response scatter (a seeded sample beyond this; every lesion enters the fits).
+_MAX_SCATTER_POINTS = 5000
 
 
 def figure_png(fig: Figure, dpi: int = 110) -> bytes:
-    """Render ``fig`` (no layout engine: tight bounding box) as PNG bytes."""
-    return render.figure_png(fig, dpi=dpi, tight=True)
+    """Render ``fig`` as PNG bytes (margins are set when the figure is built: no tight bounding box, which
+    would draw every figure twice)."""
+    return render.figure_png(fig, dpi=dpi, tight=False)
+
+
+def _margins(fig: Figure, left: float, right: float, bottom: float, top: float, **kw: float) -> None:
+    """Fixed margins in inches (labels, titles, legends and annotations outside the axes fit in them)."""
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(left=left / w, right=1.0 - right / w, bottom=bottom / h, top=1.0 - top / h, **kw)
 
 
 def _step(km: KaplanMeier, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -99,6 +108,7 @@ def km_figure(curves: Sequence[KaplanMeier], *, title: str, xlabel: str = "Month
     ax.legend(loc="upper right", fontsize=8, frameon=False)
     if p_value is not None:
         ax.text(0.02, 0.04, f"log-rank p {_fmt_p(p_value)}", transform=ax.transAxes, fontsize=9)
+    _margins(fig, 0.75, 0.25, 0.15, 0.4)
     tab = fig.add_subplot(gs[1], sharex=ax)
     tab.set_ylim(-0.5, n_rows - 0.5)
     tab.axis("off")
@@ -144,6 +154,8 @@ def forest_figure(table: pd.DataFrame, *, title: str = "Hazard ratios for overal
         ax.annotate(f"{h:.2f} ({lw_:.2f}–{hw:.2f}), p {_fmt_p(p)}", xy=(1.02, yy), xycoords=("axes fraction", "data"),
                     va="center", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
+    label_in = 0.07 * max((len(str(x)) for x in table["label"]), default=10)
+    _margins(fig, min(max(label_in, 1.0), 3.0), 2.3, 0.55, 0.4)
     return fig
 
 
@@ -165,7 +177,8 @@ def waterfall_figure(best: pd.DataFrame, *, pr_threshold_percent: float = -30.0,
         ax.bar(x, pct, width=0.85, color=colours, linewidth=0)
     else:
         segs = np.stack([np.column_stack([x, np.zeros(n)]), np.column_stack([x, pct])], axis=1)
-        ax.add_collection(LineCollection(list(segs), colors=colours, linewidths=max(0.2, 400 / n)))
+        ax.add_collection(LineCollection(segs, colors=colours,  # type: ignore[arg-type]  # (n, 2, 2) array
+                                         linewidths=max(0.2, 400 / n)))
         ax.set_xlim(-1, n)
         ax.set_ylim(min(pct.min(), -100) * 1.05, max(pct.max(), 25) * 1.05)
     ax.axhline(pr_threshold_percent, color="0.3", lw=0.8, ls="--")
@@ -180,6 +193,7 @@ def waterfall_figure(best: pd.DataFrame, *, pr_threshold_percent: float = -30.0,
 
     ax.legend(handles=[Patch(color=RESPONSE_COLOURS[k], label=k) for k in present], fontsize=8, frameon=False,
               loc="lower left", ncols=len(present))
+    _margins(fig, 0.85, 0.2, 0.45, 0.4)
     return fig
 
 
@@ -208,6 +222,7 @@ def swimmer_figure(swimmer: pd.DataFrame, *, max_patients: int = 40) -> Figure:
     ax.set_title(f"Swimmer plot ({n} of {len(swimmer)} patients, longest follow-up)", pad=18)
     ax.legend(fontsize=7, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4)
     ax.grid(axis="x", alpha=0.3)
+    _margins(fig, 0.85, 0.2, 0.45, 0.65)
     return fig
 
 
@@ -231,9 +246,13 @@ def dose_response_figure(lesions: pd.DataFrame, summary: Mapping[str, Any]) -> F
         return fig
     dose = lesions["tumour_dose_gy"].to_numpy(float)
     y = lesions["responded"].to_numpy(int)
-    jitter = np.random.default_rng(0).uniform(-0.04, 0.04, y.size)
-    alpha = 0.5 if y.size < 2000 else 0.08
-    ax1.scatter(dose, y + jitter, s=8, alpha=alpha, color="#0072B2", lw=0)
+    rng = np.random.default_rng(0)
+    shown = (np.sort(rng.choice(y.size, _MAX_SCATTER_POINTS, replace=False)) if y.size > _MAX_SCATTER_POINTS
+             else np.arange(y.size))  # a seeded sample of the points is drawn; the fits use every lesion
+    jitter = rng.uniform(-0.04, 0.04, shown.size)
+    alpha = 0.5 if shown.size < 2000 else 0.15
+    ax1.scatter(dose[shown], y[shown] + jitter, s=8, alpha=alpha, color="#0072B2", lw=0,
+                label=None if shown.size == y.size else f"{shown.size} of {y.size} lesions shown")
     if "logistic_slope_per_log_gy" in summary:
         grid = np.geomspace(max(dose.min(), 1e-3), dose.max(), 200)
         p = 1.0 / (1.0 + np.exp(-(summary["logistic_intercept"] + summary["logistic_slope_per_log_gy"]
@@ -259,5 +278,5 @@ def dose_response_figure(lesions: pd.DataFrame, summary: Mapping[str, Any]) -> F
     ax2.set_xlabel("1 − specificity")
     ax2.set_ylabel("Sensitivity")
     ax2.set_aspect("equal")
-    fig.subplots_adjust(wspace=0.35)
+    _margins(fig, 0.7, 0.2, 0.55, 0.4, wspace=0.35)
     return fig

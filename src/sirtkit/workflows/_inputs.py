@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 import pydantic
 import yaml
 
+from sirtkit._yaml import YamlRefused, load_yaml_text
 from sirtkit.errors import InputError
 
 __all__ = ["allowed_fields", "format_validation_error", "load_model", "read_yaml_mapping"]
@@ -29,6 +30,16 @@ _CLOSE_MATCH_CUTOFF = 0.6
 _TIE_MARGIN = 0.05
 # Allowed names listed in full up to this many; longer lists are cut with "... (N in all)".
 _MAX_LISTED = 24
+# A given value is shown in a message up to this many characters (a pasted megabyte must not flood the
+# terminal); longer ones are cut with "...".
+_MAX_SHOWN = 200
+# Case files are hand-written text of a few kB; anything above this is not a case file.
+_MAX_CASE_FILE_BYTES = 10_000_000
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN] + f"... ({len(text)} characters)"
 
 
 def _members(annotation: Any) -> list[Any]:
@@ -204,7 +215,7 @@ def format_validation_error(
             msg, shown = _unknown_field_message(str(loc[-1]), model, loc[:-1]), ""
         else:
             msg = e["msg"].removeprefix("Value error, ")
-            shown = "" if isinstance(given, dict) else f" (given: {given!r})"
+            shown = "" if isinstance(given, dict) else f" (given: {_shown(given)})"
         lines.append(f"  - {where}: {msg}{shown}")
     return "\n".join(lines)
 
@@ -217,13 +228,22 @@ def read_yaml_mapping(path: str | Path, what: str = "case file") -> dict[str, An
     if p.is_dir():
         raise InputError(f"{p}: is a folder; give the path of a YAML {what}")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        if p.stat().st_size > _MAX_CASE_FILE_BYTES:
+            raise InputError(f"{p}: {p.stat().st_size} bytes is far too large for a YAML {what}; "
+                             "check that this is the right file")
+        data = load_yaml_text(p.read_text(encoding="utf-8"))
+    except YamlRefused as err:
+        mark = err.problem_mark
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
+        raise InputError(f"{p}:{where} {err.problem}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark is not None else ""
         raise InputError(f"{p}:{where} not valid YAML ({getattr(err, 'problem', err)})") from None
     except UnicodeDecodeError:
         raise InputError(f"{p}: not a UTF-8 text file; give a YAML {what}") from None
+    except OSError as err:
+        raise InputError(f"{p}: cannot be read ({err.strerror or err}); check the path and its permissions") from None
     if data is None:
         raise InputError(f"{p}: the file is empty (or holds only comments); give a YAML {what} "
                          "with one 'field: value' per line")

@@ -18,7 +18,7 @@ from sirtkit.outcomes.analysis import CohortAnalysis, analyse_cohort
 from sirtkit.outcomes.cohort import read_cohort, write_cohort, write_template
 from sirtkit.outcomes.synthetic import synthetic_cohort
 from sirtkit.progress import ProgressCallback, report
-from sirtkit.report.cohort import CohortReportFiles, write_cohort_report
+from sirtkit.report.cohort import REPORT_MARKER, CohortReportFiles, write_cohort_report
 
 __all__ = ["CohortReportResult", "run_cohort_report", "write_cohort_examples", "write_synthetic_cohort"]
 
@@ -47,8 +47,10 @@ class CohortReportResult:
 def run_cohort_report(source: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, pdf: bool = True,
                       criteria: str = "recist1.1", confirmation_min_days: float | None = None,
                       n_bootstrap: int = 1000, seed: int = 0, title: str = "SIRT cohort outcomes",
-                      progress: ProgressCallback | None = None) -> CohortReportResult:
+                      progress: ProgressCallback | None = None, force: bool = False) -> CohortReportResult:
     """Read ``source`` (``.xlsx`` or CSV folder), analyse it and write the report into ``out_dir``.
+
+    ``out_dir`` is replaced as a whole; a non-empty folder sirtkit did not write is refused unless ``force``.
 
     Raises
     ------
@@ -57,6 +59,9 @@ def run_cohort_report(source: str | os.PathLike[str], out_dir: str | os.PathLike
     MissingExtraError
         If ``pdf`` is requested and WeasyPrint is unavailable.
     """
+    from sirtkit._outdir import check_output_folder
+
+    check_output_folder(out_dir, force=force, legacy_markers=(REPORT_MARKER,))
     report(progress, 0.0, "reading")
     data = read_cohort(source)
 
@@ -65,7 +70,8 @@ def run_cohort_report(source: str | os.PathLike[str], out_dir: str | os.PathLike
 
     analysis = analyse_cohort(data, criteria=criteria, confirmation_min_days=confirmation_min_days,
                               n_bootstrap=n_bootstrap, rng=seed, progress=sub(0.1, 0.6))
-    files = write_cohort_report(analysis, out_dir, pdf=pdf, title=title, source=str(source), progress=sub(0.6, 1.0))
+    files = write_cohort_report(analysis, out_dir, pdf=pdf, title=title, source=str(source), progress=sub(0.6, 1.0),
+                                force=force)
     logger.info("cohort report written to %s", files.folder)
     return CohortReportResult(analysis=analysis, files=files)
 

@@ -32,7 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sirtkit import dosimetry
 from sirtkit.errors import GeometryError, InputError, UnitsError
-from sirtkit.imaging import read_segmentation, read_volume, resample_to
+from sirtkit.imaging import read_volume, resample_to
+from sirtkit.imaging.segload import load_segmentation
 from sirtkit.imaging.volume import Volume
 from sirtkit.progress import ProgressCallback, report
 from sirtkit.text import csv_cell
@@ -78,6 +79,7 @@ class CompareCase(BaseModel):
     predicted: Path = Field(description="predicted dose in Gy (e.g. MAA plan): dose.nrrd/NIfTI or RTDOSE .dcm")
     delivered: Path = Field(description="delivered dose in Gy (Y-90 PET/SPECT): dose.nrrd/NIfTI or RTDOSE .dcm")
     segmentation: Path = Field(description="Slicer .seg.nrrd, label map, DICOM SEG or RTSTRUCT")
+    ct: Path | None = Field(default=None, description="RTSTRUCT: the CT its contours were drawn on")
     voi_roles: dict[str, str] = Field(default_factory=dict)
     segment_labels: dict[int, str] | None = Field(
         default=None, description="label-map segmentations: {label value: segment name}")
@@ -92,6 +94,8 @@ class CompareCase(BaseModel):
                                                          "not evaluated")
     resample_to: Literal["delivered", "predicted"] = Field(
         default="delivered", description="common grid when the grids differ (the other dose is resampled)")
+    nuclide: Literal["Y-90", "Ho-166"] | None = Field(
+        default=None, description="the treatment's nuclide, checked against the nuclide each dose map declares")
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,53 @@ def read_dose_map(path: Path, *, dose_unit: Literal["Gy"] | None = None, what: s
     return volume
 
 
+_NUCLIDE_TOKENS = {"Y-90": ("Y-90", "Y90"), "Ho-166": ("Ho-166", "Ho166")}
+
+
+def declared_nuclide(path: Path) -> str | None:
+    """The nuclide a dose map says it was computed for, or ``None`` when it does not say.
+
+    RTDOSE: the nuclide named in DoseComment (sirtkit writes "... VSV Ho-166 SIRT ..."). ``<prefix>dose.nrrd``
+    written by ``sirtkit dose``/``predict``: ``provenance.nuclide`` of the ``<prefix>dosimetry.json`` beside it.
+    """
+    p = Path(path)
+    text = ""
+    if p.is_file() and not p.name.lower().endswith(_IMAGE_SUFFIXES) and _is_rtdose(p):
+        import pydicom
+
+        text = str(pydicom.dcmread(p, stop_before_pixels=True).get("DoseComment", ""))
+    elif p.name.endswith("dose.nrrd"):
+        sidecar = p.with_name(p.name[: -len("dose.nrrd")] + "dosimetry.json")
+        if sidecar.is_file():
+            try:
+                doc = json.loads(sidecar.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None
+            text = str(((doc.get("dosimetry") or {}).get("provenance") or {}).get("nuclide") or "")
+    for name, tokens in _NUCLIDE_TOKENS.items():
+        if any(t in text for t in tokens):
+            return name
+    return None
+
+
+def _check_nuclides(case: CompareCase, warnings: list[str], notes: list[str]) -> dict[str, str | None]:
+    """Warn when the two dose maps (or the stated treatment nuclide) disagree on the nuclide."""
+    found = {"predicted": declared_nuclide(case.predicted), "delivered": declared_nuclide(case.delivered)}
+    known = {k: v for k, v in found.items() if v is not None}
+    if case.nuclide is not None:
+        for what, nuclide in known.items():
+            if nuclide != case.nuclide:
+                warnings.append(f"NUCLIDE MISMATCH: the {what} dose was computed for {nuclide}, the treatment is "
+                                f"{case.nuclide}: recompute it with the treatment's nuclide before comparing")
+    elif len(set(known.values())) > 1:
+        warnings.append(f"NUCLIDE MISMATCH: the predicted dose was computed for {found['predicted']}, the delivered "
+                        f"for {found['delivered']}: recompute the predicted dose with the treatment's nuclide")
+    if known:
+        notes.append("Nuclide declared by the dose maps: " + ", ".join(f"{k} {v or 'not stated'}"
+                                                                         for k, v in found.items()) + ".")
+    return found
+
+
 def _common_grid(case: CompareCase, predicted: Volume, delivered: Volume,
                  notes: list[str]) -> tuple[Volume, Volume]:
     """Both doses on the grid named by ``case.resample_to``; the other one resampled (linear)."""
@@ -322,14 +373,19 @@ def run_compare(case: CompareCase, *, progress: ProgressCallback | None = None) 
     notes: list[str] = []
     warnings: list[str] = []
     report(progress, 0.02, "reading predicted dose")
+    nuclides = _check_nuclides(case, warnings, notes)
     predicted = read_dose_map(case.predicted, dose_unit=case.dose_unit, what="predicted")
     report(progress, 0.08, "reading delivered dose")
     delivered = read_dose_map(case.delivered, dose_unit=case.dose_unit, what="delivered")
     report(progress, 0.14, "putting both doses on one grid")
     predicted, delivered = _common_grid(case, predicted, delivered, notes)
     report(progress, 0.22, "reading segmentation")
-    masks = read_segmentation(case.segmentation, reference=delivered, labels=case.segment_labels)
-    vois = build_voi_set(masks, case.voi_roles)
+    ct = read_volume(case.ct) if case.ct is not None else None
+    loaded = load_segmentation(case.segmentation, delivered, labels=case.segment_labels,
+                               images=[ct] if ct is not None else [])
+    notes.extend(loaded.notes)
+    warnings.extend(loaded.warnings)
+    vois = build_voi_set(loaded.masks, case.voi_roles)
     if case.resample_to == "delivered":
         predicted = _fill_outside(predicted, vois, "predicted", notes)
     else:
@@ -370,7 +426,7 @@ def run_compare(case: CompareCase, *, progress: ProgressCallback | None = None) 
     report(progress, 1.0, "done")
     provenance = {
         "predicted": str(case.predicted), "delivered": str(case.delivered),
-        "segmentation": str(case.segmentation),
+        "segmentation": str(case.segmentation), "nuclides": nuclides,
         "computed_at": datetime.now().astimezone().isoformat(timespec="seconds"),
     }
     return CompareResult(case, predicted, delivered, vois, tuple(comparisons), predicted_dvhs, delivered_dvhs,
@@ -420,10 +476,11 @@ def _csv_text(comparisons: tuple[VoiComparison, ...]) -> str:
 
 
 def write_compare_outputs(result: CompareResult, out_dir: Path, *, title: str = "Predicted vs delivered dose",
-                          subtitle: str = "") -> dict[str, Path]:
+                          subtitle: str = "", force: bool = False) -> dict[str, Path]:
     """Write per-VOI CSV, DVH CSVs, JSON, γ map (NRRD), DVH and γ pictures and an HTML report.
 
-    All files appear together or not at all (staged write). Returns name → final path.
+    All files appear together or not at all, replacing ``out_dir`` as a whole (staged write; a non-empty folder
+    sirtkit did not write only with ``force``). Returns name → final path.
     """
     from sirtkit import __version__
     from sirtkit.imaging import write_volume
@@ -438,7 +495,7 @@ def write_compare_outputs(result: CompareResult, out_dir: Path, *, title: str = 
     }
     summary = result.summary()
     g = result.gamma
-    with staged_output(out_dir) as stage:
+    with staged_output(out_dir, force=force, kind="compare") as stage:
         atomic_write_text(stage / names["vois_csv"], _csv_text(result.comparisons))
         dosimetry.write_dvh_csv(result.predicted_dvhs, stage / names["predicted_dvh_csv"])
         dosimetry.write_dvh_csv(result.delivered_dvhs, stage / names["delivered_dvh_csv"])

@@ -66,13 +66,17 @@ def demo_cases() -> tuple[ImagePlanCase, DoseCase]:
     dose_case = DoseCase(
         emission=sample_path("patient_1_pet"), segmentation=sample_path("patient_1_seg"),
         quantification="relative", delivered_activity_gbq=PATIENT_1_DELIVERED_GBQ,
-        voi_roles={"Normal Tissue": "normal_liver"}, engine="vsv",
+        voi_roles={"Normal Tissue": "normal_liver"}, engine="vsv", emission_modality="y90_pet",
     )
     return plan_case, dose_case
 
 
-def run_demo(out_dir: Path, *, pdf: bool = False, progress: ProgressCallback | None = None) -> DemoResult:
-    """Run both demo workflows and write their reports into ``out_dir``."""
+def run_demo(out_dir: Path, *, pdf: bool = False, progress: ProgressCallback | None = None,
+             force: bool = False) -> DemoResult:
+    """Run both demo workflows and write their reports into ``out_dir`` (replaced as a whole, one file set)."""
+    from sirtkit.workflows._output import check_output_folder, staged_output
+
+    check_output_folder(out_dir, force=force)
     plan_case, dose_case = demo_cases()
 
     def stage(start: float, span: float, label: str) -> ProgressCallback:
@@ -82,11 +86,14 @@ def run_demo(out_dir: Path, *, pdf: bool = False, progress: ProgressCallback | N
         return callback
 
     plan = run_image_plan(plan_case, progress=stage(0.0, 0.45, "plan (patient 2)"))
-    files = {f"plan_{k}": v for k, v in write_image_plan_outputs(plan, out_dir, pdf=pdf).items()}
     post = run_dose(dose_case, progress=stage(0.5, 0.45, "post-treatment (patient 1)"))
-    files |= {f"post_{k}": v for k, v in write_dose_outputs(
-        post, out_dir, title="Post-treatment Y-90 PET dosimetry — sample patient 1",
-        subtitle="Y-90 PET (Bq/mL) scaled to the delivered 1.4 GBq; voxel S-value convolution",
-        pdf=pdf, prefix="post_", extra_warnings=[DEMO_ASSUMPTIONS[0]]).items()}
+    out_dir = Path(out_dir)
+    with staged_output(out_dir, force=force, kind="demo") as staging:
+        files = {f"plan_{k}": out_dir / v.relative_to(staging)
+                 for k, v in write_image_plan_outputs(plan, staging, pdf=pdf).items()}
+        files |= {f"post_{k}": out_dir / v.relative_to(staging) for k, v in write_dose_outputs(
+            post, staging, title="Post-treatment Y-90 PET dosimetry — sample patient 1",
+            subtitle="Y-90 PET (Bq/mL) scaled to the delivered 1.4 GBq; voxel S-value convolution",
+            pdf=pdf, prefix="post_", extra_warnings=[DEMO_ASSUMPTIONS[0]]).items()}
     report(progress, 1.0, "done")
     return DemoResult(plan, post, files)

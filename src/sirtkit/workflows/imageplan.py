@@ -22,9 +22,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sirtkit.errors import InputError
-from sirtkit.imaging import masks_onto, read_segmentation, read_volume
+from sirtkit.imaging import read_volume
+from sirtkit.imaging.segload import load_segmentation, on_common_grid
 from sirtkit.imaging.volume import Volume
-from sirtkit.planning.devices import DeviceName
+from sirtkit.planning.devices import DeviceName, get_device
 from sirtkit.planning.methods import LIVER_DENSITY_G_PER_ML
 from sirtkit.planning.targets import IntentName
 from sirtkit.progress import ProgressCallback, report
@@ -44,6 +45,7 @@ class ImagePlanCase(BaseModel):
     patient_id: str = Field(min_length=1)
     spect: Path
     segmentation: Path
+    ct: Path | None = Field(default=None, description="CT (e.g. of the SPECT/CT): the image an RTSTRUCT was drawn on")
     device: DeviceName = "glass"
     intent: IntentName = "palliative"
     lung_shunt_fraction: float | None = Field(
@@ -58,7 +60,8 @@ class ImagePlanCase(BaseModel):
     voi_roles: dict[str, str] = Field(default_factory=dict)
     segment_labels: dict[int, str] | None = None
     engine: Literal["vsv", "ldm"] = "vsv"
-
+    fwhm_mm: float | None = Field(default=None, gt=0.0, le=50.0,
+                                  description="SPECT resolution for the partial-volume warning (default by nuclide)")
 
     @field_validator("lung_shunt_fraction")
     @classmethod
@@ -90,6 +93,14 @@ class ImagePlanResult:
     plan_case: PlanCase
     plan: PlanResult
     predicted: DoseResult | None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def image_lung_shunt_fraction(self) -> float | None:
+        """LSF measured on the SPECT (lung / (lung + liver) counts), ``None`` without lung counts."""
+        if not self.lung_counts:
+            return None
+        return self.lung_counts / (self.lung_counts + self.liver_counts)
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready summary (no voxel arrays)."""
@@ -102,8 +113,10 @@ class ImagePlanResult:
             "liver_counts": self.liver_counts,
             "liver_volume_ml": self.liver_volume_ml,
             "lung_counts": self.lung_counts,
+            "image_lung_shunt_fraction": self.image_lung_shunt_fraction,
             "plan": to_jsonable(self.plan),
             "predicted_dosimetry": None if self.predicted is None else self.predicted.summary(),
+            "warnings": list(self.warnings),
         }
 
 
@@ -171,16 +184,21 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
     """Measure compartments on the images, plan the activity, and compute the predicted dose map."""
     report(progress, 0.02, "reading SPECT and segmentation")
     spect = read_volume(case.spect)
-    # Read once: volumes are measured on the segmentation's own grid, counts on the SPECT grid.
-    masks_native = read_segmentation(case.segmentation, labels=case.segment_labels)
-    masks_on_spect = masks_onto(masks_native, spect, source=str(case.segmentation))
+    ct = read_volume(case.ct) if case.ct is not None else None
+    # Read once: volumes are measured on the segmentation's own grid (RTSTRUCT: the image it was drawn on),
+    # counts on the SPECT grid.
+    loaded = load_segmentation(case.segmentation, spect, labels=case.segment_labels,
+                               images=[ct] if ct is not None else [])
+    masks_native, masks_on_spect = on_common_grid(loaded.native), loaded.masks
     report(progress, 0.15, "measuring compartments")
     territory, comps, liver_counts, lung_counts, liver_ml = measure_compartments(
         spect, masks_on_spect, masks_native, case.voi_roles)
-    if lung_counts is not None and lung_counts > 0:
-        lung: dict[str, Any] = {"spect_counts": {"lung_counts": lung_counts, "liver_counts": liver_counts}}
-    elif case.lung_shunt_fraction is not None:
-        lung = {"shunt_fraction": case.lung_shunt_fraction}
+    # One precedence rule for the lung shunt fraction (as in post-treatment quantification): an LSF the user
+    # gives wins over the SPECT's lung counts; the image-derived value is still reported beside it.
+    if case.lung_shunt_fraction is not None:
+        lung: dict[str, Any] = {"shunt_fraction": case.lung_shunt_fraction}
+    elif lung_counts is not None and lung_counts > 0:
+        lung = {"spect_counts": {"lung_counts": lung_counts, "liver_counts": liver_counts}}
     else:
         raise InputError("the segmentation has no lungs: give the lung shunt fraction (e.g. from planar MAA "
                          "imaging) as lung_shunt_fraction / --lung-shunt-fraction")
@@ -212,14 +230,20 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
         def sub(fraction: float, message: str) -> None:
             report(progress, 0.3 + 0.7 * fraction, f"predicted dose: {message}")
 
+        # The predicted dose map is for the device's nuclide (Ho-166 for holmium: its dose constant, kernel and
+        # half-life), from a Tc-99m MAA SPECT or a Ho-166 scout SPECT.
+        nuclide: Literal["Y-90", "Ho-166"] = "Ho-166" if get_device(case.device).nuclide.name == "Ho-166" else "Y-90"
         predicted = run_dose(DoseCase(
             emission=case.spect, segmentation=case.segmentation, quantification="relative",
             delivered_activity_gbq=plan.plan.activity_delivered_gbq,
             lung_shunt_fraction=plan.lung_shunt_fraction, voi_roles=case.voi_roles, engine=case.engine,
-            segment_labels=case.segment_labels,
+            segment_labels=case.segment_labels, nuclide=nuclide, lung_mass_kg=plan.lung_mass_kg,
+            emission_modality="ho166_spect" if nuclide == "Ho-166" else "tc99m_spect", fwhm_mm=case.fwhm_mm,
+            rtstruct_image=case.ct,  # not `ct`: the plan's lung mass convention stays as planned
         ), progress=sub)
     report(progress, 1.0, "done")
-    return ImagePlanResult(case, territory, comps, liver_counts, lung_counts, liver_ml, plan_case, plan, predicted)
+    return ImagePlanResult(case, territory, comps, liver_counts, lung_counts, liver_ml, plan_case, plan, predicted,
+                           loaded.warnings)
 
 
 # ----------------------------------------------------------------------------------------------- outputs
@@ -259,6 +283,10 @@ def plan_sections(result: ImagePlanResult) -> list[dict[str, Any]]:
         ["Device", f"{pr.device} ({pr.product})"], ["Method / intent", f"{pr.method} / {pr.intent}"],
         ["Treated territory", result.territory],
         ["Lung shunt fraction", f"{pr.lung_shunt_fraction:.3f} ({pr.lung_shunt_fraction_source})"],
+        ["Image-derived lung shunt fraction",
+         "–" if result.image_lung_shunt_fraction is None else
+         f"{result.image_lung_shunt_fraction:.3f}" + (" (not used: a given LSF takes precedence)"
+                                                      if pr.lung_shunt_fraction_source == "given" else "")],
         ["Lung mass (kg)", f"{pr.lung_mass_kg:.2f} ({pr.lung_mass_source})"],
         ["Dose constant (Gy·kg/GBq)", f"{pr.dose_constant_gy_kg_per_gbq:.2f}"],
         ["Expected residual fraction", f"{pr.expected_residual_fraction:.3f}"],
@@ -296,8 +324,8 @@ def plan_sections(result: ImagePlanResult) -> list[dict[str, Any]]:
                        "MIRD dose (Gy)", "Voxel mean (Gy)"],
             "rows": rows, "left_columns": [1],
             "note": "MIRD dose: mean over the compartment with local absorption (K·A/M). Voxel mean: the MAA SPECT "
-                    "scaled to the delivered activity, convolved with the Y-90 kernel (spill-in/out and MAA counts "
-                    "outside the territory make it differ).",
+                    f"scaled to the delivered activity, through the {pr.nuclide} dose engine (spill-in/out and MAA "
+                    "counts outside the territory make it differ).",
         })
     check_rows, classes = [], []
     for chk in pr.checks:
@@ -332,8 +360,12 @@ def plan_sections(result: ImagePlanResult) -> list[dict[str, Any]]:
 
 
 def write_image_plan_outputs(result: ImagePlanResult, out_dir: Path, *, pdf: bool = False,
-                             prefix: str = "plan_") -> dict[str, Path]:
-    """Write the plan report (HTML), plan JSON and the predicted dose files into ``out_dir``."""
+                             prefix: str = "plan_", force: bool = False, dose_grid: Literal["emission", "ct"] = "emission",
+                             ct: Path | None = None) -> dict[str, Path]:
+    """Write the plan report (HTML), plan JSON and the predicted dose files into ``out_dir``.
+
+    ``out_dir`` is replaced as a whole (``force``: also a non-empty folder sirtkit did not write); ``dose_grid``
+    ``"ct"`` puts the predicted RTDOSE on the grid of ``ct``."""
     from sirtkit.workflows.posttreatment import write_dose_outputs
 
     if result.predicted is None:
@@ -346,5 +378,5 @@ def write_image_plan_outputs(result: ImagePlanResult, out_dir: Path, *, pdf: boo
         pdf=pdf, prefix=prefix, sections=plan_sections(result), failures=failures,
         extra_warnings=non_target_warnings(result),
         extra_json={"plan": result.summary()["plan"], "measured_compartments": result.summary()["measured_compartments"]},
-        voi_title="Predicted absorbed dose per volume of interest",
+        voi_title="Predicted absorbed dose per volume of interest", force=force, dose_grid=dose_grid, ct=ct,
     )

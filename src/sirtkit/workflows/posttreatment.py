@@ -22,13 +22,19 @@ from sirtkit.errors import InputError, UnitsError
 from sirtkit.imaging import (
     activity_at_administration,
     activity_report,
-    read_segmentation,
     read_volume,
     resample_to,
     scale_to_delivered_activity,
 )
+from sirtkit.imaging.quantify import PVE_FWHM_MULTIPLE, SYSTEM_FWHM_MM, RecoveryCurve, read_recovery_curve
+from sirtkit.imaging.segload import load_segmentation
 from sirtkit.imaging.volume import Volume
-from sirtkit.physics.nuclides import get_nuclide
+from sirtkit.physics.nuclides import Nuclide, get_nuclide
+from sirtkit.physics.tissue import (
+    CONVENTIONAL_LUNG_MASS_KG,
+    LIVER_UNENHANCED_MAX_HU,
+    LUNG_DENSITY_PLAUSIBLE_G_PER_ML,
+)
 from sirtkit.progress import ProgressCallback, report
 from sirtkit.text import csv_row
 from sirtkit.units import require_fraction
@@ -38,18 +44,52 @@ __all__ = ["DoseCase", "DoseResult", "VoiDose", "run_dose"]
 
 log = logging.getLogger(__name__)
 
-# Largest single Y-90 / Ho-166 SIRT administration plausibly expressed in GBq (TheraSphere's largest
-# vial is 20 GBq at calibration, CLINICAL.md §5); a larger number is almost surely MBq or mCi.
-MAX_PLAUSIBLE_ACTIVITY_GBQ = 30.0
+# Largest plausible delivered activity per nuclide, GBq: Y-90 — TheraSphere's largest dose size is 20 GBq
+# at calibration (CLINICAL.md §5; resin vials hold 3 GBq), so no delivered activity exceeds it; Ho-166 —
+# QuiremSpheres doses are 6–12 GBq (CVIR 2019, PMC8583383 Tab 4), 20 GBq leaves a wide margin [K]. A larger
+# number is almost surely MBq or mCi typed as GBq (27 mCi = 1.0 GBq) and is refused.
+MAX_PLAUSIBLE_ACTIVITY_GBQ: dict[str, float] = {"Y-90": 20.0, "Ho-166": 20.0}
+# Smallest plausible delivered activity for SIRT, GBq: below 0.05 GBq (50 MBq; a Ho-166 scout is 250 MBq,
+# the smallest segmental Y-90 treatments are a few hundred MBq) the number is almost surely GBq typed as
+# TBq or a typo [K] — warned, not refused.
+MIN_PLAUSIBLE_ACTIVITY_GBQ = 0.05
+# Gross mismatch between segmentation and activity: more than 60 % of the image's counts outside liver and
+# lungs means the segmentation is not on this image (shifted, another patient or series) [K, heuristic,
+# three times the 20 % warning level below]: refused.
+MISMATCH_REFUSAL_OUTSIDE_FRACTION = 0.60
+# An image-derived lung shunt above 0.5 is not a treated patient (LSF > 0.20 contraindicates resin,
+# CLINICAL.md §3): the lung and liver segments are almost surely swapped — refused. Between 0.20 and 0.50
+# a loud warning.
+SWAPPED_ROLES_LSF = 0.50
+HIGH_IMAGE_LSF_WARNING = 0.20
+# Whole livers below 400 mL are implausible in adults (adult liver 1.2–1.8 L; even after major hepatectomy
+# the remnant is ≥ 20–30 % of ~1.5 L) [K]: warned — the liver segment may be partial or badly resampled.
+MIN_PLAUSIBLE_LIVER_ML = 400.0
+# Mean absorbed doses that no SIRT produces (Gy): a whole (normal) liver above 150 Gy is twice the EANM 2022
+# whole-normal-liver limit of 75 Gy (90 Gy upper variant; Weber et al. EJNMMI 2022;49:1682, Table 2); tumour
+# means above 3000 Gy exceed the highest glass-segmentectomy doses reported (several hundred to ~1000 Gy,
+# EANM Table 2 ">400 Gy") by a wide margin [K]; lung means above 100 Gy are twice the 50 Gy cumulative
+# limit. Such results are flagged as implausible (activity units, segmentation, roles).
+IMPLAUSIBLE_MEAN_DOSE_GY: dict[str, float] = {
+    "liver": 150.0, "normal_liver": 150.0, "tumor": 3000.0, "tumor_union": 3000.0, "lung": 100.0,
+    "lung_union": 100.0,
+}
+# Misregistration probe: the liver ∪ lung segmentation is shifted by about 10 mm (≈ the FWHM of the emission
+# images) along each axis; if a shift captures more than 5 % more of the image's counts, the segmentation is
+# not centred on the activity it should hold [K, heuristic] and a loud warning names the shift.
+ALIGNMENT_PROBE_MM = 10.0
+ALIGNMENT_GAIN_WARNING_FRACTION = 0.05
+# Single-session lung dose limit (TheraSphere IFU; CLINICAL.md §3).
+LUNG_DOSE_LIMIT_GY = 30.0
 # Activity outside liver + lungs above this fraction suggests extrahepatic deposition, free
 # pertechnetate or a segmentation problem (Taranis warns at 20 %, CLINICAL.md §3 "Timing").
 EXTRAHEPATIC_WARNING_FRACTION = 0.20
 # Negative emission values (reconstruction undershoot) are set to 0; above 1 % of the positive total this is
 # reported as a warning rather than a note (a sign of a wrong rescale or of padding values).
 NEGATIVE_WARNING_FRACTION = 0.01
-# Partial-volume caveat: VOIs smaller than about 3 × FWHM in diameter are under-estimated (QUEST,
-# Willowson EJNMMI Phys 2015; CLINICAL.md §11.4). We warn below 3 voxels' worth of diameter.
-PVE_DIAMETER_VOXELS = 3.0
+# Partial-volume caveat: VOIs with an equivalent-sphere diameter below PVE_FWHM_MULTIPLE × the system FWHM
+# (sirtkit.imaging.quantify, cited there) are under-estimated; roles whose VOIs are unions are not checked.
+PVE_SKIP_ROLES = ("tumor_union", "lung_union", "body", "other")
 
 
 class DoseCase(BaseModel):
@@ -60,6 +100,8 @@ class DoseCase(BaseModel):
     emission: Path = Field(description="Y-90 PET / bremsstrahlung or MAA SPECT: NRRD, NIfTI or DICOM folder")
     segmentation: Path | None = Field(default=None, description="Slicer .seg.nrrd, label map, DICOM SEG or RTSTRUCT")
     ct: Path | None = Field(default=None, description="CT for density correction and display (optional)")
+    rtstruct_image: Path | None = Field(
+        default=None, description="image an RTSTRUCT was drawn on when it is not `ct` (used for nothing else)")
     emission_unit: Literal["Bq/mL", "counts"] | None = Field(
         default=None, description="unit of the emission values when the file does not say (NRRD, NIfTI)")
     quantification: Literal["relative", "absolute"] = "relative"
@@ -75,6 +117,17 @@ class DoseCase(BaseModel):
     segment_labels: dict[int, str] | None = Field(
         default=None, description="label-map segmentations: {label value: segment name}")
     dose_thresholds_gy: tuple[float, ...] = (40.0, 70.0, 100.0, 120.0, 150.0, 205.0)
+    lung_mass_kg: float | None = Field(
+        default=None, gt=0.1, lt=5.0,
+        description="whole-lung mass without CT; default the conventional 1.0 kg (a CT gives the lung mass)")
+    ct_contrast: Literal["auto", "none", "enhanced"] = Field(
+        default="auto", description="CT with iodinated contrast? auto: liver median above 90 HU")
+    emission_modality: Literal["y90_pet", "bremsstrahlung_spect", "tc99m_spect", "ho166_spect"] | None = Field(
+        default=None, description="imaging system, for the default FWHM (from DICOM Modality when not given)")
+    fwhm_mm: float | None = Field(default=None, gt=0.0, le=50.0,
+                                  description="system spatial resolution for the partial-volume warning, mm")
+    recovery_curve: Path | None = Field(
+        default=None, description="CSV volume_ml|diameter_mm,recovery_coefficient: RC-corrected tumour means")
 
     @field_validator("lung_shunt_fraction")
     @classmethod
@@ -83,16 +136,9 @@ class DoseCase(BaseModel):
 
     @field_validator("delivered_activity_gbq")
     @classmethod
-    def _plausible_activity(cls, value: float | None) -> float | None:
-        if value is None:
-            return value
-        if value <= 0:
+    def _positive_activity(cls, value: float | None) -> float | None:
+        if value is not None and not value > 0:
             raise ValueError("must be a positive activity in GBq")
-        if value > MAX_PLAUSIBLE_ACTIVITY_GBQ:
-            raise ValueError(
-                f"{value:g} GBq is more than any SIRT administration ({MAX_PLAUSIBLE_ACTIVITY_GBQ:g} GBq): "
-                "was it given in MBq or mCi? Convert to GBq (1 mCi = 0.037 GBq)"
-            )
         return value
 
     @model_validator(mode="after")
@@ -103,8 +149,13 @@ class DoseCase(BaseModel):
             raise ValueError("relative quantification needs a segmentation with the liver")
         if self.quantification == "absolute" and self.administration_time is None:
             raise ValueError("absolute quantification needs administration_time (with a timezone)")
-        if self.nuclide != "Y-90" and self.engine == "vsv":
-            raise ValueError(f"sirtkit has voxel S-value kernels for Y-90 only: use engine 'ldm' for {self.nuclide}")
+        limit = MAX_PLAUSIBLE_ACTIVITY_GBQ[self.nuclide]
+        if self.delivered_activity_gbq is not None and self.delivered_activity_gbq > limit:
+            raise ValueError(
+                f"delivered_activity_gbq {self.delivered_activity_gbq:g} GBq is more than any {self.nuclide} SIRT "
+                f"administration (at most {limit:g} GBq): was it given in MBq or mCi? Convert to GBq "
+                f"(1 mCi = 0.037 GBq: {self.delivered_activity_gbq:g} mCi = "
+                f"{self.delivered_activity_gbq * 0.037:.3g} GBq)")
         return self
 
 
@@ -118,6 +169,9 @@ class VoiDose:
     mean_bed_gy: float | None
     alpha_beta_gy: float | None
     activity_mbq: float
+    density_source: str = ""
+    recovery_coefficient: float | None = None
+    mean_gy_recovery_corrected: float | None = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +219,8 @@ BED_TISSUE_OF_ROLE: dict[str, str] = {
 }
 
 
-def _liver_and_lungs(case: DoseCase, vois: VoiSet, notes: list[str]) -> dict[str, Volume]:
+def _liver_and_lungs(case: DoseCase, vois: VoiSet, notes: list[str],
+                     warnings: list[str] | None = None) -> dict[str, Volume]:
     """``{"liver": whole liver incl. tumours, "lung": both lungs (if segmented)}`` for quantification.
 
     The whole liver is the union of every liver (or normal-liver) segment and every tumour: a label map
@@ -180,6 +235,12 @@ def _liver_and_lungs(case: DoseCase, vois: VoiSet, notes: list[str]) -> dict[str
                 f"{case.segmentation}: no liver segment found among {', '.join(vois.masks)}: name one "
                 "'Liver' or give its role (--voi-role 'NAME=liver', e.g. 'label_1=liver' for a label map)")
         notes.append("Liver = normal liver ∪ tumours (no whole-liver segment given).")
+    if not np.any(liver):
+        names = vois.names_with_role("liver") or vois.names_with_role("normal_liver")
+        raise InputError(
+            f"{case.segmentation}: the liver segment ({', '.join(names)}) is empty on the emission grid: relative "
+            "quantification would put the whole delivered activity into the tumours. Check that the segmentation "
+            "belongs to this image (frame of reference, position) and that the liver label is right (--voi-role)")
     tumours = vois.union("tumor")
     if tumours is not None:
         outside = int(np.count_nonzero(tumours & ~liver))
@@ -188,6 +249,12 @@ def _liver_and_lungs(case: DoseCase, vois: VoiSet, notes: list[str]) -> dict[str
                          "liver segment (label maps exclude them): the liver is taken as liver ∪ tumours.")
         liver = liver | tumours
     reference = next(iter(vois.masks.values()))
+    liver_ml = float(np.count_nonzero(liver)) * reference.voxel_volume_ml
+    if warnings is not None and liver_ml < MIN_PLAUSIBLE_LIVER_ML:
+        warnings.append(
+            f"IMPLAUSIBLE LIVER: the liver segment (incl. tumours) is {liver_ml:.0f} mL on the emission grid, less than "
+            f"any adult liver (≥ {MIN_PLAUSIBLE_LIVER_ML:.0f} mL): relative quantification puts the delivered activity "
+            "into it, so doses are too high if it is partial. Check the segmentation and its resampling.")
     compartments = {"liver": reference.with_array(liver)}
     lung = vois.union("lung")
     if lung is not None:
@@ -195,21 +262,23 @@ def _liver_and_lungs(case: DoseCase, vois: VoiSet, notes: list[str]) -> dict[str
     return compartments
 
 
-def _activity_map(case: DoseCase, emission: Volume, vois: VoiSet | None, notes: list[str]) -> tuple[Volume, Any]:
+def _activity_map(case: DoseCase, emission: Volume, vois: VoiSet | None, notes: list[str],
+                  warnings: list[str] | None = None) -> tuple[Volume, Any]:
     nuclide = get_nuclide(case.nuclide)
+    warn = warnings if warnings is not None else notes
     if case.quantification == "relative":
         assert vois is not None and case.delivered_activity_gbq is not None  # guaranteed by DoseCase
-        compartments = _liver_and_lungs(case, vois, notes)
+        compartments = _liver_and_lungs(case, vois, notes, warnings)
         activity, summary = scale_to_delivered_activity(
             emission, compartments, delivered_activity_gbq=case.delivered_activity_gbq,
             lung_shunt_fraction=case.lung_shunt_fraction)
+        _check_relative_match(case, summary, warn)
+        _check_alignment(emission, compartments, warn)
         with_lungs = "lung" in compartments
         notes.append(
             f"Patient-relative quantification: image scaled so that liver{' + lungs' if with_lungs else ''} "
-            f"{'hold' if with_lungs else 'holds'} the delivered {case.delivered_activity_gbq:.3f} GBq"
-            + (f" (lung shunt fraction {case.lung_shunt_fraction:.3f})." if case.lung_shunt_fraction is not None
-               and not with_lungs
-               else "."))
+            f"{'hold' if with_lungs else 'holds'} the delivered {case.delivered_activity_gbq:.3f} GBq.")
+        notes.append(_lsf_sentence(summary))
         return activity, summary
     # absolute
     assert case.administration_time is not None
@@ -235,7 +304,78 @@ def _activity_map(case: DoseCase, emission: Volume, vois: VoiSet | None, notes: 
     notes.append("Absolute quantification: Bq/mL decayed back to the administration time.")
     if vois is None:
         return activity, None
-    return activity, activity_report(activity, _liver_and_lungs(case, vois, notes))
+    compartments = _liver_and_lungs(case, vois, notes, warnings)
+    _check_alignment(activity, compartments, warn)
+    return activity, activity_report(activity, compartments)
+
+
+def _lsf_sentence(summary: Any) -> str:
+    """The lung shunt fraction used, its source, and the image-derived and given values side by side."""
+    used = getattr(summary, "lung_shunt_fraction_used", None)
+    if used is None:
+        return "Lung shunt fraction: not applicable."
+    image = getattr(summary, "lung_shunt_fraction_image", None)
+    given = getattr(summary, "lung_shunt_fraction_given", None)
+    source = getattr(summary, "lung_shunt_fraction_source", "")
+    rule = {"given": "the given LSF (a given LSF always takes precedence over the image's lung counts)",
+            "image": "the image-derived LSF (no LSF given)",
+            "assumed 0": "0 (no lung counts and no LSF given)"}.get(str(source), str(source))
+    image_txt = "–" if image is None else f"{image:.4f}"
+    given_txt = "–" if given is None else f"{given:.4f}"
+    return f"Lung shunt fraction used: {used:.4f} = {rule}; image-derived {image_txt}, given {given_txt}."
+
+
+def _check_alignment(emission: Volume, compartments: dict[str, Volume], warnings: list[str]) -> None:
+    """Warn when shifting the liver ∪ lung segmentation by ~10 mm captures clearly more counts."""
+    values = np.clip(np.asarray(emission.array, dtype=np.float64), 0.0, None)
+    union = np.zeros(emission.shape, dtype=bool)
+    for m in compartments.values():
+        union |= np.asarray(m.array, dtype=bool)
+    base = float(values[union].sum())
+    if base <= 0:
+        return
+    best = (0.0, 0, 0)
+    for axis, spacing in enumerate(emission.spacing_mm):
+        step = max(1, round(ALIGNMENT_PROBE_MM / spacing))
+        if step >= emission.shape[axis]:
+            continue
+        for sign in (-1, 1):
+            gain = float(values[np.roll(union, sign * step, axis=axis)].sum()) / base - 1.0
+            if gain > best[0]:
+                best = (gain, axis, sign * step)
+    if best[0] > ALIGNMENT_GAIN_WARNING_FRACTION:
+        gain, axis, step = best
+        axis_name = ("slice", "row", "column")[axis]
+        warnings.append(
+            f"SEGMENTATION MISALIGNED: shifting the liver and lung segments by {step * emission.spacing_mm[axis]:+.0f} mm "
+            f"along the image's {axis_name} axis captures {100 * gain:.0f} % more counts: the segmentation is probably "
+            "not registered to this image. Check the registration before using these doses")
+
+
+def _check_relative_match(case: DoseCase, summary: Any, warnings: list[str]) -> None:
+    """Refuse gross segmentation/activity mismatches; warn loudly on suspicious ones."""
+    image_lsf = getattr(summary, "lung_shunt_fraction_image", None)
+    if image_lsf is not None and image_lsf > SWAPPED_ROLES_LSF:
+        raise InputError(
+            f"{case.segmentation}: the lung segment holds {100 * image_lsf:.0f} % of the liver + lung counts — no "
+            "treated patient shunts that much (LSF > 0.20 contraindicates SIRT): liver and lung roles look swapped. "
+            "Check the segment names and --voi-role")
+    if image_lsf is not None and image_lsf > HIGH_IMAGE_LSF_WARNING:
+        warnings.append(
+            f"SUSPICIOUS LUNG COUNTS: the image-derived lung shunt fraction is {image_lsf:.3f} (> "
+            f"{HIGH_IMAGE_LSF_WARNING:.2f}, a contraindication for SIRT): check the lung segment and its role, and the "
+            "scatter in the lungs" + ("" if case.lung_shunt_fraction is not None else
+                                      "; give the measured LSF with --lung-shunt-fraction (it takes precedence)"))
+    outside = getattr(summary, "outside_liver_and_lungs_fraction", None)
+    if outside is not None and outside > MISMATCH_REFUSAL_OUTSIDE_FRACTION:
+        raise InputError(
+            f"{case.segmentation}: {100 * outside:.0f} % of the image's counts lie outside the liver and lung segments "
+            f"(> {100 * MISMATCH_REFUSAL_OUTSIDE_FRACTION:.0f} %): the segmentation does not match this image "
+            "(shifted, another series or patient, or roles wrong). Register or re-segment, then run again")
+    if case.delivered_activity_gbq is not None and case.delivered_activity_gbq < MIN_PLAUSIBLE_ACTIVITY_GBQ:
+        warnings.append(
+            f"IMPLAUSIBLE ACTIVITY: delivered {case.delivered_activity_gbq * 1000:.1f} MBq is less than any SIRT "
+            f"treatment (≥ {MIN_PLAUSIBLE_ACTIVITY_GBQ * 1000:.0f} MBq): check the unit of --delivered-activity-gbq")
 
 
 def _clip_negative(emission: Volume, notes: list[str], warnings: list[str]) -> Volume:
@@ -253,12 +393,177 @@ def _clip_negative(emission: Volume, notes: list[str], warnings: list[str]) -> V
     return emission.with_array(np.where(negative, 0, values).astype(values.dtype, copy=False))
 
 
-def _density(case: DoseCase, emission: Volume, ct: Volume | None) -> float | Volume:
-    if case.density == "uniform":
-        return dosimetry.LIVER_DENSITY_G_PER_ML
-    if ct is None:
-        raise InputError("density 'ct' needs a CT (--ct)")
-    return dosimetry.density_from_ct(resample_to(ct, emission, interpolation="linear", fill_value=-1000.0))
+def _liver_region(vois: VoiSet | None) -> np.ndarray | None:
+    """Liver ∪ normal liver ∪ tumours (the soft tissue whose density is the liver's), or None."""
+    if vois is None:
+        return None
+    parts = [m for m in (vois.union("liver"), vois.union("normal_liver"), vois.union("tumor")) if m is not None]
+    if not parts:
+        return None
+    out = np.zeros_like(parts[0], dtype=bool)
+    for m in parts:
+        out |= m
+    return out
+
+
+def _density(case: DoseCase, grid: Volume, vois: VoiSet | None, ct: Volume | None, notes: list[str],
+             warnings: list[str]) -> tuple[Volume, np.ndarray | None, dict[str, Any]]:
+    """Density map (g/mL) on the dose grid, the lung-voxel mask (lung segments outside the liver) and provenance.
+
+    * liver and all soft tissue: 1.03 g/mL (``density="uniform"``) or the calibrated CT density
+      (``density="ct"``, Schneider et al. 2000, contrast-enhanced soft tissue read as unenhanced);
+    * lung segments: never liver density — their CT density when a CT is given (any ``density``), otherwise
+      the conventional whole-lung mass of 1 kg (or ``lung_mass_kg``) spread over the lung segment.
+    """
+    info: dict[str, Any] = {}
+    ct_grid = None if ct is None else resample_to(ct, grid, interpolation="linear", fill_value=-1000.0)
+    liver = _liver_region(vois)
+    contrast = case.ct_contrast == "enhanced"
+    if ct_grid is not None and liver is not None and np.any(liver) and case.ct_contrast == "auto":
+        median_hu = float(np.median(np.asarray(ct_grid.array)[liver]))
+        if median_hu > LIVER_UNENHANCED_MAX_HU:
+            contrast = True
+            (warnings if case.density == "ct" else notes).append(
+                f"CONTRAST-ENHANCED CT: the liver's median CT number is {median_hu:.0f} HU (unenhanced liver reads "
+                f"≤ {LIVER_UNENHANCED_MAX_HU:.0f} HU): soft tissue of 23–300 HU is read as unenhanced (1.031 g/mL), "
+                "since iodine raises attenuation, not mass density. Give --ct-contrast none if the CT is unenhanced.")
+    info["ct_contrast"] = "enhanced" if contrast else ("none" if ct_grid is not None else None)
+    if case.density == "ct":
+        if ct_grid is None:
+            raise InputError("density 'ct' needs a CT (--ct)")
+        density = dosimetry.density_from_ct(ct_grid, contrast_enhanced=contrast)
+        rho = np.asarray(density.array, dtype=np.float32).copy()
+        info["density"] = f"CT-derived ({density.metadata['density_calibration']})"
+        if liver is not None and np.any(liver):
+            liver_rho = float(np.mean(rho[liver]))
+            info["liver_mean_density_g_per_ml"] = liver_rho
+            notes.append(f"Liver mean density from CT: {liver_rho:.3f} g/mL (planning uses "
+                         f"{dosimetry.LIVER_DENSITY_G_PER_ML} g/mL: doses differ by {100 * (dosimetry.LIVER_DENSITY_G_PER_ML / liver_rho - 1):+.1f} %).")
+    else:
+        rho = np.full(grid.shape, dosimetry.LIVER_DENSITY_G_PER_ML, dtype=np.float32)
+        info["density"] = f"uniform {dosimetry.LIVER_DENSITY_G_PER_ML} g/mL (liver and soft tissue)"
+    lung = None if vois is None else vois.union("lung")
+    if lung is not None and liver is not None:
+        lung = lung & ~liver  # a voxel in both is liver (CLINICAL.md §3)
+    if lung is not None and np.any(lung):
+        voxel_ml = grid.voxel_volume_ml
+        if ct_grid is not None:
+            rho[lung] = dosimetry.density_from_ct(ct_grid).array[lung]
+            mass_kg = float(np.sum(rho[lung], dtype=np.float64)) * voxel_ml / 1000.0
+            info["lung_mass_source"] = "CT (Schneider et al. 2000 calibration; Kao et al. EJNMMI Res 2014)"
+        else:
+            mass_kg = case.lung_mass_kg if case.lung_mass_kg is not None else CONVENTIONAL_LUNG_MASS_KG
+            lung_ml = float(np.count_nonzero(lung)) * voxel_ml
+            implied = mass_kg * 1000.0 / lung_ml
+            rho[lung] = implied
+            info["lung_mass_source"] = ("given (--lung-mass-kg)" if case.lung_mass_kg is not None else
+                                        "conventional 1 kg whole-lung mass (MIRD lung dose; no CT)")
+            lo, hi = LUNG_DENSITY_PLAUSIBLE_G_PER_ML
+            if not lo <= implied <= hi:
+                warnings.append(
+                    f"LUNG SEGMENT: {lung_ml:.0f} mL with a {mass_kg:g} kg lung mass implies {implied:.2f} g/mL, outside "
+                    f"the {lo:g}–{hi:g} g/mL of lung tissue: the segment does not hold the whole lungs (e.g. only the "
+                    "lung bases are in the field of view), so the lung mean dose is not the MIRD whole-lung dose. Give "
+                    "--ct for the lung density, or report the lung dose from the lung shunt fraction.")
+        info["lung_mass_kg"] = mass_kg
+        notes.append(f"Lung VOIs: mass {mass_kg:.3f} kg ({info['lung_mass_source']}); lung voxels are dosed by local "
+                     "deposition at lung density (soft-tissue kernels do not apply in lung), so the lung mean dose is "
+                     "K·A_lung/M_lung.")
+    elif lung is not None:
+        lung = None
+    density_volume = grid.with_array(rho, quantity="density", unit="g/mL")
+    return density_volume, lung, info
+
+
+def _emission_modality(case: DoseCase, emission: Volume, notes: list[str]) -> str:
+    """The imaging system, for the default FWHM: given, else from DICOM Modality and the nuclide, else assumed."""
+    if case.emission_modality is not None:
+        return case.emission_modality
+    dicom = str(emission.metadata.get("modality") or "")
+    if case.nuclide == "Ho-166":
+        modality = "ho166_spect"
+    elif dicom == "PT":
+        modality = "y90_pet"
+    elif dicom == "NM":
+        modality = "bremsstrahlung_spect"
+    else:
+        modality = "y90_pet" if emission.unit == "Bq/mL" else "bremsstrahlung_spect"
+        notes.append(f"Imaging system not stated: assumed {modality.replace('_', ' ')} for the resolution "
+                     "(give --emission-modality or --fwhm-mm).")
+    return modality
+
+
+def _partial_volume(case: DoseCase, name: str, role: str, mean_gy: float, volume_ml: float, fwhm_mm: float,
+                    curve: RecoveryCurve | None, notes: list[str], warnings: list[str]) -> tuple[float | None, float | None]:
+    """PVE warning by resolution and, when a curve is given, the labelled RC-corrected mean (tumours only)."""
+    if role in PVE_SKIP_ROLES:
+        return None, None
+    diameter_mm = (6.0 * volume_ml / np.pi) ** (1.0 / 3.0) * 10.0
+    if diameter_mm < PVE_FWHM_MULTIPLE * fwhm_mm:
+        warnings.append(
+            f"PARTIAL VOLUME: {name} ({volume_ml:.1f} mL, {diameter_mm:.0f} mm across) is smaller than "
+            f"{PVE_FWHM_MULTIPLE:g} × the system resolution ({PVE_FWHM_MULTIPLE:g} × {fwhm_mm:g} mm FWHM): its dose is "
+            "under-estimated by partial-volume effects"
+            + ("" if curve is not None else " (no recovery correction applied; give --recovery-curve to add one)"))
+    if curve is None or role != "tumor":
+        return None, None
+    rc = curve.at(volume_ml)
+    if rc is None:
+        notes.append(f"{name}: {volume_ml:.2f} mL is outside the recovery curve ({curve.volumes_ml[0]:g}–"
+                     f"{curve.volumes_ml[-1]:g} mL, {curve.source}): no recovery correction (not extrapolated).")
+        return None, None
+    corrected = mean_gy / rc
+    notes.append(f"RECOVERY-CORRECTED (user curve {curve.source}): {name} mean {corrected:.1f} Gy = measured "
+                 f"{mean_gy:.1f} Gy / RC {rc:.3f}; the tables show the uncorrected dose.")
+    return rc, corrected
+
+
+def _plausibility(voi_doses: list[VoiDose], warnings: list[str]) -> None:
+    """Loud warnings for mean doses no SIRT produces, and for lungs above the single-session limit."""
+    for v in voi_doses:
+        limit = IMPLAUSIBLE_MEAN_DOSE_GY.get(v.role)
+        if limit is not None and v.metrics.mean_gy > limit:
+            warnings.append(
+                f"IMPLAUSIBLE DOSE: {v.name} ({v.role.replace('_', ' ')}) mean {v.metrics.mean_gy:.0f} Gy exceeds "
+                f"{limit:g} Gy, more than any SIRT delivers: check the activity unit (GBq, not mCi or MBq), the "
+                "segmentation and its roles before using these numbers")
+        elif v.role in ("lung", "lung_union") and v.metrics.mean_gy > LUNG_DOSE_LIMIT_GY:
+            warnings.append(f"LUNG DOSE: {v.name} mean {v.metrics.mean_gy:.1f} Gy exceeds the {LUNG_DOSE_LIMIT_GY:g} Gy "
+                            "single-session limit (TheraSphere IFU)")
+
+
+def _dose_map(case: DoseCase, activity: Volume, nuclide: Nuclide, density: Volume, lung_voxels: np.ndarray | None,
+              progress: ProgressCallback | None) -> Volume:
+    """Dose by the case's engine; lung voxels always by local deposition at their lung density.
+
+    With VSV the lung activity is taken out of the convolution (it is deposited locally, so it is not
+    counted twice); the soft-tissue electrons of liver activity that would reach lung voxels are dropped
+    there (a thin boundary layer; the lung mean stays K·A_lung/M_lung).
+    """
+    if case.engine == "vsv":
+        def sub(fraction: float, message: str) -> None:
+            report(progress, 0.30 + 0.55 * fraction, message)
+
+        soft = activity if lung_voxels is None else activity.with_array(
+            np.where(lung_voxels, 0.0, np.asarray(activity.array)))
+        dose = dosimetry.dose_vsv(soft, nuclide=nuclide, density_g_per_ml=density, progress=sub)
+        if lung_voxels is not None:
+            ldm = dosimetry.dose_ldm(activity, nuclide=nuclide, density_g_per_ml=density)
+            dose = dose.with_array(np.where(lung_voxels, ldm.array, dose.array).astype(dose.array.dtype))
+        return dose
+    return dosimetry.dose_ldm(activity, nuclide=nuclide, density_g_per_ml=density)
+
+
+def _mird_lung_note(case: DoseCase, summary: Any, nuclide: Nuclide, lung_voxels: np.ndarray | None,
+                    notes: list[str]) -> None:
+    """Without a lung segment, the MIRD lung dose K·A·LSF/M_lung from the LSF used (CLINICAL.md §3)."""
+    lsf = getattr(summary, "lung_shunt_fraction_used", None)
+    if lung_voxels is not None or not lsf or case.delivered_activity_gbq is None:
+        return
+    mass = case.lung_mass_kg if case.lung_mass_kg is not None else CONVENTIONAL_LUNG_MASS_KG
+    dose = nuclide.dose_constant_gy_kg_per_gbq * case.delivered_activity_gbq * lsf / mass
+    notes.append(f"No lung segment: MIRD lung dose {nuclide.dose_constant_gy_kg_per_gbq:g} × "
+                 f"{case.delivered_activity_gbq:.3f} GBq × LSF {lsf:.4f} / {mass:g} kg = {dose:.1f} Gy.")
 
 
 def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> DoseResult:
@@ -278,28 +583,34 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
     emission = _clip_negative(read_volume(case.emission, quantity=quantity, unit=case.emission_unit), notes,
                               warnings)
     vois: VoiSet | None = None
+    # The CT is read first: an RTSTRUCT is rasterised on the image its contours were drawn on (usually it).
+    ct = read_volume(case.ct) if case.ct is not None else None
+    voi_volumes: list[dict[str, Any]] = []
     if case.segmentation is not None:
         report(progress, 0.10, "reading segmentation")
-        masks = read_segmentation(case.segmentation, reference=emission, labels=case.segment_labels)
-        vois = build_voi_set(masks, case.voi_roles)
-    ct = read_volume(case.ct) if case.ct is not None else None
+        drawn_on = [read_volume(case.rtstruct_image)] if case.rtstruct_image is not None else []
+        loaded = load_segmentation(case.segmentation, emission, labels=case.segment_labels,
+                                   images=drawn_on + ([ct] if ct is not None else []))
+        notes.extend(loaded.notes)
+        warnings.extend(loaded.warnings)
+        voi_volumes = [{"name": v.name, "own_grid_ml": v.own_grid_ml, "dose_grid_ml": v.dose_grid_ml,
+                        "contour_ml": v.contour_ml} for v in loaded.volumes]
+        vois = build_voi_set(loaded.masks, case.voi_roles)
     report(progress, 0.20, "quantifying activity")
-    activity, summary = _activity_map(case, emission, vois, notes)
+    curve = read_recovery_curve(case.recovery_curve) if case.recovery_curve is not None else None
+    activity, summary = _activity_map(case, emission, vois, notes, warnings)
     frac_out = getattr(summary, "outside_liver_and_lungs_fraction", None)
     if frac_out is not None and frac_out > EXTRAHEPATIC_WARNING_FRACTION:
         warnings.append(
             f"{100 * frac_out:.1f} % of the activity in the field of view lies outside liver and lungs "
             f"(> {100 * EXTRAHEPATIC_WARNING_FRACTION:.0f} %): check for extrahepatic deposition or segmentation")
-    density = _density(case, emission, ct)
+    density, lung_voxels, density_info = _density(case, emission, vois, ct, notes, warnings)
     nuclide = get_nuclide(case.nuclide)
     report(progress, 0.30, f"computing dose ({case.engine.upper()})")
-    if case.engine == "vsv":
-        def sub(fraction: float, message: str) -> None:
-            report(progress, 0.30 + 0.55 * fraction, message)
-
-        dose = dosimetry.dose_vsv(activity, nuclide=nuclide, density_g_per_ml=density, progress=sub)
-    else:
-        dose = dosimetry.dose_ldm(activity, nuclide=nuclide, density_g_per_ml=density)
+    dose = _dose_map(case, activity, nuclide, density, lung_voxels, progress)
+    _mird_lung_note(case, summary, nuclide, lung_voxels, notes)
+    modality = _emission_modality(case, emission, notes)
+    fwhm_mm = case.fwhm_mm if case.fwhm_mm is not None else SYSTEM_FWHM_MM[modality]
     report(progress, 0.88, "DVHs and metrics")
     voi_doses: list[VoiDose] = []
     dvhs: dict[str, dosimetry.Dvh] = {}
@@ -310,7 +621,7 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
                 continue
             role = vois.roles[name]
             metrics = dosimetry.dose_metrics(dose, mask, name=name, v_thresholds_gy=case.dose_thresholds_gy,
-                                             density_g_per_ml=density)
+                                             density_g_per_ml=density)  # mass from each voxel's own density
             dvhs[name] = dosimetry.compute_dvh(dose, mask, name=name, density_g_per_ml=density)
             mean_bed = alpha_beta = None
             if role in BED_TISSUE_OF_ROLE:
@@ -323,22 +634,32 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
                 mean_bed = float(np.mean(bed))
             activity_mbq = float(np.sum(activity.array[mask.array.astype(bool)], dtype=np.float64)
                                  * activity.voxel_volume_ml / 1e6)
-            diameter_vox = (6.0 * metrics.volume_ml / np.pi) ** (1 / 3) * 10.0 / max(dose.spacing_mm)
-            if role == "tumor" and diameter_vox < PVE_DIAMETER_VOXELS:
-                warnings.append(
-                    f"{name}: {metrics.volume_ml:.1f} mL is under ~{PVE_DIAMETER_VOXELS:g} voxels across; its "
-                    "dose is under-estimated by partial-volume effects (no recovery correction applied)")
-            voi_doses.append(VoiDose(name, role, metrics, mean_bed, alpha_beta, activity_mbq))
+            rc, corrected = _partial_volume(case, name, role, metrics.mean_gy, metrics.volume_ml, fwhm_mm, curve,
+                                            notes, warnings)
+            in_lung = lung_voxels is not None and bool(np.any(lung_voxels & mask.array.astype(bool)))
+            source = (density_info.get("lung_mass_source", "") if role in ("lung", "lung_union") or in_lung
+                      else str(density_info["density"]))
+            voi_doses.append(VoiDose(name, role, metrics, mean_bed, alpha_beta, activity_mbq, source, rc, corrected))
+        _plausibility(voi_doses, warnings)
     report(progress, 1.0, "done")
     provenance = {
         "emission": str(case.emission), "segmentation": str(case.segmentation) if case.segmentation else None,
         "ct": str(case.ct) if case.ct else None, "engine": case.engine, "nuclide": nuclide.name,
         "dose_constant_gy_kg_per_gbq": nuclide.dose_constant_gy_kg_per_gbq,
-        "density": "CT-derived" if case.density == "ct" else f"uniform {dosimetry.LIVER_DENSITY_G_PER_ML} g/mL",
+        **density_info,
+        "emission_modality": modality, "fwhm_mm": fwhm_mm,
+        "partial_volume_warning_below_mm": PVE_FWHM_MULTIPLE * fwhm_mm,
+        "recovery_curve": None if curve is None else str(case.recovery_curve),
+        "lung_shunt_fraction_used": getattr(summary, "lung_shunt_fraction_used", None),
+        "lung_shunt_fraction_source": getattr(summary, "lung_shunt_fraction_source", None),
+        "lung_shunt_fraction_image": getattr(summary, "lung_shunt_fraction_image", None),
+        "lung_shunt_fraction_given": getattr(summary, "lung_shunt_fraction_given", None),
         "computed_at": datetime.now().astimezone().isoformat(timespec="seconds"),
         # First DICOM file of the emission series: patient/study/frame of reference for RTDOSE.
         "dicom_reference_file": (next(iter(emission.metadata.get("source_files") or [None]))
                                  if emission.metadata.get("series_instance_uid") else None),
+        # Every VOI's volume on its own grid (RTSTRUCT: the image it was drawn on) and on the dose grid.
+        "voi_volumes_ml": voi_volumes,
     }
     background = resample_to(ct, dose, interpolation="linear", fill_value=-1000.0) if ct is not None else emission
     dicom_sources = tuple(str(f) for f in emission.metadata.get("source_files") or ()) if (
@@ -412,8 +733,13 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
                        subtitle: str = "", pdf: bool = False, prefix: str = "",
                        sections: list[dict[str, Any]] | None = None, failures: list[str] | None = None,
                        extra_warnings: list[str] | None = None, extra_json: dict[str, Any] | None = None,
-                       voi_title: str = "Absorbed dose per volume of interest") -> dict[str, Path]:
-    """Write dose map (NRRD), RTDOSE (if a DICOM reference exists), DVH/metrics CSV, JSON, PNGs, HTML (+PDF).
+                       voi_title: str = "Absorbed dose per volume of interest", force: bool = False,
+                       dose_grid: Literal["emission", "ct"] = "emission", ct: Path | None = None) -> dict[str, Path]:
+    """Write dose map (NRRD), DICOM (RTDOSE, SEG, dose Parametric Map, SR — when the emission or, with
+    ``dose_grid="ct"``, the CT is DICOM), DVH/metrics CSV, JSON, PNGs, HTML (+PDF).
+
+    ``out_dir`` is replaced as a whole (a non-empty folder sirtkit did not write only with ``force``);
+    ``dose_grid`` puts RTDOSE on the emission grid or on the CT's (``ct``, default the case's CT).
 
     ``sections`` (dicts with ``title``, ``header``, ``rows``, optional ``note``, ``row_classes``,
     ``left_columns``) are shown before the dose tables; ``failures``/``extra_warnings`` at the top;
@@ -440,7 +766,7 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
         "html": f"{prefix}report.html",
     }
     written: dict[str, Path] = {}
-    with staged_output(out_dir) as stage:
+    with staged_output(out_dir, force=force, kind="dose") as stage:
         write_volume(result.dose, stage / names["dose"], compress=False)
         if result.dvhs:
             dosimetry.write_dvh_csv(result.dvhs, stage / names["dvh_csv"])
@@ -449,26 +775,16 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
             dosimetry.write_metrics_csv(metrics, stage / names["metrics_csv"])
             names["voi_table_csv"] = f"{prefix}voi_table.csv"
             _write_voi_table_csv(result, stage / names["voi_table_csv"])
-        reference_file = result.provenance.get("dicom_reference_file")
-        if reference_file:
-            import pydicom
+        from sirtkit.workflows._dicom_outputs import write_dicom_dose_outputs
 
-            reference = pydicom.dcmread(reference_file, stop_before_pixels=True)
-            names["rtdose"] = f"{prefix}rtdose.dcm"
-            if result.vois is not None and reference.get("NumberOfFrames") in (None, 1):
-                # The VOIs as DICOM SEG on the emission series, so viewers and PACS show what was measured.
-                from sirtkit.imaging import write_dicom_seg
-
-                names["seg"] = f"{prefix}vois_seg.dcm"
-                sources = [pydicom.dcmread(f, stop_before_pixels=True) for f in result.dicom_sources]
-                given = {n: m for n, m in result.vois.masks.items()
-                         if n not in result.vois.derived and m.array.any()}
-                write_dicom_seg(given, sources, stage / names["seg"], series_description="sirtkit dosimetry VOIs")
-            dosimetry.write_rtdose(result.dose, stage / names["rtdose"], reference=reference,
-                                   dose_comment=f"sirtkit {__version__} {result.case.engine.upper()} {result.provenance['nuclide']} SIRT; no RT Plan")
+        dicom_names, dicom_notes = write_dicom_dose_outputs(
+            result, stage, prefix, dose_grid=dose_grid, ct=ct if ct is not None else getattr(result.case, "ct", None))
+        names |= dicom_names
         from sirtkit.serialize import to_jsonable
 
-        document = {**(to_jsonable(extra_json) if extra_json else {}), "dosimetry": result.summary()}
+        document = {**(to_jsonable(extra_json) if extra_json else {}), "dosimetry": result.summary(),
+                    "dicom_export": {"dose_grid": dose_grid, "files": sorted(dicom_names.values()),
+                                     "notes": dicom_notes}}
         atomic_write_text(stage / names["json"], json.dumps(document, indent=2, ensure_ascii=False))
         dvh_png = figure_png(plot_dvh(dvh_curves(result.dvhs), title=f"{title}: cumulative DVH")) if result.dvhs \
             else None
@@ -484,8 +800,8 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
         figures.append({"title": "Dose map", "uri": figure_to_data_uri(overlay_png)})
         case = result.case
         method = [
-            ("Engine", "voxel S-value convolution (Lanconelli 2012 kernels)" if case.engine == "vsv"
-             else "local deposition (LDM)"),
+            ("Engine", f"voxel S-value convolution (kernel: {result.dose.metadata.get('kernel', '–')})"
+             if case.engine == "vsv" else "local deposition (LDM)"),
             ("Nuclide / dose constant", f"{result.provenance['nuclide']} / "
                                         f"{result.provenance['dose_constant_gy_kg_per_gbq']} Gy·kg/GBq"),
             ("Density", str(result.provenance["density"])),
@@ -498,7 +814,7 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
         html = render_template(
             "dose.html.j2", title=title, subtitle=subtitle, version=__version__,
             generated=result.provenance["computed_at"], failures=list(failures or []),
-            warnings=list(extra_warnings or []) + list(result.warnings), notes=list(result.notes),
+            warnings=list(extra_warnings or []) + list(result.warnings), notes=list(result.notes) + dicom_notes,
             sections=list(sections or []), voi_title=voi_title,
             method=method, activity=_activity_rows(result.activity_summary), voi_header=VOI_TABLE_HEADER,
             voi_rows=[voi_table_row(v) for v in result.voi_doses], figures=figures,

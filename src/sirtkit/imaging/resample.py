@@ -268,7 +268,7 @@ def labels_onto(labels: Volume, values: Sequence[int], reference: Volume) -> dic
     Examples
     --------
     >>> import numpy as np
-    >>> lab = Volume.from_spacing(np.array([[[0, 1], [2, 2]]], np.uint8).repeat(2, 0), spacing_mm=(1, 1, 1))
+    >>> lab = Volume.from_spacing(np.array([[[1, 2], [2, 2]]], np.uint8).repeat(2, 0), spacing_mm=(1, 1, 1))
     >>> ref = Volume.from_spacing(np.zeros((1, 1, 1)), spacing_mm=(2, 2, 2), origin_mm=(0.5, 0.5, 0.5))
     >>> {v: bool(m.any()) for v, m in labels_onto(lab, [1, 2, 3], ref).items()}
     {1: False, 2: True}

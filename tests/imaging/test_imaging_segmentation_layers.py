@@ -114,3 +114,15 @@ def test_one_reading_for_both_grids_equals_two() -> None:
         assert native[name].same_grid(mask) and native[name].metadata == mask.metadata
         assert np.array_equal(native[name].array, mask.array), name
         assert np.array_equal(on_grid[name].array, _float_rule(mask, reference)), name
+
+
+def test_one_reading_keeps_file_order_across_layers() -> None:
+    """SPECT sample: segments alternate between 4 layers; both dicts keep the file's segment order."""
+    from sirtkit.imaging.segmentation import read_segmentation_on_grid
+
+    reference = read_volume(sample_path("patient_2_spect"))
+    native, on_grid = read_segmentation_on_grid(sample_path("patient_2_seg"), reference)
+    alone = read_segmentation(sample_path("patient_2_seg"))
+    assert list(native) == list(alone) == list(on_grid)
+    for name, mask in alone.items():
+        assert np.array_equal(native[name].array, mask.array), name

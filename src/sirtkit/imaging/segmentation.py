@@ -204,14 +204,14 @@ def _layer_masks(data: np.ndarray, affine: np.ndarray, segments: Sequence[tuple[
     file's own grid are also made from the same decoded layers.
     """
     on_grid: dict[tuple[int, int], np.ndarray] = {}
+    own_grid: dict[tuple[int, int], np.ndarray] = {}
     present: set[tuple[int, int]] = set()
     for layer in sorted({seg[1] for seg in segments}):
         values = sorted({seg[2] for seg in segments if seg[1] == layer})
         arr = np.ascontiguousarray(data[..., layer])
         if native is not None:
-            for name, seg_layer, v, meta in segments:
-                if seg_layer == layer:
-                    native[_unique(name, native)] = _mask_volume(arr == v, affine, frame, meta)
+            for v in values:
+                own_grid[layer, v] = arr == v
         if reference is None:
             for v in values:
                 on_grid[layer, v] = arr == v
@@ -222,6 +222,13 @@ def _layer_masks(data: np.ndarray, affine: np.ndarray, segments: Sequence[tuple[
             if v in found:
                 present.add((layer, v))
             on_grid[layer, v] = found.get(v, np.zeros(reference.shape, dtype=bool))
+    if native is not None:  # in file order, each segment with its own array
+        taken: set[tuple[int, int]] = set()
+        for name, layer, value, meta in segments:
+            mask = own_grid[layer, value]
+            native[_unique(name, native)] = _mask_volume(mask.copy() if (layer, value) in taken else mask,
+                                                         affine, frame, meta)
+            taken.add((layer, value))
     grid_affine = affine if reference is None else reference.affine
     grid_frame = frame if reference is None else (frame or reference.frame_of_reference_uid)
     masks: dict[str, Volume] = {}

@@ -15,6 +15,9 @@ Examples
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sirtkit.errors import UnitsError
 
@@ -26,6 +29,8 @@ __all__ = [
     "CREATININE_UMOL_L_PER_MG_DL",
     "GBQ_PER_MCI",
     "J_PER_MEV",
+    "LAB_QUANTITIES",
+    "LabQuantity",
     "MBQ_PER_GBQ",
     "MBQ_PER_MCI",
     "S_PER_H",
@@ -35,6 +40,7 @@ __all__ = [
     "fraction_from_percent",
     "gbq_to_mci",
     "mci_to_gbq",
+    "parse_lab_value",
     "require_fraction",
     "require_positive",
 ]
@@ -113,3 +119,185 @@ def require_positive(value: float, name: str, *, allow_zero: bool = False) -> fl
         need = "zero or positive" if allow_zero else "positive"
         raise UnitsError(f"{name} = {value!r} must be a finite, {need} number")
     return value
+
+
+# ------------------------------------------------------------------------------------------ laboratory units
+#
+# Laboratory values arrive in the unit of the laboratory that measured them: bilirubin in mg/dL (US) or
+# µmol/L (SI), platelets as 10⁹/L or per µL. A bare number typed into a form carries no unit, and a value
+# typed in the wrong unit can remove a contraindication (bilirubin 3.1 mg/dL read as 3.1 µmol/L). Values
+# may therefore carry their unit ("3.1 mg/dL"); a bare number is accepted only where it is plausible in
+# exactly one unit of its analyte, and refused with a hint where two units overlap.
+
+
+@dataclass(frozen=True)
+class LabQuantity:
+    """A laboratory analyte: the unit sirtkit stores, the units accepted, and the plausible range.
+
+    ``units`` maps each accepted spelling (compared case-insensitively after :func:`_unit_key`) to the
+    factor that converts a value in that unit to ``unit`` (``value_in_unit = value × factor``).
+    ``plausible`` is the range, in ``unit``, of values seen in living adults (not a clinical threshold):
+    a value outside it is refused, and a bare number is ambiguous when it lies inside the range in
+    more than one unit.
+    """
+
+    name: str
+    unit: str
+    units: Mapping[str, float]
+    plausible: tuple[float, float]
+
+    def candidates(self, value: float) -> list[str]:
+        """The units (one spelling each) in which the bare number ``value`` is plausible."""
+        low, high = self.plausible
+        seen: dict[float, str] = {}
+        for spelling, factor in self.units.items():
+            if low <= value * factor <= high:
+                seen.setdefault(factor, spelling)
+        return list(seen.values())
+
+
+_UMOL = ("µmol/l", "umol/l", "μmol/l", "micromol/l")
+_PER_UL = ("/µl", "/ul", "/μl", "cells/µl", "cells/ul", "/mm3", "/mm^3", "cells/mm3")
+_GIGA_PER_L = ("10^9/l", "x10^9/l", "×10^9/l", "10e9/l", "10*9/l", "g/l", "/nl", "10^3/µl", "10^3/ul", "k/µl",
+               "k/ul", "10e3/ul")
+
+# Plausible adult ranges (edge validation, not clinical limits). Bilirubin: 0.1 mg/dL (1.7 µmol/L), below the
+# lower reference limit of routine assays (~0.2–0.3 mg/dL), to 50 mg/dL (855 µmol/L), above the most severe
+# jaundice. Albumin: 1–7 g/dL (10–70 g/L); serum albumin below 1 g/dL is not compatible with life.
+# Creatinine: 0.1–25 mg/dL (8.8–2210 µmol/L). Platelets: 1–2000 ×10⁹/L. Granulocytes (absolute neutrophil
+# count): 0.01–100 ×10⁹/L. INR: 0.5–20 (the upper end of point-of-care meters). Reference intervals:
+# Burtis CA, Bruns DE (eds), Tietz Fundamentals of Clinical Chemistry and Molecular Diagnostics, 7th ed. 2015.
+LAB_QUANTITIES: dict[str, LabQuantity] = {
+    q.name: q
+    for q in (
+        LabQuantity("bilirubin", "mg/dL",
+                    {"mg/dl": 1.0, **dict.fromkeys(_UMOL, 1.0 / BILIRUBIN_UMOL_L_PER_MG_DL)}, (0.1, 50.0)),
+        LabQuantity("albumin", "g/dL", {"g/dl": 1.0, "g/l": 1.0 / ALBUMIN_G_L_PER_G_DL}, (1.0, 7.0)),
+        LabQuantity("creatinine", "mg/dL",
+                    {"mg/dl": 1.0, **dict.fromkeys(_UMOL, 1.0 / CREATININE_UMOL_L_PER_MG_DL)}, (0.1, 25.0)),
+        LabQuantity("platelets", "10^9/L", {**dict.fromkeys(_GIGA_PER_L, 1.0), **dict.fromkeys(_PER_UL, 1e-3)},
+                    (1.0, 2000.0)),
+        LabQuantity("granulocytes", "10^9/L", {**dict.fromkeys(_GIGA_PER_L, 1.0), **dict.fromkeys(_PER_UL, 1e-3)},
+                    (0.01, 100.0)),
+    )
+}
+
+_NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+
+
+def _unit_key(unit: str) -> str:
+    return re.sub(r"\s+", "", unit).replace("⁹", "^9").replace("³", "^3").lower()
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def parse_lab_value(value: float | int | str, quantity: str | LabQuantity, *, field: str | None = None,
+                    declared_unit: str | None = None, refuse_ambiguous: bool = True) -> float:
+    """A laboratory value in the stored unit of ``quantity``, from a number or a "value unit" text.
+
+    Parameters
+    ----------
+    value
+        ``"3.1 mg/dL"``, ``"53 µmol/L"``, ``"1200/µL"`` or a bare number.
+    quantity
+        A key of :data:`LAB_QUANTITIES` (``"bilirubin"``, ``"albumin"``, ``"creatinine"``, ``"platelets"``,
+        ``"granulocytes"``) or a :class:`LabQuantity`.
+    field
+        The input field, named in messages (default: the quantity's name).
+    declared_unit
+        The unit a field name declares (``bilirubin_umol_l`` → ``"µmol/L"``). The number is still a bare
+        number to the user who typed it: with ``refuse_ambiguous`` it is refused when it is also plausible
+        in another unit.
+    refuse_ambiguous
+        For ``declared_unit``: refuse a number plausible in two units (default True).
+
+    Raises
+    ------
+    UnitsError
+        Unknown unit; value not finite or outside the plausible range of its unit; a bare number that is
+        plausible in two units (the message gives both readings and how to write the unit).
+
+    Examples
+    --------
+    >>> parse_lab_value("3.1 mg/dL", "bilirubin")
+    3.1
+    >>> round(parse_lab_value("53 µmol/L", "bilirubin"), 2)
+    3.1
+    >>> parse_lab_value("1200/µL", "granulocytes")
+    1.2
+    >>> parse_lab_value(0.6, "bilirubin")  # plausible in mg/dL only
+    0.6
+    >>> parse_lab_value(3.1, "bilirubin")
+    Traceback (most recent call last):
+    ...
+    sirtkit.errors.UnitsError: bilirubin = 3.1 is ambiguous: 3.1 mg/dL or 3.1 µmol/L (0.181 mg/dL) are both possible; write the unit with the value, e.g. 'bilirubin: 3.1 mg/dL'
+    """
+    spec = LAB_QUANTITIES[quantity] if isinstance(quantity, str) else quantity
+    name = field or spec.name
+    unit_text: str | None = declared_unit
+    if isinstance(value, bool):
+        raise UnitsError(f"{name} = {value!r}: give a number with its unit, e.g. '{spec.name}: 1.0 {spec.unit}'")
+    if isinstance(value, str):
+        if "," in value:
+            raise UnitsError(f"{name} = {value!r}: write the number with a decimal point and no thousands "
+                             f"separator, e.g. '{spec.name}: 1.5 {spec.unit}'")
+        match = _NUMBER_UNIT.match(value)
+        if match is None:
+            raise UnitsError(f"{name} = {value!r}: write a number and its unit, e.g. '{spec.name}: 1.0 {spec.unit}'")
+        number = float(match.group(1))
+        unit_text = match.group(2) or declared_unit
+    else:
+        number = float(value)
+    if not math.isfinite(number) or number < 0.0:
+        raise UnitsError(f"{name} = {value!r}: must be a finite number ≥ 0; check the laboratory report")
+    low, high = spec.plausible
+    spellings = {_unit_key(u): f for u, f in spec.units.items()}
+    allowed = ", ".join(sorted({_display(spec, u) for u in spec.units}))
+    if unit_text is not None:
+        factor = spellings.get(_unit_key(unit_text))
+        if factor is None:
+            raise UnitsError(f"{name} = {value!r}: unknown unit {unit_text!r} for {spec.name}; use one of {allowed}")
+        converted = number * factor
+        if not low <= converted <= high:
+            others = [u for u in spec.candidates(number) if spec.units[u] != factor]
+            hint = f" It looks like {_display(spec, others[0])}: write '{spec.name}: {number:g} {_display(spec, others[0])}'." \
+                if others else ""
+            raise UnitsError(
+                f"{name} = {number:g} {_display(spec, unit_text)} is outside the plausible range "
+                f"{_fmt(low / factor)}–{_fmt(high / factor)} {_display(spec, unit_text)}; check the value.{hint}")
+        others = [u for u in spec.candidates(number) if spec.units[u] != factor]
+        if declared_unit is not None and refuse_ambiguous and not isinstance(value, str) and others:
+            readings = " or ".join(_reading(spec, number, u) for u in [unit_text, *others])
+            raise UnitsError(
+                f"{name} = {number:g} is ambiguous: {readings} are both plausible; write the unit with the value, "
+                f"e.g. '{spec.name}: {number:g} {_display(spec, unit_text)}'")
+        return converted
+    found = spec.candidates(number)
+    if not found:
+        raise UnitsError(f"{name} = {number:g} is not plausible in any unit of {spec.name} ({allowed}); check the value")
+    if len(found) > 1:
+        readings = " or ".join(_reading(spec, number, u) for u in found)
+        raise UnitsError(
+            f"{name} = {number:g} is ambiguous: {readings} are both possible; write the unit with the value, "
+            f"e.g. '{spec.name}: {number:g} {_display(spec, found[0])}'")
+    return number * spec.units[found[0]]
+
+
+_DISPLAY = {"mg/dl": "mg/dL", "g/dl": "g/dL", "g/l": "g/L", "µmol/l": "µmol/L", "umol/l": "µmol/L",
+            "μmol/l": "µmol/L", "micromol/l": "µmol/L", "/µl": "/µL", "/ul": "/µL", "/μl": "/µL"}
+
+
+def _display(spec: LabQuantity, unit: str) -> str:
+    key = _unit_key(unit)
+    if spec.name in ("platelets", "granulocytes"):
+        return "/µL" if spec.units.get(key, spec.units.get(unit, 1.0)) == 1e-3 else "×10^9/L"
+    return _DISPLAY.get(key, unit)
+
+
+def _reading(spec: LabQuantity, number: float, unit: str) -> str:
+    factor = spec.units.get(unit, spec.units.get(_unit_key(unit), 1.0))
+    shown = f"{number:g} {_display(spec, unit)}"
+    canonical = "×10^9/L" if spec.name in ("platelets", "granulocytes") else spec.unit
+    return shown if factor == 1.0 else f"{shown} ({_fmt(number * factor)} {canonical})"

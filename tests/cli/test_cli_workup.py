@@ -109,7 +109,7 @@ def test_80_columns_contraindicated_lists_every_fired_rule_and_verdict_first() -
     for rule_id in fired:
         assert rule_id in out.split(), rule_id
     assert "bilirubin_mg_dl = 3.1 mg/dL > 2 mg/dL" in out  # value vs threshold
-    assert "19 rules passed, 4 not applicable (--all to list them)" in out
+    assert "23 rules passed, 4 not applicable (--all to list them)" in out
     assert "Verdict" not in out.split("\n", 1)[1]  # said once, first
 
 
@@ -132,7 +132,7 @@ def test_all_lists_every_rule() -> None:
     out = "\n".join(lines)
     for heading in ("FIRED", "PASSED", "NOT APPLICABLE"):
         assert heading in [line.strip() for line in lines], heading
-    assert "19 rules passed, 4 not applicable" in out
+    assert "23 rules passed, 4 not applicable" in out
     assert "--all to list them" not in out
 
 
@@ -148,7 +148,7 @@ def test_eligible_is_short() -> None:
     assert code == 0
     assert lines[0] == "Verdict: ELIGIBLE — 0 contraindications, 0 cautions, 0 unknown"
     assert len(lines) < 20
-    assert "30 rules passed, 4 not applicable (--all to list them)" in lines
+    assert "34 rules passed, 4 not applicable (--all to list them)" in lines
 
 
 def test_field_typo_suggests_the_field(tmp_path: Path) -> None:
@@ -220,3 +220,23 @@ def test_json_values_eligible() -> None:
     res = doc["result"]
     assert res["eligibility"]["verdict"] == "eligible"
     assert res["scores"]["bsa_dubois_m2"] == pytest.approx(1.996, abs=1e-3)
+
+
+def test_mg_dl_bilirubin_in_the_umol_field_exits_2_with_a_hint(tmp_path: Path) -> None:
+    """Issue 8 item 8: 'bilirubin_umol_l: 3.1' (a mg/dL value) was accepted and the contraindication vanished."""
+    path = tmp_path / "p.yaml"
+    path.write_text("patient_id: X\nlabs:\n  bilirubin_umol_l: 3.1\n", encoding="utf-8")
+    result = runner.invoke(app, ["workup", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
+    assert "labs.bilirubin_umol_l" in result.output and "ambiguous" in result.output
+    assert "p.yaml" in result.output
+
+
+def test_bilirubin_with_its_unit_fires_the_contraindication(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("patient_id: X\nlabs:\n  bilirubin: 3.1 mg/dL\n  granulocytes: 1200/µL\n", encoding="utf-8")
+    result = runner.invoke(app, ["workup", str(path), "--json"])
+    doc = json.loads(result.stdout)
+    fired = {e["rule_id"] for e in doc["result"]["eligibility"]["evaluations"] if e["status"] == "fired"}
+    assert {"bilirubin_gt_2", "granulocytes_lt_1_5"} <= fired
+    assert result.exit_code == 1

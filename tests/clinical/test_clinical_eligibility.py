@@ -57,6 +57,10 @@ FIRING_CHANGES: dict[str, dict[str, Any]] = {
     "portal_vein_thrombosis_resin": {"liver.portal_vein_thrombosis": True},
     "portal_vein_thrombosis": {"liver.portal_vein_thrombosis": True},
     "pregnancy": {"history.pregnant": True},
+    "inr_ge_1_8": {"labs.inr": 1.8},
+    "platelets_lt_20": {"labs.platelets_10e9_l": 15.0},
+    "egfr_lt_30": {"labs.creatinine_mg_dl": 3.0},  # female, 60 y: CKD-EPI 2021 eGFR 17 mL/min/1.73 m²
+    "prior_sirt": {"history.prior_sirt": True, "history.prior_sirt_lung_doses_gy": [5.0]},
 }
 
 # For every rule: input path(s) whose removal makes the rule unknown on the complete patient. Compound rules
@@ -94,6 +98,10 @@ UNKNOWN_REMOVALS: dict[str, str | tuple[str, ...]] = {
     "capecitabine_within_2_months_resin": "history.capecitabine_within_2_months",
     "portal_vein_thrombosis_resin": "liver.portal_vein_thrombosis",
     "portal_vein_thrombosis": "liver.portal_vein_thrombosis",
+    "inr_ge_1_8": "labs.inr",
+    "platelets_lt_20": "labs.platelets_10e9_l",
+    "egfr_lt_30": "labs.creatinine_mg_dl",
+    "prior_sirt": "history.prior_sirt_lung_doses_gy",
     "pregnancy": "history.pregnant",
     "transaminases_gt_5_uln": "labs.alt_u_l",
 }

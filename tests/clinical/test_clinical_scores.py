@@ -221,3 +221,32 @@ def test_ecog_descriptions_complete() -> None:
 def test_ecog_refuses_out_of_range(bad: int) -> None:
     with pytest.raises(InputError, match="0–5"):
         ecog_description(bad)
+
+
+# --- eGFR, CKD-EPI 2021 (issue 8 item 8: creatinine in a cited rule) ----------------------------------
+
+
+@pytest.mark.parametrize(("creatinine", "age", "sex", "expected"), [
+    # Hand calculations from the published equation (Inker et al., NEJM 2021;385:1737, Table 2):
+    # female 50 y, 1.0 mg/dL: 142 × (1.0/0.7)^−1.2 × 0.9938^50 × 1.012 = 142 × 0.65181 × 0.73278 × 1.012
+    (1.0, 50, "female", 68.63),
+    # male 60 y, 1.2 mg/dL: 142 × (1.2/0.9)^−1.2 × 0.9938^60 = 142 × 0.70805 × 0.68855
+    (1.2, 60, "male", 69.23),
+    # female 40 y, 0.5 mg/dL (below κ): 142 × (0.5/0.7)^−0.241 × 0.9938^40 × 1.012
+    (0.5, 40, "female", 121.52),
+])
+def test_egfr_ckd_epi_2021_hand_calculations(creatinine: float, age: int, sex: str, expected: float) -> None:
+    from sirtkit.clinical.scores import egfr_ckd_epi_2021
+
+    assert egfr_ckd_epi_2021(creatinine, age, sex) == pytest.approx(expected, abs=0.01)  # type: ignore[arg-type]
+
+
+def test_egfr_refuses_children_and_bad_values() -> None:
+    from sirtkit.clinical.scores import egfr_ckd_epi_2021
+
+    with pytest.raises(InputError, match="adults"):
+        egfr_ckd_epi_2021(1.0, 12, "female")
+    with pytest.raises(UnitsError):
+        egfr_ckd_epi_2021(0.0, 50, "male")
+    with pytest.raises(InputError, match="female"):
+        egfr_ckd_epi_2021(1.0, 50, "other")  # type: ignore[arg-type]

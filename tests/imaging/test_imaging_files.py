@@ -135,3 +135,26 @@ def test_damaged_gzip_stream_in_nrrd_is_an_input_error(tmp_path: Path) -> None:
     bad.write_bytes(bytes(data))
     with pytest.raises(InputError, match=r"bad\.nrrd"):
         read_volume(bad)
+
+
+@pytest.mark.parametrize(("extra", "text"), [
+    ("data file: /dev/zero", "same folder"),          # found by the input fuzzer: read until memory ran out
+    ("data file: ../elsewhere.raw", "same folder"),
+    ("data file: LIST", "not supported"),
+])
+def test_nrrd_detached_data_must_be_a_file_beside_the_header(tmp_path: Path, extra: str, text: str) -> None:
+    source = write_volume(_small_volume(), tmp_path / "a.nrrd", compress=False)
+    data = source.read_bytes()
+    split = data.index(b"\n\n")
+    bad = tmp_path / "bad.nrrd"
+    bad.write_bytes(data[:split] + f"\n{extra}".encode() + data[split:])
+    with pytest.raises(InputError, match=rf"bad\.nrrd.*{text}"):
+        read_volume(bad)
+
+
+def test_nrrd_claiming_too_many_voxels_is_refused_before_reading(tmp_path: Path) -> None:
+    source = write_volume(_small_volume(), tmp_path / "a.nrrd", compress=False)
+    bad = tmp_path / "huge.nrrd"
+    bad.write_bytes(source.read_bytes().replace(b"sizes: 16 16 8", b"sizes: 100000 100000 8"))
+    with pytest.raises(InputError, match=r"huge\.nrrd: NRRD sizes"):
+        read_volume(bad)

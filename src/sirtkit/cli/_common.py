@@ -33,11 +33,12 @@ from sirtkit import __version__
 from sirtkit.errors import ConstraintViolation, InputError, MissingExtraError, SirtError
 from sirtkit.progress import ProgressCallback
 from sirtkit.serialize import to_jsonable
-from sirtkit.text import bounded, terminal_text
+from sirtkit.text import MAX_MESSAGE_CHARS, bounded, terminal_text
 from sirtkit.workflows._inputs import format_validation_error, read_yaml_mapping
 
 __all__ = [
     "EXIT_HARD_LIMIT",
+    "MAX_MESSAGE_CHARS",
     "build_from_options",
     "EXIT_INPUT",
     "EXIT_INTERNAL",

@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sirtkit._yaml import YamlRefused, load_yaml_text
 from sirtkit.clinical.patient import DeviceName, PatientWorkup
-from sirtkit.clinical.scores import albi, child_pugh
+from sirtkit.clinical.scores import albi, child_pugh, egfr_ckd_epi_2021
 from sirtkit.errors import InputError
 
 __all__ = [
@@ -98,8 +98,12 @@ VARIABLES: dict[str, Variable] = {
         Variable("creatinine_mg_dl", "number", "mg/dL", "labs.creatinine_mg_dl (or creatinine_umol_l)"),
         Variable("ast_x_uln", "number", "xULN", "labs.ast_u_l and labs.ast_uln_u_l"),
         Variable("alt_x_uln", "number", "xULN", "labs.alt_u_l and labs.alt_uln_u_l"),
-        Variable("granulocytes_10e9_l", "number", "10^9/L", "labs.granulocytes_10e9_l"),
-        Variable("platelets_10e9_l", "number", "10^9/L", "labs.platelets_10e9_l"),
+        Variable("granulocytes_10e9_l", "number", "10^9/L", "labs.granulocytes_10e9_l (or labs.granulocytes with its unit)"),
+        Variable("platelets_10e9_l", "number", "10^9/L", "labs.platelets_10e9_l (or labs.platelets with its unit)"),
+        Variable(
+            "egfr_ml_min_1_73m2", "number", "mL/min/1.73m2",
+            "labs.creatinine_mg_dl (or labs.creatinine with its unit), age_years and sex (female/male): CKD-EPI 2021",
+        ),
         Variable("ecog", "number", "grade", "ecog"),
         Variable("encephalopathy_grade", "number", "grade", "liver.encephalopathy_grade"),
         Variable("tumour_burden_fraction", "number", "fraction", "liver.tumour_burden_fraction"),
@@ -125,8 +129,10 @@ VARIABLES: dict[str, Variable] = {
         Variable("bilioenteric_anastomosis", "boolean", None, "history.bilioenteric_anastomosis"),
         Variable("prior_biliary_intervention", "boolean", None, "history.prior_biliary_intervention"),
         Variable("prior_sphincterotomy", "boolean", None, "history.prior_sphincterotomy"),
-        Variable("prior_prrt", "boolean", None, "history.prior_prrt"),
-        Variable("prior_liver_ebrt", "boolean", None, "history.prior_liver_ebrt"),
+        Variable("prior_prrt", "boolean", None, "history.prior_prrt (or history.prior_liver_irradiation)"),
+        Variable("prior_sirt", "boolean", None, "history.prior_sirt (or history.prior_liver_irradiation)"),
+        Variable("prior_liver_ebrt", "boolean", None,
+                 "history.prior_liver_ebrt (or history.prior_liver_irradiation)"),
         Variable("capecitabine_within_2_months", "boolean", None, "history.capecitabine_within_2_months"),
         Variable("pregnant", "boolean", None, "history.pregnant (False when sex is 'male')"),
         Variable("pulmonary_insufficiency", "boolean", None, "history.pulmonary_insufficiency"),
@@ -282,7 +288,7 @@ def patient_facts(patient: PatientWorkup) -> dict[str, Fact]:
     """Every :data:`VARIABLES` entry read from ``patient`` (``None`` = unknown).
 
     Derived values: Child-Pugh class and ALBI grade (None unless every input is known),
-    AST/ALT × ULN, cumulative lung dose (planned + previous SIRT; unknown unless both are known, ``[]``
+    AST/ALT × ULN, eGFR by CKD-EPI 2021 (adults with sex female or male; unknown otherwise), cumulative lung dose (planned + previous SIRT; unknown unless both are known, ``[]``
     meaning no previous SIRT), pregnancy (False for sex ``"male"``).
     """
     labs, liver, hist, maa = patient.labs, patient.liver, patient.history, patient.maa
@@ -302,6 +308,13 @@ def patient_facts(patient: PatientWorkup) -> dict[str, Fact]:
     if maa.planned_lung_dose_gy is not None and hist.prior_sirt_lung_doses_gy is not None:
         cumulative = maa.planned_lung_dose_gy + math.fsum(hist.prior_sirt_lung_doses_gy)
     pregnant = False if patient.sex == "male" else hist.pregnant
+    egfr: float | None = None
+    if (
+        labs.creatinine_mg_dl is not None and labs.creatinine_mg_dl > 0 and patient.age_years is not None
+        and patient.age_years >= 18 and patient.sex in ("female", "male")
+    ):
+        egfr = egfr_ckd_epi_2021(labs.creatinine_mg_dl, patient.age_years,
+                                 "female" if patient.sex == "female" else "male")
     facts: dict[str, Fact] = {
         "bilirubin_mg_dl": labs.bilirubin_mg_dl,
         "albumin_g_dl": labs.albumin_g_dl,
@@ -311,6 +324,7 @@ def patient_facts(patient: PatientWorkup) -> dict[str, Fact]:
         "alt_x_uln": labs.alt_x_uln,
         "granulocytes_10e9_l": labs.granulocytes_10e9_l,
         "platelets_10e9_l": labs.platelets_10e9_l,
+        "egfr_ml_min_1_73m2": egfr,
         "ecog": patient.ecog,
         "encephalopathy_grade": liver.encephalopathy_grade,
         "tumour_burden_fraction": liver.tumour_burden_fraction,
@@ -327,6 +341,7 @@ def patient_facts(patient: PatientWorkup) -> dict[str, Fact]:
         "prior_biliary_intervention": hist.prior_biliary_intervention,
         "prior_sphincterotomy": hist.prior_sphincterotomy,
         "prior_prrt": hist.prior_prrt,
+        "prior_sirt": hist.prior_sirt,
         "prior_liver_ebrt": hist.prior_liver_ebrt,
         "capecitabine_within_2_months": hist.capecitabine_within_2_months,
         "pregnant": pregnant,

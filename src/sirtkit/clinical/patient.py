@@ -1,22 +1,24 @@
 """The work-up input model: one NELM patient being considered for SIRT (pydantic v2, strict fields).
 
-Every field is optional except ``patient_id``: a missing value is *unknown*, never "normal". The
-eligibility engine reports rules whose data are missing as ``unknown``. Laboratory values may be given
-in either of two units (``bilirubin_mg_dl`` or ``bilirubin_umol_l``, ``albumin_g_dl`` or ``albumin_g_l``,
-``creatinine_mg_dl`` or ``creatinine_umol_l``); the other unit is filled in after validation, and values
-that look like the other unit are refused with a hint.
+Every field is optional except ``patient_id``: a missing value is *unknown*, never "normal". Laboratory
+values carry their unit, either written with the value (``bilirubin: 3.1 mg/dL``) or in a field named after
+it (``bilirubin_mg_dl``, ``bilirubin_umol_l``, ...); the other unit is filled in after validation. Bare
+numbers that are plausible in two units, and values that look like the other unit, are refused with a
+hint (see ``_UNIT_FIELDS`` and :func:`sirtkit.units.parse_lab_value`).
 
 Examples
 --------
 >>> p = PatientWorkup.model_validate(
-...     {"patient_id": "P1", "labs": {"bilirubin_umol_l": 17.1, "albumin_g_l": 40}})
->>> p.labs.bilirubin_mg_dl, p.labs.albumin_g_dl
-(1.0, 4.0)
+...     {"patient_id": "P1", "labs": {"bilirubin": "17.1 µmol/L", "albumin_g_l": 40, "granulocytes": "1200/µL"}})
+>>> p.labs.bilirubin_mg_dl, p.labs.albumin_g_dl, p.labs.granulocytes_10e9_l
+(1.0, 4.0, 1.2)
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import typing
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -27,6 +29,8 @@ from sirtkit.units import (
     ALBUMIN_G_L_PER_G_DL,
     BILIRUBIN_UMOL_L_PER_MG_DL,
     CREATININE_UMOL_L_PER_MG_DL,
+    LAB_QUANTITIES,
+    parse_lab_value,
     require_fraction,
 )
 
@@ -39,30 +43,82 @@ __all__ = [
     "LiverStatus",
     "MaaFindings",
     "PatientWorkup",
+    "PriorLiverIrradiation",
 ]
 
 DeviceName = Literal["glass", "resin", "holmium"]
 ExtrahepaticDisease = Literal["none", "limited", "disseminated"]
 
-# Plausibility ranges used to catch unit mix-ups (not clinical thresholds). A value outside the range of
-# its unit but inside the range of the other unit is refused with a "looks like <other unit>" hint.
-# Bilirubin: ≤ 50 mg/dL (≈ 855 µmol/L) covers the most severe jaundice seen clinically.
-_BILIRUBIN_MG_DL_MAX = 50.0
-# Albumin: serum albumin lies in 0.5–7 g/dL (5–70 g/L) in living patients.
-_ALBUMIN_G_DL_RANGE = (0.5, 7.0)
-# Creatinine: ≤ 25 mg/dL (≈ 2200 µmol/L); above that the value is almost certainly µmol/L.
-_CREATININE_MG_DL_MAX = 25.0
-_INR_MAX = 20.0
-# Lower plausibility limits in SI units: total bilirubin below 2 µmol/L (0.12 mg/dL) is under the
-# detection limit of routine assays (reference range ≈ 3–21 µmol/L), and creatinine below 15 µmol/L
-# (0.17 mg/dL) is not seen in adults (reference range ≈ 45–110 µmol/L); such SI values are almost surely
-# mg/dL typed into the µmol/L field — a mix-up that silently removes contraindications.
-_BILIRUBIN_UMOL_L_MIN = 2.0
-_CREATININE_UMOL_L_MIN = 15.0
-# Relative tolerance when both units of one laboratory value are given.
+# Laboratory units (issue 8 item 8). Each analyte may be given ONE way:
+# - with its unit, in the analyte's own field: ``bilirubin: 3.1 mg/dL``, ``platelets: 150000/µL``
+#   (sirtkit.units.parse_lab_value; a bare number there is accepted only where it is plausible in exactly
+#   one unit of the analyte, and refused as ambiguous otherwise);
+# - as a number in a field whose name carries the unit (``bilirubin_mg_dl``, ``bilirubin_umol_l``, ...).
+#   A number in such a field is still a bare number to whoever typed it. Where misreading it in the other
+#   unit would *hide* a contraindication — a mg/dL bilirubin or creatinine typed into the µmol/L field
+#   (3.1 mg/dL read as 3.1 µmol/L = 0.18 mg/dL), a per-µL count typed into the 10⁹/L field — a value that is
+#   plausible in both units is refused with a hint to write the unit with the value. In the other direction
+#   (µmol/L typed into mg/dL) the misreading raises a flag the team sees, and implausible values are refused.
+# Relative tolerance when one laboratory value is given twice (two units).
 _UNIT_PAIR_REL_TOL = 0.02
+# field name → (analyte, unit the name declares, refuse values plausible in another unit of the analyte)
+_UNIT_FIELDS: dict[str, tuple[str, str, bool]] = {
+    "bilirubin_mg_dl": ("bilirubin", "mg/dL", False),
+    "bilirubin_umol_l": ("bilirubin", "µmol/L", True),
+    "albumin_g_dl": ("albumin", "g/dL", False),
+    "albumin_g_l": ("albumin", "g/L", False),
+    "creatinine_mg_dl": ("creatinine", "mg/dL", False),
+    "creatinine_umol_l": ("creatinine", "µmol/L", True),
+    "platelets_10e9_l": ("platelets", "10^9/L", True),
+    "granulocytes_10e9_l": ("granulocytes", "10^9/L", True),
+}
+# analyte → (field in the stored unit, field in the second unit, factor stored → second); None: one unit.
+_STORED: dict[str, tuple[str, str | None, float]] = {
+    "bilirubin": ("bilirubin_mg_dl", "bilirubin_umol_l", BILIRUBIN_UMOL_L_PER_MG_DL),
+    "albumin": ("albumin_g_dl", "albumin_g_l", ALBUMIN_G_L_PER_G_DL),
+    "creatinine": ("creatinine_mg_dl", "creatinine_umol_l", CREATININE_UMOL_L_PER_MG_DL),
+    "platelets": ("platelets_10e9_l", None, 1.0),
+    "granulocytes": ("granulocytes_10e9_l", None, 1.0),
+}
+_INR_MAX = 20.0
 
 _MODEL_CONFIG = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _accepts_bool(annotation: object) -> bool:
+    """True if ``annotation`` (or an item type of a list in it) admits bool at the place a value sits."""
+    return annotation is bool or any(_accepts_bool(a) for a in typing.get_args(annotation)
+                                     if typing.get_origin(a) is not list)
+
+
+def _item_accepts_bool(annotation: object) -> bool:
+    lists = [a for a in (annotation, *typing.get_args(annotation)) if typing.get_origin(a) is list]
+    return any(_accepts_bool(typing.get_args(a)[0]) for a in lists if typing.get_args(a))
+
+
+class _InputModel(BaseModel):
+    """Base of the work-up models: true/false is never read as a number.
+
+    pydantic's lax mode turns ``true`` into 1 for numeric fields, so ``ecog: yes`` (YAML 1.1 reads ``yes``
+    as true) became ECOG 1 and ``lung_shunt_fraction: true`` a shunt of 100 % (found by the input fuzzer).
+    """
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, value: object, info: ValidationInfo) -> object:
+        if info.field_name is None:
+            return value
+        annotation = cls.model_fields[info.field_name].annotation
+        items = value if isinstance(value, list) else []
+        if (isinstance(value, bool) and not _accepts_bool(annotation)) or (
+            any(isinstance(v, bool) for v in items) and not _item_accepts_bool(annotation)
+        ):
+            raise UnitsError(f"{info.field_name} = {value!r}: give a number, not true/false "
+                             "(YAML reads yes/no/on/off as true/false)")
+        return value
+
+
+LabValue = float | str | None
 
 
 def _finite_nonnegative(value: float | None, name: str, unit: str) -> float | None:
@@ -73,11 +129,17 @@ def _finite_nonnegative(value: float | None, name: str, unit: str) -> float | No
     return value
 
 
-class Labs(BaseModel):
-    """Laboratory values; give each in ONE of its units (the other is derived)."""
+class Labs(_InputModel):
+    """Laboratory values: give each analyte once, with its unit (``bilirubin: 3.1 mg/dL``) or in a field
+    named after its unit (``bilirubin_mg_dl: 3.1``); the other units are derived."""
 
     model_config = _MODEL_CONFIG
 
+    bilirubin: LabValue = Field(default=None, description="Total bilirubin with its unit: '3.1 mg/dL' or '53 µmol/L'")
+    albumin: LabValue = Field(default=None, description="Serum albumin with its unit: '3.9 g/dL' or '39 g/L'")
+    creatinine: LabValue = Field(default=None, description="Serum creatinine with its unit: '0.9 mg/dL' or '80 µmol/L'")
+    platelets: LabValue = Field(default=None, description="Platelets with their unit: '245 x10^9/L' or '245000/µL'")
+    granulocytes: LabValue = Field(default=None, description="Granulocytes with their unit: '4.1 x10^9/L' or '4100/µL'")
     bilirubin_mg_dl: float | None = Field(default=None, description="Total bilirubin, mg/dL")
     bilirubin_umol_l: float | None = Field(default=None, description="Total bilirubin, µmol/L")
     albumin_g_dl: float | None = Field(default=None, description="Serum albumin, g/dL")
@@ -95,88 +157,28 @@ class Labs(BaseModel):
     chromogranin_a_ug_l: float | None = Field(default=None, description="Chromogranin A, µg/L (= ng/mL)")
     urine_5hiaa_mg_24h: float | None = Field(default=None, description="Urinary 5-HIAA, mg/24 h")
 
-    @field_validator(
-        "ast_u_l", "alt_u_l", "platelets_10e9_l", "granulocytes_10e9_l", "chromogranin_a_ug_l",
-        "urine_5hiaa_mg_24h",
-    )
+    @field_validator("ast_u_l", "alt_u_l", "chromogranin_a_ug_l", "urine_5hiaa_mg_24h")
     @classmethod
     def _nonnegative(cls, value: float | None, info: ValidationInfo) -> float | None:
         return _finite_nonnegative(value, info.field_name or "value", "")
 
-    @field_validator("bilirubin_mg_dl")
+    @field_validator(*_UNIT_FIELDS)
     @classmethod
-    def _bilirubin_mg_dl(cls, value: float | None) -> float | None:
-        _finite_nonnegative(value, "bilirubin_mg_dl", "mg/dL")
-        if value is not None and value > _BILIRUBIN_MG_DL_MAX:
-            raise UnitsError(
-                f"bilirubin_mg_dl = {value:g} mg/dL is implausibly high; it looks like µmol/L: "
-                f"give it as bilirubin_umol_l: {value:g}"
-            )
+    def _unit_named(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None:
+            return None
+        name = info.field_name or "value"
+        analyte, unit, refuse_ambiguous = _UNIT_FIELDS[name]
+        # Plausible in the declared unit (with a "looks like <other unit>" hint), and — where misreading
+        # would hide a contraindication — not plausible in another unit as well.
+        parse_lab_value(value, analyte, field=name, declared_unit=unit, refuse_ambiguous=refuse_ambiguous)
         return value
 
-    @field_validator("bilirubin_umol_l")
+    @field_validator("bilirubin", "albumin", "creatinine", "platelets", "granulocytes")
     @classmethod
-    def _bilirubin_umol_l(cls, value: float | None) -> float | None:
-        _finite_nonnegative(value, "bilirubin_umol_l", "µmol/L")
-        if value is not None and value > _BILIRUBIN_MG_DL_MAX * BILIRUBIN_UMOL_L_PER_MG_DL:
-            raise UnitsError(f"bilirubin_umol_l = {value:g} µmol/L is implausibly high; check the value")
-        if value is not None and value < _BILIRUBIN_UMOL_L_MIN:
-            raise UnitsError(
-                f"bilirubin_umol_l = {value:g} µmol/L is below any measurable bilirubin "
-                f"(< {_BILIRUBIN_UMOL_L_MIN:g} µmol/L); it looks like mg/dL: give it as bilirubin_mg_dl: {value:g}"
-            )
-        return value
-
-    @field_validator("albumin_g_dl")
-    @classmethod
-    def _albumin_g_dl(cls, value: float | None) -> float | None:
-        _finite_nonnegative(value, "albumin_g_dl", "g/dL")
-        low, high = _ALBUMIN_G_DL_RANGE
-        if value is not None and not low <= value <= high:
-            hint = (
-                f" It looks like g/L: give it as albumin_g_l: {value:g}"
-                if low * ALBUMIN_G_L_PER_G_DL <= value <= high * ALBUMIN_G_L_PER_G_DL
-                else ""
-            )
-            raise UnitsError(f"albumin_g_dl = {value:g} g/dL is outside the plausible {low:g}–{high:g} g/dL.{hint}")
-        return value
-
-    @field_validator("albumin_g_l")
-    @classmethod
-    def _albumin_g_l(cls, value: float | None) -> float | None:
-        _finite_nonnegative(value, "albumin_g_l", "g/L")
-        low, high = (x * ALBUMIN_G_L_PER_G_DL for x in _ALBUMIN_G_DL_RANGE)
-        if value is not None and not low <= value <= high:
-            hint = (
-                f" It looks like g/dL: give it as albumin_g_dl: {value:g}"
-                if _ALBUMIN_G_DL_RANGE[0] <= value <= _ALBUMIN_G_DL_RANGE[1]
-                else ""
-            )
-            raise UnitsError(f"albumin_g_l = {value:g} g/L is outside the plausible {low:g}–{high:g} g/L.{hint}")
-        return value
-
-    @field_validator("creatinine_mg_dl")
-    @classmethod
-    def _creatinine_mg_dl(cls, value: float | None) -> float | None:
-        _finite_nonnegative(value, "creatinine_mg_dl", "mg/dL")
-        if value is not None and value > _CREATININE_MG_DL_MAX:
-            raise UnitsError(
-                f"creatinine_mg_dl = {value:g} mg/dL is implausibly high; it looks like µmol/L: "
-                f"give it as creatinine_umol_l: {value:g}"
-            )
-        return value
-
-    @field_validator("creatinine_umol_l")
-    @classmethod
-    def _creatinine_umol_l(cls, value: float | None) -> float | None:
-        _finite_nonnegative(value, "creatinine_umol_l", "µmol/L")
-        if value is not None and value > _CREATININE_MG_DL_MAX * CREATININE_UMOL_L_PER_MG_DL:
-            raise UnitsError(f"creatinine_umol_l = {value:g} µmol/L is implausibly high; check the value")
-        if value is not None and value < _CREATININE_UMOL_L_MIN:
-            raise UnitsError(
-                f"creatinine_umol_l = {value:g} µmol/L is below any adult creatinine "
-                f"(< {_CREATININE_UMOL_L_MIN:g} µmol/L); it looks like mg/dL: give it as creatinine_mg_dl: {value:g}"
-            )
+    def _with_unit(cls, value: LabValue, info: ValidationInfo) -> LabValue:
+        if value is not None:
+            parse_lab_value(value, info.field_name or "value")
         return value
 
     @field_validator("inr")
@@ -187,23 +189,29 @@ class Labs(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _fill_unit_pairs(self) -> Labs:
-        pairs = (
-            ("bilirubin_mg_dl", "bilirubin_umol_l", BILIRUBIN_UMOL_L_PER_MG_DL),
-            ("albumin_g_dl", "albumin_g_l", ALBUMIN_G_L_PER_G_DL),
-            ("creatinine_mg_dl", "creatinine_umol_l", CREATININE_UMOL_L_PER_MG_DL),
-        )
-        for conventional, si, factor in pairs:
-            a, b = getattr(self, conventional), getattr(self, si)
-            if a is not None and b is not None:
-                if not math.isclose(a * factor, b, rel_tol=_UNIT_PAIR_REL_TOL, abs_tol=1e-9):
+    def _fill_units(self) -> Labs:
+        for analyte, (stored, second, factor) in _STORED.items():
+            given: list[tuple[str, float]] = []  # (field, value in the stored unit)
+            raw = getattr(self, analyte)
+            if raw is not None:
+                given.append((analyte, parse_lab_value(raw, analyte)))
+            for name in (stored, second):
+                if name is not None and getattr(self, name) is not None:
+                    value = getattr(self, name)
+                    given.append((name, value if name == stored else value / factor))
+            if not given:
+                continue
+            first_name, first = given[0]
+            for name, value in given[1:]:
+                if not math.isclose(value, first, rel_tol=_UNIT_PAIR_REL_TOL, abs_tol=1e-9):
                     raise UnitsError(
-                        f"{conventional} = {a:g} and {si} = {b:g} disagree (factor {factor:g}): give only one"
+                        f"{first_name} and {name} disagree ({_fmt3(first)} vs {_fmt3(value)} in "
+                        f"{LAB_QUANTITIES[analyte].unit}): give {analyte} once"
                     )
-            elif a is not None:
-                object.__setattr__(self, si, a * factor)
-            elif b is not None:
-                object.__setattr__(self, conventional, b / factor)
+            object.__setattr__(self, stored, first)
+            if second is not None:
+                object.__setattr__(self, second, first * factor)
+            object.__setattr__(self, analyte, None)  # stored once, in the unit-named fields
         return self
 
     @property
@@ -221,7 +229,11 @@ class Labs(BaseModel):
         return self.alt_u_l / self.alt_uln_u_l
 
 
-class LiverStatus(BaseModel):
+def _fmt3(value: float) -> str:
+    return f"{value:.3g}"
+
+
+class LiverStatus(_InputModel):
     """Liver function (clinical) and tumour burden."""
 
     model_config = _MODEL_CONFIG
@@ -243,7 +255,7 @@ class LiverStatus(BaseModel):
         return None if value is None else require_fraction(value, "tumour_burden_fraction")
 
 
-class Disease(BaseModel):
+class Disease(_InputModel):
     """Tumour characteristics (descriptive; used by the cohort module as covariates)."""
 
     model_config = _MODEL_CONFIG
@@ -255,15 +267,58 @@ class Disease(BaseModel):
     )
 
 
-class History(BaseModel):
-    """Prior treatments and conditions relevant to SIRT risk."""
+IrradiationKind = Literal["sirt", "prrt", "ebrt"]
+
+
+class PriorLiverIrradiation(_InputModel):
+    """One earlier course of radiation that reached the liver (issue 8 item 8).
+
+    ``kind``: ``sirt`` (Y-90 or Ho-166 radioembolization), ``prrt`` (peptide receptor radionuclide therapy,
+    e.g. Lu-177 DOTATATE, which irradiates the whole liver), ``ebrt`` (external-beam radiotherapy or SBRT
+    with the liver in the field). Everything but the kind is optional: give what the records say.
+    """
+
+    model_config = _MODEL_CONFIG
+
+    kind: IrradiationKind
+    date: dt.date | None = Field(default=None, description="Date of the (last) treatment")
+    agent: str | None = Field(default=None, description="e.g. 'Lu-177 DOTATATE', 'Y-90 resin', 'SBRT'")
+    cycles: int | None = Field(default=None, ge=1, le=20, description="PRRT cycles")
+    activity_gbq: float | None = Field(default=None, description="Total administered activity, GBq")
+    whole_liver: bool | None = Field(default=None, description="SIRT/EBRT: the whole liver was treated")
+    normal_liver_dose_gy: float | None = Field(default=None, description="Mean absorbed dose to the non-tumoural liver, Gy")
+    lung_dose_gy: float | None = Field(default=None, description="SIRT: lung absorbed dose of that session, Gy")
+
+    @field_validator("activity_gbq", "normal_liver_dose_gy", "lung_dose_gy")
+    @classmethod
+    def _finite(cls, value: float | None, info: ValidationInfo) -> float | None:
+        return _finite_nonnegative(value, info.field_name or "value", "")
+
+    @model_validator(mode="after")
+    def _lung_dose_is_sirt(self) -> PriorLiverIrradiation:
+        if self.lung_dose_gy is not None and self.kind != "sirt":
+            raise UnitsError(f"lung_dose_gy is given for a {self.kind} course; it belongs to SIRT sessions")
+        return self
+
+
+class History(_InputModel):
+    """Prior treatments and conditions relevant to SIRT risk.
+
+    Prior liver irradiation is best given as the list ``prior_liver_irradiation`` (``[]`` = none); the flags
+    ``prior_prrt``, ``prior_sirt``, ``prior_liver_ebrt`` and the list ``prior_sirt_lung_doses_gy`` are then
+    derived from it (and must agree with it when given too).
+    """
 
     model_config = _MODEL_CONFIG
 
     bilioenteric_anastomosis: bool | None = Field(default=None, description="e.g. Whipple, hepaticojejunostomy")
     prior_biliary_intervention: bool | None = Field(default=None, description="Biliary stent or drain")
     prior_sphincterotomy: bool | None = Field(default=None, description="Endoscopic sphincterotomy")
+    prior_liver_irradiation: list[PriorLiverIrradiation] | None = Field(
+        default=None, description="Earlier SIRT, PRRT or EBRT courses that reached the liver ([] = none)"
+    )
     prior_prrt: bool | None = Field(default=None, description="Peptide receptor radionuclide therapy (e.g. Lu-177)")
+    prior_sirt: bool | None = Field(default=None, description="Earlier radioembolization (SIRT) of the liver")
     prior_liver_ebrt: bool | None = Field(default=None, description="External-beam radiotherapy to the liver")
     prior_sirt_lung_doses_gy: list[float] | None = Field(
         default=None, description="Lung doses of previous SIRT sessions, Gy ([] = no previous SIRT)"
@@ -281,8 +336,48 @@ class History(BaseModel):
                     raise UnitsError(f"prior_sirt_lung_doses_gy contains {dose!r}: each dose must be ≥ 0 Gy")
         return value
 
+    @model_validator(mode="after")
+    def _derive_from_courses(self) -> History:
+        courses = self.prior_liver_irradiation
+        doses = self.prior_sirt_lung_doses_gy
+        if doses is not None and self.prior_sirt is not None and self.prior_sirt != bool(doses):
+            raise UnitsError(
+                f"prior_sirt is {str(self.prior_sirt).lower()} but prior_sirt_lung_doses_gy "
+                f"{'lists earlier SIRT sessions' if doses else 'is [] (no earlier SIRT)'}: make them agree"
+            )
+        if self.prior_sirt is None and self.prior_sirt_lung_doses_gy is not None:
+            object.__setattr__(self, "prior_sirt", bool(self.prior_sirt_lung_doses_gy))
+        if courses is None:
+            return self
+        kinds = {c.kind for c in courses}
+        for kind, flag in (("prrt", "prior_prrt"), ("sirt", "prior_sirt"), ("ebrt", "prior_liver_ebrt")):
+            stated = getattr(self, flag)
+            if stated is not None and stated != (kind in kinds):
+                raise UnitsError(
+                    f"{flag} is {str(stated).lower()} but prior_liver_irradiation "
+                    f"{'lists' if kind in kinds else 'has no'} a {kind} course: give one or make them agree"
+                )
+            object.__setattr__(self, flag, kind in kinds)
+        sirt = [c for c in courses if c.kind == "sirt"]
+        if self.prior_sirt_lung_doses_gy is None and all(c.lung_dose_gy is not None for c in sirt):
+            object.__setattr__(self, "prior_sirt_lung_doses_gy", [float(c.lung_dose_gy or 0.0) for c in sirt])
+        elif self.prior_sirt_lung_doses_gy is not None and len(self.prior_sirt_lung_doses_gy) != len(sirt):
+            raise UnitsError(
+                f"prior_sirt_lung_doses_gy has {len(self.prior_sirt_lung_doses_gy)} dose(s) but "
+                f"prior_liver_irradiation lists {len(sirt)} SIRT course(s): give the lung doses in the courses"
+            )
+        return self
 
-class MaaFindings(BaseModel):
+    @property
+    def prior_liver_irradiation_any(self) -> bool | None:
+        """True if any earlier SIRT, PRRT or liver EBRT is known, False if none, None if unknown."""
+        flags = (self.prior_sirt, self.prior_prrt, self.prior_liver_ebrt)
+        if any(f is True for f in flags):
+            return True
+        return False if all(f is False for f in flags) else None
+
+
+class MaaFindings(_InputModel):
     """Results of the Tc-99m-MAA (or Ho-166 scout) work-up."""
 
     model_config = _MODEL_CONFIG
@@ -299,7 +394,7 @@ class MaaFindings(BaseModel):
         return None if value is None else require_fraction(value, "lung_shunt_fraction")
 
 
-class PatientWorkup(BaseModel):
+class PatientWorkup(_InputModel):
     """A patient considered for SIRT of neuroendocrine liver metastases."""
 
     model_config = _MODEL_CONFIG

@@ -32,6 +32,7 @@ __all__ = [
     "DUBOIS_COEFFICIENT",
     "DUBOIS_HEIGHT_EXPONENT",
     "DUBOIS_WEIGHT_EXPONENT",
+    "CKD_EPI_2021",
     "ECOG_DESCRIPTIONS",
     "HEIGHT_CM_RANGE",
     "MOSTELLER_DIVISOR",
@@ -49,6 +50,7 @@ __all__ = [
     "body_surface_area_m2",
     "child_pugh",
     "ecog_description",
+    "egfr_ckd_epi_2021",
     "meld_score",
 ]
 
@@ -429,3 +431,51 @@ def ecog_description(ecog: int) -> str:
     if isinstance(ecog, bool) or ecog not in ECOG_DESCRIPTIONS:
         raise InputError(f"ecog = {ecog!r}: give the ECOG performance status as an integer 0–5")
     return ECOG_DESCRIPTIONS[ecog]
+
+
+# CKD-EPI 2021 creatinine equation, refit without the race coefficient (Inker LA et al., N Engl J Med
+# 2021;385:1737-1749, Table 2): eGFR = 142 × min(Scr/κ, 1)^α × max(Scr/κ, 1)^−1.200 × 0.9938^age
+# × 1.012 [female]; κ = 0.7 (female) / 0.9 (male) mg/dL, α = −0.241 (female) / −0.302 (male);
+# mL/min/1.73 m², adults (≥ 18 years), serum creatinine in mg/dL (IDMS-traceable assay).
+CKD_EPI_2021: dict[str, dict[str, float]] = {
+    "female": {"kappa": 0.7, "alpha": -0.241, "sex_factor": 1.012},
+    "male": {"kappa": 0.9, "alpha": -0.302, "sex_factor": 1.0},
+}
+_CKD_EPI_2021_COEFFICIENT = 142.0
+_CKD_EPI_2021_HIGH_EXPONENT = -1.200
+_CKD_EPI_2021_AGE_BASE = 0.9938
+_CKD_EPI_ADULT_AGE_YEARS = 18
+
+
+def egfr_ckd_epi_2021(creatinine_mg_dl: float, age_years: float, sex: Literal["female", "male"]) -> float:
+    """Estimated glomerular filtration rate (mL/min/1.73 m²), CKD-EPI 2021 creatinine equation.
+
+    Used for the contrast-medium (angiography) kidney-risk rule of the work-up.
+
+    Raises
+    ------
+    UnitsError
+        Creatinine not positive and finite.
+    InputError
+        Age under 18 years (the equation is for adults) or a sex other than female/male.
+
+    Examples
+    --------
+    >>> round(egfr_ckd_epi_2021(1.0, 50, "female"), 1)  # hand calculation in the test module
+    68.6
+    """
+    if not math.isfinite(creatinine_mg_dl) or creatinine_mg_dl <= 0.0:
+        raise UnitsError(f"creatinine_mg_dl = {creatinine_mg_dl!r} mg/dL must be > 0 for the eGFR")
+    if not math.isfinite(age_years) or age_years < _CKD_EPI_ADULT_AGE_YEARS:
+        raise InputError(f"age {age_years!r} years: CKD-EPI 2021 is defined for adults (≥ 18 years)")
+    if sex not in CKD_EPI_2021:
+        raise InputError(f"sex {sex!r}: CKD-EPI 2021 needs 'female' or 'male'")
+    c = CKD_EPI_2021[sex]
+    ratio = creatinine_mg_dl / c["kappa"]
+    return (
+        _CKD_EPI_2021_COEFFICIENT
+        * min(ratio, 1.0) ** c["alpha"]
+        * max(ratio, 1.0) ** _CKD_EPI_2021_HIGH_EXPONENT
+        * _CKD_EPI_2021_AGE_BASE**age_years
+        * c["sex_factor"]
+    )

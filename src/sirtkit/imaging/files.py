@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import logging
+import math
 import struct
 import zlib
 from collections.abc import Callable
@@ -37,7 +38,8 @@ from sirtkit._files import atomic_write as _atomic_write
 from sirtkit.errors import GeometryError, InputError
 from sirtkit.imaging.volume import Volume
 
-__all__ = ["CORRUPT_FILE_ERRORS", "NRRD_SPACE_TO_LPS", "atomic_write", "read_volume", "write_volume"]
+__all__ = ["CORRUPT_FILE_ERRORS", "NRRD_SPACE_TO_LPS", "atomic_write", "check_plausible_grid", "read_nrrd_checked",
+           "read_volume", "write_volume"]
 
 # What the decoders raise for a truncated or corrupt file (gzip stream cut short: EOFError; damaged
 # deflate data: zlib.error; short header: struct.error; short data: OSError/ValueError). Readers turn
@@ -57,6 +59,15 @@ NRRD_SPACE_TO_LPS: dict[str, tuple[float, float, float]] = {
     "left-anterior-superior": (1.0, -1.0, 1.0),
     "las": (1.0, -1.0, 1.0),
 }
+
+# Plausibility of a grid read from NRRD/NIfTI headers (not clinical thresholds): a voxel wider than 1 m
+# cannot image a patient, and an origin 100 m from the scanner's isocentre is a damaged header (a flipped
+# byte in a float32 turns 20 mm into 1e37 mm). Such files are refused, naming the file.
+MAX_PLAUSIBLE_SPACING_MM = 1000.0
+MAX_PLAUSIBLE_ORIGIN_MM = 100_000.0
+# Largest image read (voxels): 2⁳¹, eight times a 1024×1024×256 CT; a header claiming more is damaged, and
+# reading it would exhaust memory before failing.
+MAX_VOXELS = 2**31
 
 # Header keys sirtkit writes into NRRD files so that quantity and unit survive a round trip.
 _NRRD_QUANTITY_KEY = "sirtkit_quantity"
@@ -118,25 +129,75 @@ def nrrd_geometry(header: dict[str, Any], path: Path) -> tuple[np.ndarray, list[
     return affine, non_spatial
 
 
-def _read_nrrd(path: Path, quantity: str | None, unit: str | None) -> Volume:
+def read_nrrd_checked(path: Path, what: str = "NRRD file") -> tuple[np.ndarray, dict[str, Any]]:
+    """``nrrd.read`` (C order) after checking the header: the voxel count is bounded, and a detached
+    ``data file`` must be a regular file beside the header (never a device such as /dev/zero, a pipe, or a
+    file elsewhere on the system). Every failure is an InputError naming the file."""
     try:
-        data, header = nrrd.read(str(path), index_order="C")
-    except (nrrd.NRRDError, *CORRUPT_FILE_ERRORS) as err:  # empty file: StopIteration
-        raise InputError(f"{path}: cannot read NRRD file ({str(err) or 'empty file, or it ends early'}); check that it is complete and uncorrupted") from err
+        with path.open("rb") as fh:
+            header = nrrd.read_header(fh)
+        sizes = [int(n) for n in np.atleast_1d(header.get("sizes", []))]
+        if not sizes or any(n < 1 for n in sizes) or math.prod(sizes) > MAX_VOXELS:
+            raise InputError(f"{path}: NRRD sizes {sizes} are not a plausible image (1 to {MAX_VOXELS} voxels)")
+        data_file = header.get("data file") or header.get("datafile")
+        if data_file is not None:
+            files = data_file if isinstance(data_file, list) else [str(data_file)]
+            for name in files:
+                if str(name).startswith("LIST"):
+                    raise InputError(f"{path}: NRRD 'data file: LIST' (several data files) is not supported")
+                target = (path.parent / str(name)).resolve()
+                if target.parent != path.parent.resolve() or not target.is_file():
+                    raise InputError(
+                        f"{path}: NRRD 'data file: {name}' must name a regular file in the same folder as the "
+                        "header; keep the .nhdr and its .raw/.raw.gz together"
+                    )
+        return nrrd.read(str(path), index_order="C")
+    except InputError:
+        raise
+    except (nrrd.NRRDError, KeyError, TypeError, *CORRUPT_FILE_ERRORS) as err:  # empty: StopIteration; bad type: KeyError
+        raise InputError(
+            f"{path}: cannot read {what} ({str(err)[:200] or 'empty file, or it ends early'}); check that it is "
+            "complete and uncorrupted"
+        ) from err
+
+
+def _read_nrrd(path: Path, quantity: str | None, unit: str | None) -> Volume:
+    data, header = read_nrrd_checked(path)
     affine, non_spatial = nrrd_geometry(header, path)
     if non_spatial:
         raise GeometryError(
             f"{path}: NRRD has {data.ndim} axes (a list or vector axis); read multi-layer segmentations "
             "with sirtkit.imaging.read_segmentation"
         )
-    return Volume(
-        np.asarray(data),
-        affine,
-        quantity=quantity or str(header.get(_NRRD_QUANTITY_KEY, "unknown")),
-        unit=unit or str(header.get(_NRRD_UNIT_KEY, "1")),
-        frame_of_reference_uid=header.get(_NRRD_FOR_KEY) or None,
-        metadata={"source_files": [str(path)]},
-    )
+    try:
+        volume = Volume(
+            np.asarray(data),
+            affine,
+            quantity=quantity or str(header.get(_NRRD_QUANTITY_KEY, "unknown")),
+            unit=unit or str(header.get(_NRRD_UNIT_KEY, "1")),
+            frame_of_reference_uid=header.get(_NRRD_FOR_KEY) or None,
+            metadata={"source_files": [str(path)]},
+        )
+    except InputError as err:
+        raise type(err)(f"{path}: {err}") from err
+    return check_plausible_grid(volume, path)
+
+
+def check_plausible_grid(volume: Volume, path: Path) -> Volume:
+    """Return ``volume`` if its voxel size and origin are physically plausible, else raise GeometryError."""
+    spacing = np.asarray(volume.spacing_mm, dtype=np.float64)
+    origin = volume.affine[:3, 3]
+    if not np.all(spacing <= MAX_PLAUSIBLE_SPACING_MM):
+        raise GeometryError(
+            f"{path}: voxel size {spacing.tolist()} mm is not plausible (over {MAX_PLAUSIBLE_SPACING_MM:g} mm); "
+            "the header is damaged or in other units: export the image again"
+        )
+    if not np.all(np.abs(origin) <= MAX_PLAUSIBLE_ORIGIN_MM):
+        raise GeometryError(
+            f"{path}: image origin {origin.tolist()} mm is not plausible (over {MAX_PLAUSIBLE_ORIGIN_MM:g} mm "
+            "from the scanner origin); the header is damaged: export the image again"
+        )
+    return volume
 
 
 def _read_nifti(path: Path, quantity: str | None, unit: str | None) -> Volume:
@@ -152,7 +213,7 @@ def _read_nifti(path: Path, quantity: str | None, unit: str | None) -> Volume:
         raise InputError(f"{path}: not a NIfTI image (nibabel read it as {type(image).__name__})")
     try:
         # nibabel reads the voxels lazily, here: a truncated or damaged file fails now.
-        return volume_from_nifti(
+        volume = volume_from_nifti(
             image, quantity=quantity or "unknown", unit=unit or "1", metadata={"source_files": [str(path)]}
         )
     except InputError as err:
@@ -162,6 +223,7 @@ def _read_nifti(path: Path, quantity: str | None, unit: str | None) -> Volume:
             f"{path}: cannot read the NIfTI image data ({type(err).__name__}: {str(err)[:200] or 'file ends early'}); "
             "the file is truncated or damaged: copy or export it again"
         ) from err
+    return check_plausible_grid(volume, path)
 
 
 def read_volume(
@@ -171,6 +233,9 @@ def read_volume(
     unit: str | None = None,
     assume_timezone: tzinfo | None = None,
     series_instance_uid: str | None = None,
+    expected_nuclide: str | None = None,
+    modalities: tuple[str, ...] | None = None,
+    choose_hint: str = "choose one by its SeriesInstanceUID",
 ) -> Volume:
     """Read an image file or DICOM series into a Volume (LPS, mm).
 
@@ -182,7 +247,7 @@ def read_volume(
         What the values are (e.g. ``"activity_concentration"``, ``"Bq/mL"``). NRRD and NIfTI files do not
         say; give them (DICOM readers set them from the tags, and these arguments then override nothing
         but must agree when given).
-    assume_timezone, series_instance_uid
+    assume_timezone, series_instance_uid, expected_nuclide, modalities, choose_hint
         Passed to :func:`sirtkit.imaging.dicom.read_dicom_series` for DICOM input.
 
     Returns
@@ -206,7 +271,9 @@ def read_volume(
         return _read_nifti(p, quantity, unit)
     from sirtkit.imaging.dicom import read_dicom_series
 
-    volume = read_dicom_series(p, series_instance_uid=series_instance_uid, assume_timezone=assume_timezone)
+    volume = read_dicom_series(p, series_instance_uid=series_instance_uid, assume_timezone=assume_timezone,
+                               expected_nuclide=expected_nuclide, modalities=modalities,
+                               choose_hint=choose_hint)
     for name, given, found in (("quantity", quantity, volume.quantity), ("unit", unit, volume.unit)):
         if given is not None and given != found:
             raise InputError(

@@ -29,15 +29,15 @@ from __future__ import annotations
 
 import logging
 import re
+import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import nrrd
 import numpy as np
 
 from sirtkit.errors import DicomInputError, GeometryError, InputError
-from sirtkit.imaging.files import nrrd_geometry, read_volume
+from sirtkit.imaging.files import check_plausible_grid, nrrd_geometry, read_nrrd_checked, read_volume
 from sirtkit.imaging.resample import labels_onto, resample_to
 from sirtkit.imaging.volume import Volume, require_same_grid
 
@@ -160,11 +160,9 @@ def _mask_volume(array: np.ndarray, affine: np.ndarray, frame: str | None, meta:
 
 def _read_slicer_or_labelmap_nrrd(path: Path, labels: Mapping[int, str] | None, reference: Volume | None,
                                   native: dict[str, Volume] | None = None) -> dict[str, Volume]:
-    try:
-        data, header = nrrd.read(str(path), index_order="C")
-    except (nrrd.NRRDError, OSError, ValueError, EOFError, StopIteration) as err:  # empty file: StopIteration
-        raise InputError(f"{path}: cannot read NRRD segmentation ({str(err) or 'empty file, or it ends early'}); check that it is complete") from err
+    data, header = read_nrrd_checked(path, "NRRD segmentation")
     affine, non_spatial = nrrd_geometry(header, path)
+    check_plausible_grid(Volume(np.zeros((1, 1, 1), dtype=bool), affine), path)
     if len(non_spatial) > 1:
         raise GeometryError(f"{path}: segmentation NRRD has {len(non_spatial)} non-spatial axes; expected at most 1")
     # header axis n (fastest first) is C-order array axis ndim-1-n; put the layer axis last
@@ -294,16 +292,32 @@ def _empty_on_reference(name: str, source: str, reference: Volume) -> GeometryEr
     )
 
 
+# What highdicom and pydicom raise for a SEG with a missing, malformed or truncated attribute (found by the
+# input fuzzer, benchmarks/fuzz_inputs.py): the file's fault, reported naming the file.
+def _seg_decode_errors() -> tuple[type[BaseException], ...]:
+    import pydicom
+
+    return (AttributeError, KeyError, IndexError, TypeError, ValueError, RuntimeError, NotImplementedError,
+            EOFError, OverflowError, struct.error, pydicom.errors.BytesLengthException)
+
+
 def _read_dicom_seg(ds: pydicom.Dataset, path: Path) -> dict[str, Volume]:
     import highdicom as hd
 
-    seg = hd.seg.Segmentation.from_dataset(ds)
-    numbers = list(seg.segment_numbers)
+    try:
+        seg = hd.seg.Segmentation.from_dataset(ds)
+        numbers = list(seg.segment_numbers)
+    except _seg_decode_errors() as err:
+        raise DicomInputError(
+            f"{path}: not a usable DICOM SEG ({type(err).__name__}: {str(err)[:200]}); a required attribute is "
+            "missing or malformed, or the file is truncated: export the segmentation again"
+        ) from err
     try:
         hvol = seg.get_volume(segment_numbers=numbers, dtype=np.uint8)
-    except (ValueError, RuntimeError) as err:
+    except _seg_decode_errors() as err:
         raise DicomInputError(
-            f"{path}: DICOM SEG frames do not form a regular 3-D volume ({err}); convert it with 3D Slicer"
+            f"{path}: DICOM SEG frames do not form a regular 3-D volume ({type(err).__name__}: {str(err)[:200]}); "
+            "convert it with 3D Slicer"
         ) from err
     array = np.asarray(hvol.array)
     if array.ndim == 3:
@@ -378,7 +392,10 @@ def read_segmentation(
         raise InputError(f"{p}: no such segmentation file; check the path")
     name = p.name.lower()
     if name.endswith((".nrrd", ".nhdr")):
-        return _read_slicer_or_labelmap_nrrd(p, labels, reference)  # on the reference grid when given
+        try:  # on the reference grid when given
+            return _read_slicer_or_labelmap_nrrd(p, labels, reference)
+        except GeometryError as err:  # the Volume's own checks do not know the file
+            raise err if str(p) in str(err) else GeometryError(f"{p}: {err}") from err
     if name.endswith((".nii", ".nii.gz")):
         return _labelmap_masks(read_volume(p), labels, reference, str(p))
     else:
@@ -386,9 +403,13 @@ def read_segmentation(
 
         try:
             ds = pydicom.dcmread(p)
-        except (pydicom.errors.InvalidDicomError, OSError, EOFError, ValueError) as err:
-            raise DicomInputError(f"{p}: not a readable DICOM file ({err}); give a .seg.nrrd, NIfTI, SEG or RTSTRUCT") from err
-        modality = str(ds.get("Modality", ""))
+            modality = str(ds.get("Modality", ""))
+        except (pydicom.errors.InvalidDicomError, OSError, EOFError, ValueError, NotImplementedError, MemoryError,
+                struct.error, pydicom.errors.BytesLengthException) as err:
+            raise DicomInputError(
+                f"{p}: not a readable DICOM file ({type(err).__name__}: {str(err)[:200]}); give a .seg.nrrd, NIfTI, "
+                "SEG or RTSTRUCT"
+            ) from err
         if modality == "SEG":
             masks = _read_dicom_seg(ds, p)
         elif modality == "RTSTRUCT":
@@ -437,7 +458,10 @@ def read_segmentation_on_grid(path: str | Path, reference: Volume, *, labels: Ma
     if p.is_file() and lower.endswith((".nrrd", ".nhdr", ".nii", ".nii.gz")):
         native: dict[str, Volume] = {}
         if lower.endswith((".nrrd", ".nhdr")):
-            on_grid = _read_slicer_or_labelmap_nrrd(p, labels, reference, native)
+            try:
+                on_grid = _read_slicer_or_labelmap_nrrd(p, labels, reference, native)
+            except GeometryError as err:  # the Volume's own checks do not know the file
+                raise err if str(p) in str(err) else GeometryError(f"{p}: {err}") from err
         else:
             on_grid = _labelmap_masks(read_volume(p), labels, reference, str(p), native)
         return native, on_grid

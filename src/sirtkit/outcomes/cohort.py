@@ -684,7 +684,15 @@ def read_cohort(path: str | os.PathLike[str], *, excel_engine: ExcelEngine = "ca
         tables = _read_workbook(p, excel_engine)
     else:
         raise InputError(f"{p}: unsupported file type {p.suffix!r}; give a .xlsx workbook or a folder of CSV files")
-    return validate_cohort(tables, source=str(p))
+    try:
+        return validate_cohort(tables, source=str(p))
+    except InputError:
+        raise
+    except (TypeError, ValueError, OverflowError) as err:
+        # Guard found by the input fuzzer (benchmarks/fuzz_inputs.py): a cell value the column coercion
+        # does not expect (NaN in a yes/no column, 1e308 in a count) must be the user's error, naming the file.
+        raise InputError(f"{p}: a cell holds a value that cannot be read for its column ({type(err).__name__}: "
+                         f"{str(err)[:200]}); check the sheets for text or out-of-range numbers") from err
 
 
 def _to_text_frame(df: pd.DataFrame) -> pd.DataFrame:

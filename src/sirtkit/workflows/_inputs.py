@@ -33,6 +33,8 @@ _MAX_LISTED = 24
 # A given value is shown in a message up to this many characters (a pasted megabyte must not flood the
 # terminal); longer ones are cut with "...".
 _MAX_SHOWN = 200
+# At most this many problems are listed (a file with 20 000 unknown keys must not print 20 000 lines).
+_MAX_PROBLEMS = 25
 # Case files are hand-written text of a few kB; anything above this is not a case file.
 _MAX_CASE_FILE_BYTES = 10_000_000
 
@@ -204,7 +206,8 @@ def format_validation_error(
       - ecgo: unknown field 'ecgo': did you mean 'ecog'?
     """
     lines = [f"{source}: {err.error_count()} problem(s):"]
-    for e in err.errors():
+    errors = err.errors()
+    for e in errors[:_MAX_PROBLEMS]:
         loc = tuple(e["loc"])
         where = ".".join(str(p) for p in loc) or "(top level)"
         given = e.get("input")
@@ -217,6 +220,8 @@ def format_validation_error(
             msg = e["msg"].removeprefix("Value error, ")
             shown = "" if isinstance(given, dict) else f" (given: {_shown(given)})"
         lines.append(f"  - {where}: {msg}{shown}")
+    if len(errors) > _MAX_PROBLEMS:
+        lines.append(f"  ... and {len(errors) - _MAX_PROBLEMS} more problem(s) not listed")
     return "\n".join(lines)
 
 

@@ -157,8 +157,9 @@ def _whole_liver(out: dict[str, Volume], roles: dict[str, str], derived: list[st
     roles[name] = "liver"
     derived.append(name)
     segs = ", ".join(liver_names)
+    why = ("label maps exclude them" if disjoint else "lesions at the liver's edge drawn beyond its contour")
     notes.append(
-        f"{100 * outside / n_tumour:.0f} % of the tumour voxels lie outside the liver segment ({segs}; label maps "
-        f"exclude them): the whole liver is liver ∪ tumours, reported as {name!r} and used for quantification; "
+        f"{100 * outside / n_tumour:.0f} % of the tumour voxels lie outside the liver segment ({segs}; {why}): the "
+        f"whole liver is liver ∪ tumours, reported as {name!r} and used for quantification; "
         + (f"{segs} is the normal liver (role normal_liver)." if new_role == "normal_liver" else
            f"{segs} is reported as the drawn liver segment (role liver_segment), not as the whole liver."))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -197,7 +198,7 @@ def _labelmap_masks(labelmap: Volume, labels: Mapping[int, str] | None) -> dict[
 # input fuzzer, benchmarks/fuzz_inputs.py): the file's fault, reported naming the file.
 _SEG_DECODE_ERRORS: tuple[type[BaseException], ...] = (
     AttributeError, KeyError, IndexError, TypeError, ValueError, RuntimeError, NotImplementedError, EOFError,
-    OverflowError, struct.error, pydicom.errors.BytesLengthException,
+    OverflowError, struct.error, pydicom.errors.BytesLengthException, sqlite3.Error,  # highdicom indexes frames in SQLite
 )
 
 

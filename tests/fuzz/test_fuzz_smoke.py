@@ -4,9 +4,9 @@ Rule checked for every mutated input: exit 0, 1 (a hard clinical limit) or 2 (th
 message naming the file); never exit 3 (an internal error), never a hang, never a silently different dose.
 The same harness runs the long campaign (≥ 10 000 inputs; command and result in docs/validation.md).
 
-Families listed in ``KNOWN_FAILING_FAMILIES`` (DICOM series and RTSTRUCT/SEG mutations whose crashes are
-fixed on other branches) are left out here and run in the long campaign; once those fixes are merged, the
-list is emptied and they join this test.
+Families listed in ``KNOWN_FAILING_FAMILIES`` (DICOM series mutations whose crashes the DICOM series
+validation fixes on another branch) are left out here and run in the long campaign; once that fix is
+merged, the list is emptied and they join this test.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ def _cases(family: str) -> int:
     if fuzz.FAMILIES[family][2] >= 1.0:
         return _CASES_DOSE_RUN
     return _CASES_HEAVY if family.startswith(_HEAVY_PREFIXES) else _CASES_CHEAP
+
+
 SMOKE_FAMILIES = [f for f in sorted(fuzz.FAMILIES) if f not in fuzz.KNOWN_FAILING_FAMILIES]
 
 

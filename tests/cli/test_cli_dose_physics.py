@@ -107,11 +107,12 @@ def test_cli_partial_volume_and_recovery_curve(phantom, tmp_path):
 
 def test_cli_predict_holmium_uses_ho166(phantom, tmp_path):
     """Issue 7 item 2 end to end: `predict --device holmium` plans with 15.87 Gy·kg/GBq and builds the
-    predicted dose map with Ho-166 (VSV with the Ho-166 kernel); the predicted normal-liver mean agrees with
-    the MIRD compartment dose within 3 % (VSV edge spill) and the plan passes (exit 0)."""
+    predicted dose map with Ho-166 (VSV with the Ho-166 kernel); with no limit option the plan binds on the
+    Ho-166 60 Gy whole-liver limit (HEPAR I, Smits Lancet Oncol 2012; MIRD whole-liver dose 60 Gy, rel 1e-9),
+    the predicted normal-liver mean agrees with the MIRD compartment dose within 3 % (VSV edge spill) and the
+    plan passes (exit 0)."""
     result = runner.invoke(app, ["predict", phantom["counts"], "-s", phantom["seg"], *phantom["roles"],
-                                 "--device", "holmium", "--normal-liver-limit-gy", "50",
-                                 "-o", str(tmp_path / "plan"), "--json"], env=ENV)
+                                 "--device", "holmium", "-o", str(tmp_path / "plan"), "--json"], env=ENV)
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)["result"]
     predicted = doc["predicted_dosimetry"]
@@ -119,7 +120,11 @@ def test_cli_predict_holmium_uses_ho166(phantom, tmp_path):
     assert predicted["provenance"]["dose_constant_gy_kg_per_gbq"] == K_HO166
     assert predicted["provenance"]["emission_modality"] == "ho166_spect"
     normal = next(v for v in predicted["vois"] if v["name"] == "label_1")
-    assert normal["metrics"]["mean_gy"] == pytest.approx(50.0, rel=0.03)
+    mird_normal = next(c for c in doc["plan"]["plan"]["compartments"] if c["kind"] == "normal_liver")
+    assert normal["metrics"]["mean_gy"] == pytest.approx(mird_normal["dose_gy"], rel=0.03)
+    assert doc["plan"]["plan"]["binding_constraint"] == "whole_liver_limit"
+    whole = next(c for c in doc["plan"]["checks"] if c["name"] == "whole_liver_dose")
+    assert whole["measured"] == pytest.approx(60.0, rel=1e-9) and whole["status"] == "pass"
     assert doc["plan"]["passes_hard_limits"] is True
 
 

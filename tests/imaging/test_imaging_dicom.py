@@ -72,14 +72,15 @@ def test_pet_admin_decay_correction(small_phantom: Phantom, tmp_path: Path) -> N
 
 
 def test_philips_cnts_with_and_without_private_factor(small_phantom: Phantom, tmp_path: Path) -> None:
-    """CNTS × (7053,1009) = Bq/mL; without the private tag the series is refused naming the tag."""
+    """CNTS × (7053,1009) = Bq/mL; without the private tag the values are counts (patient-relative use only)
+    and the reason names the tag, so absolute quantification refuses them."""
     with_tag = write_phantom_dicom(small_phantom, tmp_path / "a", as_counts=True, philips_activity_scale=2.5)
     pet = read_dicom_series(with_tag["pet"])
     expected = small_phantom.activity.array * decay_factor(2.0)
     assert_allclose(pet.array, expected, atol=_pet_tolerance(expected))
-    without = write_phantom_dicom(small_phantom, tmp_path / "b", as_counts=True)
-    with pytest.raises(UnitsError, match=r"7053,1009"):
-        read_dicom_series(without["pet"])
+    without = read_dicom_series(write_phantom_dicom(small_phantom, tmp_path / "b", as_counts=True)["pet"])
+    assert (without.quantity, without.unit) == ("counts", "counts")
+    assert "7053,1009" in without.metadata["unit_problem"]
 
 
 def test_f18_half_life_refused(small_phantom: Phantom, tmp_path: Path) -> None:
@@ -100,10 +101,13 @@ def test_gml_refused(phantom_pet_dicom: dict[str, Path], tmp_path: Path) -> None
         read_dicom_series(folder)
 
 
-def test_missing_timezone_refused_unless_assumed(small_phantom: Phantom, tmp_path: Path) -> None:
+def test_missing_timezone_read_without_times_unless_assumed(small_phantom: Phantom, tmp_path: Path) -> None:
+    """Naive DICOM times: the series reads (relative mode needs no clock); its times stay unknown and
+    ``timing_problem`` says why; with an assumed timezone they are placed."""
     out = write_phantom_dicom(small_phantom, tmp_path, write_timezone=False)
-    with pytest.raises(DicomInputError, match="assume_timezone"):
-        read_dicom_series(out["pet"])
+    naive = read_dicom_series(out["pet"])
+    assert naive.metadata["reference_datetime"] is None
+    assert "timezone" in naive.metadata["timing_problem"]
     cet = timezone(timedelta(hours=1))
     pet = read_dicom_series(out["pet"], assume_timezone=cet)
     assert pet.metadata["reference_datetime"] == small_phantom.administration_time + timedelta(hours=2)

@@ -38,14 +38,30 @@ def test_w7_glass_lung_activity_limit_is_30_5_gy() -> None:
 
 
 def test_w22_lung_mass_from_ct() -> None:
-    """W22: 4000 mL of lung at mean −750 HU → ρ 0.25 g/mL → 1.00 kg (Kao 2014)."""
-    assert lung_mass_from_ct_kg(4000.0, -750.0) == pytest.approx(1.0, rel=1e-12)
+    """W22 with the package's one HU → density calibration (Schneider et al., Phys Med Biol 2000;45:459,
+    GATE table; linear from −1000 HU/0.00121 to −98 HU/0.93 g/mL): 4000 mL at mean −750 HU →
+    ρ = 0.00121 + 250/902·(0.93 − 0.00121) = 0.25864 g/mL → 1.0345 kg (rel 1e-12). CLINICAL.md W22's 1.00 kg
+    uses the linear (HU+1000)/1000 of Kao 2014 — 3.4 % lower, and no longer what the dose map uses."""
+    rho = 0.00121 + 250.0 / 902.0 * (0.93 - 0.00121)
+    assert lung_mass_from_ct_kg(4000.0, -750.0) == pytest.approx(4.0 * rho, rel=1e-12)
+    assert lung_mass_from_ct_kg(4000.0, -750.0) == pytest.approx(1.0345, abs=5e-5)
 
 
-def test_lung_density_clipped() -> None:
-    """Kao 2014: ρ = (HU+1000)/1000 clipped to [0, 1.1]; air below −1000 HU gives 0, bone 1.1."""
-    assert lung_mass_from_hu_kg([-1050.0, 500.0], 1000.0) == pytest.approx(1.1, rel=1e-12)
-    assert lung_mass_from_ct_kg(1000.0, 400.0) == pytest.approx(1.1, rel=1e-12)
+def test_plan_lung_mass_equals_dose_map_lung_mass() -> None:
+    """Plan and dose use one calibration: the planning lung mass from voxel CT numbers equals the mass of the
+    same voxels in the dose engine's density map (``dosimetry.density_from_ct``), rel 1e-6 (float32 map);
+    air below −1000 HU takes the table's air density, not 0; dense voxels (500 HU) are not clipped at 1.1."""
+    import numpy as np
+
+    from sirtkit.dosimetry import density_from_ct
+    from sirtkit.imaging.volume import Volume
+
+    hu = np.array([-1050.0, -900.0, -750.0, -600.0, -120.0, 40.0, 500.0]).reshape(1, 1, 7)
+    ct = Volume.from_spacing(hu, (10.0, 10.0, 10.0), quantity="ct", unit="HU")
+    dose_side = float(np.asarray(density_from_ct(ct).array, dtype=np.float64).sum()) * 1.0 / 1000.0
+    assert lung_mass_from_hu_kg(hu.ravel(), 1.0) == pytest.approx(dose_side, rel=1e-6)
+    assert lung_mass_from_hu_kg([-1050.0], 1000.0) == pytest.approx(0.00121, rel=1e-12)
+    assert lung_mass_from_hu_kg([500.0], 1000.0) > 1.1
 
 
 def test_spect_lsf_and_bad_counts() -> None:

@@ -269,3 +269,44 @@ def test_zone_name_on_a_single_time() -> None:
     assert hours == pytest.approx(51.0, abs=1e-12)  # 17:00Z → 20:00Z two days later
     with pytest.raises(pydantic.ValidationError, match="not both"):
         _case(RIGHT, **{"schedule.vial_calibration": "2026-03-01T12:00-05:00 America/New_York"})
+
+
+# --- activity plausibility (one per-nuclide limit, shared with post-treatment dosimetry) ----------------
+
+@pytest.mark.parametrize(("name", "dotted", "field"), [
+    ("nelm_glass_mird_residual.yaml", "residual.prepared_activity_gbq", "residual.prepared_activity_gbq"),
+    ("nelm_glass_mird_residual.yaml", "residual.residual_activity_gbq", "residual.residual_activity_gbq"),
+    ("nelm_glass_partition_right_lobe.yaml", "schedule.vial_activity_at_calibration_gbq",
+     "schedule.vial_activity_at_calibration_gbq"),
+    (RESIN, "schedule.vial_assay.activity_gbq", "schedule.vial_assay.activity_gbq"),
+    ("nelm_holmium_scout.yaml", "scout.activity_gbq", "scout.activity_gbq"),
+    ("nelm_holmium_scout.yaml", "schedule.vial_activity_at_calibration_gbq",
+     "schedule.vial_activity_at_calibration_gbq"),
+])
+def test_27_mci_typed_as_gbq_is_refused_in_every_activity_field(name: str, dotted: str, field: str) -> None:
+    """`sirtkit plan` accepted up to 30 GBq, so 27 (mCi typed as GBq; 27 mCi = 0.999 GBq) passed while `sirtkit
+    dose` refused it. Both now use ``physics.nuclides.MAX_PLAUSIBLE_ACTIVITY_GBQ`` (20 GBq for Y-90 and
+    Ho-166: TheraSphere's largest vial; QuiremSpheres 6–12 GBq): the message names the field and converts."""
+    changes: dict[str, Any] = {dotted: 27.0}
+    if dotted == "schedule.vial_assay.activity_gbq":
+        changes = {"schedule.vial_assay": {**_doc(name)["schedule"]["vial_assay"], "activity_gbq": 27.0}}
+    with pytest.raises((pydantic.ValidationError, InputError)) as err:
+        _case(name, **changes)
+    text = str(err.value)
+    assert field in text and "27 mCi = 0.999 GBq" in text and "at most 20 GBq" in text
+
+
+def test_prescribed_territory_activity_is_guarded_and_limits_are_shared() -> None:
+    """A territory's prescribed activity of 27 GBq is refused naming the territory; 20 GBq (the largest
+    TheraSphere vial) is accepted as input (the device-maximum check then judges the plan). Planning and
+    post-treatment use the very same dict object (one definition)."""
+    from sirtkit.physics import nuclides
+    from sirtkit.workflows import posttreatment
+
+    assert posttreatment.MAX_PLAUSIBLE_ACTIVITY_GBQ is nuclides.MAX_PLAUSIBLE_ACTIVITY_GBQ
+    doc = _doc(RIGHT)
+    doc["territories"][0]["activity_gbq"] = 27.0
+    with pytest.raises((pydantic.ValidationError, InputError), match=r"territories\['.+'\]\.activity_gbq = 27 GBq"):
+        PlanCase.model_validate(doc)
+    doc["territories"][0]["activity_gbq"] = 20.0
+    assert PlanCase.model_validate(doc).territories[0].activity_gbq == 20.0

@@ -83,7 +83,7 @@ def test_bad_inputs_are_named(phantom_files):
     t0 = phantom_files["phantom"].administration_time
     with pytest.raises(UnitsError, match="counts"):
         run_dose(_case(phantom_files, quantification="absolute", administration_time=t0))
-    with pytest.raises(InputError, match="image_reference_time"):
+    with pytest.raises(InputError, match="--image-time"):
         run_dose(_case(phantom_files, emission=phantom_files["activity"], quantification="absolute",
                        administration_time=t0))
     with pytest.raises(InputError, match="voi-role"):

@@ -77,6 +77,17 @@ def build_from_options(model: type[M], values: dict[str, Any]) -> M:
         raise InputError("\n".join(lines)) from None
 
 
+# Longest error message printed (characters): a message quoting a damaged 24 MB value must not take the
+# terminal minutes to lay out (issue 10); the start says what and where, the rest is cut with its length.
+MAX_MESSAGE_CHARS = 4000
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return text
+    return f"{text[:MAX_MESSAGE_CHARS]}… [message cut: {len(text)} characters]"
+
+
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Run a CLI command, turning sirtkit errors into a clear message and an exit status."""
 
@@ -87,21 +98,21 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         except typer.Exit:
             raise
         except pydantic.ValidationError as err:
-            err_console.print(f"[bold red]error:[/] {escape(format_validation_error(err))}")
+            err_console.print(f"[bold red]error:[/] {escape(_bounded(format_validation_error(err)))}")
             raise typer.Exit(EXIT_INPUT) from None
         except (InputError, OSError, MissingExtraError) as err:  # OSError: the user's file or disk
-            err_console.print(f"[bold red]error:[/] {escape(str(err))}")
+            err_console.print(f"[bold red]error:[/] {escape(_bounded(str(err)))}")
             raise typer.Exit(EXIT_INPUT) from None
         except ConstraintViolation as err:
-            err_console.print(f"[bold red]refused:[/] {escape(str(err))}")
+            err_console.print(f"[bold red]refused:[/] {escape(_bounded(str(err)))}")
             raise typer.Exit(EXIT_HARD_LIMIT) from None
         except SirtError as err:
-            err_console.print(f"[bold red]error:[/] {escape(str(err))}")
+            err_console.print(f"[bold red]error:[/] {escape(_bounded(str(err)))}")
             raise typer.Exit(EXIT_INPUT) from None
         except Exception as err:
             logging.getLogger("sirtkit.cli").debug("internal error", exc_info=True)
             err_console.print(
-                f"[bold red]internal error:[/] {escape(f'{type(err).__name__}: {err}')}\n"
+                f"[bold red]internal error:[/] {escape(_bounded(f'{type(err).__name__}: {err}'))}\n"
                 "This is a bug in sirtkit, not in your input: please report it with the command you ran "
                 "(run with --verbose for the traceback). Nothing was written.")
             raise typer.Exit(EXIT_INTERNAL) from None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
@@ -38,7 +40,11 @@ def register(app: typer.Typer) -> None:
         quantification: str = typer.Option("relative", help="relative (scale to delivered activity) or absolute (Bq/mL)."),
         delivered_activity_gbq: float = typer.Option(None, "--delivered-activity-gbq", help="Activity delivered, GBq."),
         lung_shunt_fraction: float = typer.Option(None, "--lung-shunt-fraction", help="LSF as a fraction 0–1."),
-        administration_time: str = typer.Option(None, "--administration-time", help="ISO time with offset."),
+        administration_time: str = typer.Option(
+            None, "--administration-time", help="ISO time with offset (or without, with --timezone)."),
+        timezone: str = typer.Option(
+            None, "--timezone", help="IANA zone (e.g. Europe/Amsterdam) of DICOM times without an offset; DST by date."),
+        series_uid: str = typer.Option(None, "--series-uid", help="SeriesInstanceUID of the emission series in a mixed folder."),
         image_time: str = typer.Option(None, "--image-time", help="When the image's Bq/mL apply (files without timing)."),
         engine: str = typer.Option("vsv", help="vsv (voxel S-value convolution) or ldm (local deposition)."),
         nuclide: str = typer.Option("Y-90", help="Y-90 or Ho-166 (both with vsv or ldm)."),
@@ -89,8 +95,9 @@ def register(app: typer.Typer) -> None:
             "emission": emission, "segmentation": segmentation, "ct": ct, "emission_unit": emission_unit,
             "quantification": quantification, "delivered_activity_gbq": delivered_activity_gbq,
             "lung_shunt_fraction": lung_shunt_fraction,
-            "administration_time": parse_time(administration_time, "--administration-time"),
-            "image_reference_time": parse_time(image_time, "--image-time"),
+            "administration_time": _local_time(administration_time, "--administration-time", timezone),
+            "image_reference_time": _local_time(image_time, "--image-time", timezone),
+            "timezone": timezone, "series_uid": series_uid,
             "engine": engine, "density": density, "voi_roles": parse_roles(voi_role),
             "nuclide": get_nuclide(nuclide).name, "lung_mass_kg": lung_mass_kg, "ct_contrast": ct_contrast,
             "emission_modality": emission_modality, "fwhm_mm": fwhm_mm, "recovery_curve": recovery_curve,
@@ -104,6 +111,22 @@ def register(app: typer.Typer) -> None:
             return
         render_dose_table(result)
         console.print(f"\nFiles written to [bold]{out}[/]: " + ", ".join(p.name for p in files.values()))
+
+
+def _local_time(value: str | None, option: str, zone: str | None) -> datetime | None:
+    """An ISO time; without an offset it is read in ``--timezone`` (DST-correct), else refused."""
+    if value is not None and zone is not None:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise InputError(f"{option} {value!r} is not an ISO date-time such as 2026-03-02T09:30:00") from None
+        if moment.tzinfo is None:
+            try:
+                return moment.replace(tzinfo=ZoneInfo(zone))
+            except (ZoneInfoNotFoundError, ValueError):
+                raise InputError(f"--timezone {zone!r} is not an IANA timezone name such as Europe/Amsterdam") from None
+        return moment
+    return parse_time(value, option)
 
 
 # Columns of the terminal table (the HTML report and metrics.csv carry all of them).

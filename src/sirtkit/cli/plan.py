@@ -52,6 +52,7 @@ def _plan_tables(plan: ActivityPlan, title: str) -> None:
     summary.add_row("perfused normal-liver dose (Gy)", _fmt(plan.perfused_normal_liver_dose_gy))
     summary.add_row("whole normal-liver dose (Gy)", _fmt(plan.whole_normal_liver_dose_gy))
     summary.add_row("non-perfused normal-liver dose (Gy)", _fmt(plan.nonperfused_normal_liver_dose_gy))
+    summary.add_row("whole-liver dose, tumours included (Gy)", _fmt(plan.whole_liver_dose_gy))
     for key, value in plan.intermediates.items():
         summary.add_row(key, f"{value:.4g}")
     console.print(summary)

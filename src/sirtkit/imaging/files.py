@@ -231,6 +231,9 @@ def read_volume(
     unit: str | None = None,
     assume_timezone: tzinfo | None = None,
     series_instance_uid: str | None = None,
+    expected_nuclide: str | None = None,
+    modalities: tuple[str, ...] | None = None,
+    choose_hint: str = "choose one by its SeriesInstanceUID",
 ) -> Volume:
     """Read an image file or DICOM series into a Volume (LPS, mm).
 
@@ -242,7 +245,7 @@ def read_volume(
         What the values are (e.g. ``"activity_concentration"``, ``"Bq/mL"``). NRRD and NIfTI files do not
         say; give them (DICOM readers set them from the tags, and these arguments then override nothing
         but must agree when given).
-    assume_timezone, series_instance_uid
+    assume_timezone, series_instance_uid, expected_nuclide, modalities, choose_hint
         Passed to :func:`sirtkit.imaging.dicom.read_dicom_series` for DICOM input.
 
     Returns
@@ -266,7 +269,9 @@ def read_volume(
         return _read_nifti(p, quantity, unit)
     from sirtkit.imaging.dicom import read_dicom_series
 
-    volume = read_dicom_series(p, series_instance_uid=series_instance_uid, assume_timezone=assume_timezone)
+    volume = read_dicom_series(p, series_instance_uid=series_instance_uid, assume_timezone=assume_timezone,
+                               expected_nuclide=expected_nuclide, modalities=modalities,
+                               choose_hint=choose_hint)
     for name, given, found in (("quantity", quantity, volume.quantity), ("unit", unit, volume.unit)):
         if given is not None and given != found:
             raise InputError(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Literal
@@ -48,10 +48,13 @@ __all__ = [
     "RTSTRUCT_CONTOUR_MUTATIONS",
     "ContouredPhantom",
     "Phantom",
+    "PET_VENDORS",
     "make_contoured_phantom",
     "make_phantom",
     "mutate_rtstruct_contour",
+    "reorient_phantom",
     "write_ct_pet_dicom",
+    "write_enhanced_pet",
     "write_phantom_dicom",
     "write_rtstruct_dicom",
 ]
@@ -85,6 +88,21 @@ _Y90_CODE = ("14691008", "SCT", "^90^Yttrium")
 _PET_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.128"  # Positron Emission Tomography Image Storage (PS3.4 B.5)
 _CT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.2"  # CT Image Storage
 _NM_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.20"  # Nuclear Medicine Image Storage
+# PET export styles of the three large vendors (quirks written by write_phantom_dicom(vendor=...)):
+# "ge": Manufacturer GE, private scan date-time (0009,100D) of creator GEMS_PETD_01 holding the true scan
+#       start while SeriesTime/AcquisitionTime carry the (later) post-processing time (QIBA SUV pseudo-code);
+# "siemens": AcquisitionDateTime per bed position (two beds, 10 min apart), SeriesTime = reconstruction
+#       time after the scan (QIBA: use the earliest acquisition time when SeriesTime is later);
+# "philips": Units CNTS with the activity-concentration factor (7053,1009) and the SUV factor (7053,1000)
+#       (Philips PET/CT conformance statement; DICOM.md §2).
+PET_VENDORS = ("generic", "ge", "siemens", "philips")
+_VENDOR_MANUFACTURER = {"generic": "sirtkit", "ge": "GE MEDICAL SYSTEMS", "siemens": "SIEMENS",
+                        "philips": "Philips Medical Systems"}
+# GE post-processing time after the scan start written by the "ge" style (SeriesTime, AcquisitionTime).
+_GE_POSTPROCESSING_DELAY = timedelta(hours=3)
+# Siemens style: reconstruction finished after the scan; second bed position starts 10 min after the first.
+_SIEMENS_RECON_DELAY = timedelta(minutes=45)
+_SIEMENS_BED_DURATION = timedelta(minutes=10)
 # Largest stored PET value per slice (int16 range 32767, with margin for rounding).
 _PET_STORED_MAX = 32000
 # Largest NM count per voxel written by the phantom (uint16).
@@ -237,6 +255,45 @@ def make_phantom(
     )
 
 
+def _regrid(volume: Volume, array: np.ndarray, affine: np.ndarray) -> Volume:
+    return Volume(array, affine, quantity=volume.quantity, unit=volume.unit,
+                  frame_of_reference_uid=volume.frame_of_reference_uid, metadata=dict(volume.metadata))
+
+
+def reorient_phantom(phantom: Phantom, *, tilt_deg: float = 0.0, feet_first: bool = False) -> Phantom:
+    """The same phantom on a tilted and/or feet-first grid, as a scanner would store it.
+
+    ``feet_first`` keeps the patient where it is but stores the image as a feet-first-supine (FFS)
+    acquisition does: columns run to the patient's right (ImageOrientationPatient row cosine −x) and
+    slices run from head to feet (normal −z) — the same physical activity in another index order.
+    ``tilt_deg`` then rotates the whole grid (and the patient with it) about the left–right axis through
+    the grid centre, like a SPECT reconstruction on a tilted detector orbit. Every volume (CT, activity,
+    masks) gets the same geometry, so doses computed on any of them agree.
+    """
+    def convert(volume: Volume) -> Volume:
+        array = np.asarray(volume.array)
+        affine = np.array(volume.affine)
+        if feet_first:
+            nk, _nj, ni = volume.shape
+            origin = volume.index_to_patient((nk - 1, 0, ni - 1))
+            array = array[::-1, :, ::-1]
+            affine[:3, 0] = -affine[:3, 0]
+            affine[:3, 2] = -affine[:3, 2]
+            affine[:3, 3] = origin
+        if tilt_deg:
+            angle = np.deg2rad(tilt_deg)
+            rotation = np.eye(4)
+            rotation[1:3, 1:3] = [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
+            centre = volume.index_to_patient((np.asarray(volume.shape) - 1) / 2.0)
+            to_centre, back = np.eye(4), np.eye(4)
+            to_centre[:3, 3], back[:3, 3] = -centre, centre
+            affine = back @ rotation @ to_centre @ affine
+        return _regrid(volume, np.ascontiguousarray(array), affine)
+
+    return replace(phantom, ct=convert(phantom.ct), activity=convert(phantom.activity),
+                   masks={name: convert(m) for name, m in phantom.masks.items()})
+
+
 # ---------------------------------------------------------------------------------------------- DICOM
 def _da(moment: datetime) -> str:
     return moment.strftime("%Y%m%d")
@@ -255,7 +312,7 @@ def _tz_offset(moment: datetime) -> str:
 
 def _base_dataset(
     sop_class: str, modality: str, study: Mapping[str, str], series_uid: str, series_number: int,
-    moment: datetime, write_timezone: bool,
+    moment: datetime, write_timezone: bool, *, manufacturer: str = "sirtkit", patient_position: str = "HFS",
 ) -> pydicom.Dataset:
     ds = pydicom.Dataset()
     sop_uid = generate_uid()
@@ -284,9 +341,9 @@ def _base_dataset(
     ds.SeriesNumber = series_number
     ds.FrameOfReferenceUID = study["frame"]
     ds.PositionReferenceIndicator = ""
-    ds.Manufacturer = "sirtkit"
+    ds.Manufacturer = manufacturer
     ds.ManufacturerModelName = "phantom"
-    ds.PatientPosition = "HFS"
+    ds.PatientPosition = patient_position
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.BitsAllocated = 16
@@ -308,6 +365,12 @@ def _save(ds: pydicom.Dataset, path: Path) -> None:
     atomic_write(path, lambda tmp: ds.save_as(tmp, enforce_file_format=True))
 
 
+def _patient_position(volume: Volume) -> str:
+    """HFS, or FFS when the slices run from head to feet with columns to the patient's right."""
+    direction = volume.direction
+    return "FFS" if direction[2, 0] < 0 and direction[0, 2] < 0 else "HFS"
+
+
 def write_phantom_dicom(
     phantom: Phantom,
     folder: Path,
@@ -321,13 +384,16 @@ def write_phantom_dicom(
     nm_negative_spacing: bool = False,
     nm_real_world_bq_ml: bool = False,
     write_timezone: bool = True,
+    vendor: str = "generic",
+    radiopharmaceutical_time_only: bool = False,
 ) -> dict[str, Path]:
     """Write the phantom as DICOM: a CT series plus a PET series or an NM multi-frame object.
 
     Parameters
     ----------
     phantom
-        From :func:`make_phantom`.
+        From :func:`make_phantom` (optionally :func:`reorient_phantom`: the grid's orientation is written as
+        it is, feet-first grids with PatientPosition FFS).
     folder
         Output folder; ``ct/`` and ``pet/`` or ``nm/`` are created inside.
     modality
@@ -337,7 +403,7 @@ def write_phantom_dicom(
     decay_correction
         ``"START"`` (values at series start), ``"ADMIN"`` (at administration) or ``"NONE"``.
     acquisition_delay_h
-        Hours from administration to the start of the emission scan.
+        Hours from administration to the start of the emission scan (days later: 72 etc.).
     as_counts
         PET: write Units ``CNTS`` (Philips style) instead of ``BQML``; stored values are Bq/mL divided
         by ``philips_activity_scale`` (default 1), and the private tag (7053,1009) is written only when
@@ -348,6 +414,11 @@ def write_phantom_dicom(
         NM: add a Real World Value Mapping to Bq/ml (quantitative SPECT).
     write_timezone
         Write TimezoneOffsetFromUTC and offsets in DT values (False mimics scanners that do not).
+    vendor
+        PET export style, one of :data:`PET_VENDORS` (quirks listed there). ``"philips"`` implies
+        ``as_counts`` with the private factors (activity factor 2.5 unless given).
+    radiopharmaceutical_time_only
+        Write only RadiopharmaceuticalStartTime (TM, no date), as older scanners do.
 
     Returns
     -------
@@ -358,34 +429,53 @@ def write_phantom_dicom(
         raise InputError(f"decay_correction = {decay_correction!r}; use START, ADMIN or NONE")
     if modality not in ("PET", "NM"):
         raise InputError(f"modality = {modality!r}; use 'PET' or 'NM'")
+    if vendor not in PET_VENDORS:
+        raise InputError(f"vendor = {vendor!r}; use one of {', '.join(PET_VENDORS)}")
+    if vendor == "philips":
+        as_counts = True
+        philips_activity_scale = philips_activity_scale or 2.5
     folder = Path(folder)
     frame = phantom.ct.frame_of_reference_uid or generate_uid()
     study = {"study": generate_uid(), "frame": frame}
     admin = phantom.administration_time
     scan_start = admin + timedelta(hours=acquisition_delay_h)
-    out: dict[str, Path] = {"ct": _write_ct(phantom.ct, folder / "ct", study, admin - timedelta(minutes=30), write_timezone)}
+    position = _patient_position(phantom.activity)
+    out: dict[str, Path] = {"ct": _write_ct(phantom.ct, folder / "ct", study, admin - timedelta(minutes=30),
+                                            write_timezone, position)}
     decay_to_scan = decay_factor(acquisition_delay_h, Y90)
     activity = np.asarray(phantom.activity.array, np.float64)
     values = activity if decay_correction == "ADMIN" else activity * decay_to_scan
+    options = _EmissionOptions(write_timezone=write_timezone, vendor=vendor, time_only=radiopharmaceutical_time_only,
+                               patient_position=position)
     if modality == "PET":
         out["pet"] = _write_pet(
             phantom, values, folder / "pet", study, scan_start, pet_half_life_s, decay_correction,
-            as_counts, philips_activity_scale, write_timezone,
+            as_counts, philips_activity_scale, options,
         )
     else:
         out["nm"] = _write_nm(
             phantom, values, folder / "nm" / "nm.dcm", study, scan_start, nm_negative_spacing,
-            nm_real_world_bq_ml, write_timezone,
+            nm_real_world_bq_ml, options,
         )
     return out
 
 
-def _write_ct(ct: Volume, folder: Path, study: Mapping[str, str], moment: datetime, write_timezone: bool) -> Path:
+@dataclass(frozen=True)
+class _EmissionOptions:
+    write_timezone: bool = True
+    vendor: str = "generic"
+    time_only: bool = False
+    patient_position: str = "HFS"
+
+
+def _write_ct(ct: Volume, folder: Path, study: Mapping[str, str], moment: datetime, write_timezone: bool,
+              patient_position: str = "HFS") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     series = generate_uid()
     intercept = -1024.0
     for k in range(ct.shape[0]):
-        ds = _base_dataset(_CT_SOP_CLASS, "CT", study, series, 1, moment, write_timezone)
+        ds = _base_dataset(_CT_SOP_CLASS, "CT", study, series, 1, moment, write_timezone,
+                           patient_position=patient_position)
         _geometry(ds, ct)
         ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
         ds.InstanceNumber = k + 1
@@ -400,13 +490,15 @@ def _write_ct(ct: Volume, folder: Path, study: Mapping[str, str], moment: dateti
     return folder
 
 
-def _radiopharmaceutical(admin: datetime, total_bq: float, half_life_s: float, write_timezone: bool) -> pydicom.Dataset:
+def _radiopharmaceutical(admin: datetime, total_bq: float, half_life_s: float, write_timezone: bool,
+                         time_only: bool = False) -> pydicom.Dataset:
     item = pydicom.Dataset()
     item.Radiopharmaceutical = "Y-90 microspheres"
     item.RadiopharmaceuticalStartTime = _tm(admin)
-    item.RadiopharmaceuticalStartDateTime = admin.strftime("%Y%m%d%H%M%S.%f") + (
-        _tz_offset(admin) if write_timezone else ""
-    )
+    if not time_only:
+        item.RadiopharmaceuticalStartDateTime = admin.strftime("%Y%m%d%H%M%S.%f") + (
+            _tz_offset(admin) if write_timezone else ""
+        )
     item.RadionuclideTotalDose = f"{total_bq:.6g}"
     item.RadionuclideHalfLife = f"{half_life_s:.6g}"
     item.RadionuclidePositronFraction = "3.2e-05"
@@ -418,7 +510,8 @@ def _radiopharmaceutical(admin: datetime, total_bq: float, half_life_s: float, w
 
 def _write_pet(
     phantom: Phantom, values: np.ndarray, folder: Path, study: Mapping[str, str], start: datetime,
-    half_life_s: float, decay_correction: str, as_counts: bool, philips_scale: float | None, write_timezone: bool,
+    half_life_s: float, decay_correction: str, as_counts: bool, philips_scale: float | None,
+    options: _EmissionOptions,
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     series = generate_uid()
@@ -426,8 +519,10 @@ def _write_pet(
     stored_values = values / (philips_scale or 1.0) if as_counts else values
     total_bq = phantom.administered_activity_gbq * BQ_PER_GBQ
     nk = grid.shape[0]
+    vendor = options.vendor
     for k in range(nk):
-        ds = _base_dataset(_PET_SOP_CLASS, "PT", study, series, 2, start, write_timezone)
+        ds = _base_dataset(_PET_SOP_CLASS, "PT", study, series, 2, start, options.write_timezone,
+                           manufacturer=_VENDOR_MANUFACTURER[vendor], patient_position=options.patient_position)
         _geometry(ds, grid)
         ds.ImageType = ["ORIGINAL", "PRIMARY"]
         ds.InstanceNumber = k + 1
@@ -443,8 +538,22 @@ def _write_pet(
         ds.ActualFrameDuration = 20 * 60 * 1000
         ds.FrameReferenceTime = 0.0
         ds.RadiopharmaceuticalInformationSequence = [
-            _radiopharmaceutical(phantom.administration_time, total_bq, half_life_s, write_timezone)
+            _radiopharmaceutical(phantom.administration_time, total_bq, half_life_s, options.write_timezone,
+                                 options.time_only)
         ]
+        if vendor == "ge":
+            later = start + _GE_POSTPROCESSING_DELAY
+            ds.SeriesDate = ds.AcquisitionDate = _da(later)
+            ds.SeriesTime = ds.AcquisitionTime = _tm(later)
+            ds.add_new(0x00090010, "LO", "GEMS_PETD_01")
+            ds.add_new(0x0009100D, "DT", start.strftime("%Y%m%d%H%M%S.%f"))
+        elif vendor == "siemens":
+            bed_start = start + (_SIEMENS_BED_DURATION if k >= nk // 2 else timedelta(0))
+            recon = start + _SIEMENS_RECON_DELAY
+            ds.SeriesDate, ds.SeriesTime = _da(recon), _tm(recon)
+            ds.AcquisitionDate, ds.AcquisitionTime = _da(bed_start), _tm(bed_start)
+            ds.AcquisitionDateTime = bed_start.strftime("%Y%m%d%H%M%S.%f") + (
+                _tz_offset(bed_start) if options.write_timezone else "")
         plane = stored_values[k]
         peak = float(np.max(np.abs(plane)))
         # per-slice slope (as GE and Siemens write): each slice uses the full int16 range
@@ -456,13 +565,17 @@ def _write_pet(
         if as_counts and philips_scale is not None:
             ds.add_new(0x70530010, "LO", "Philips PET Private Group")
             ds.add_new(0x70531009, "DS", f"{philips_scale:.10g}")
+            if vendor == "philips":
+                # SUV factor: SUVbw = rescaled value × factor = Bq/mL × weight (g) / decay-corrected dose (Bq)
+                dose_at_scan = total_bq * decay_factor((start - phantom.administration_time).total_seconds() / S_PER_H)
+                ds.add_new(0x70531000, "DS", f"{philips_scale * float(ds.PatientWeight) * 1000.0 / dose_at_scan:.10g}")
         _save(ds, folder / f"pet_{k:04d}.dcm")
     return folder
 
 
 def _write_nm(
     phantom: Phantom, values: np.ndarray, path: Path, study: Mapping[str, str], start: datetime,
-    negative_spacing: bool, real_world: bool, write_timezone: bool,
+    negative_spacing: bool, real_world: bool, options: _EmissionOptions,
 ) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     grid = phantom.activity
@@ -470,8 +583,10 @@ def _write_nm(
     peak = float(values.max())
     counts_per_bq_ml = _NM_COUNTS_MAX / peak if peak > 0 else 1.0
     counts = np.rint(values * counts_per_bq_ml).astype(np.uint16)
-    ds = _base_dataset(_NM_SOP_CLASS, "NM", study, generate_uid(), 3, start, write_timezone)
+    ds = _base_dataset(_NM_SOP_CLASS, "NM", study, generate_uid(), 3, start, options.write_timezone,
+                       patient_position=options.patient_position)
     _geometry(ds, grid)
+    del ds.ImageOrientationPatient  # NM: orientation and position live in DetectorInformationSequence
     ds.ImageType = ["ORIGINAL", "PRIMARY", "RECON TOMO", "EMISSION"]
     ds.InstanceNumber = 1
     ds.PixelRepresentation = 0
@@ -480,21 +595,24 @@ def _write_nm(
     ds.SliceVector = list(range(1, nk + 1))
     ds.NumberOfSlices = nk
     sk = grid.spacing_mm[0]
+    direction = grid.direction
+    normal = np.cross(direction[:, 2], direction[:, 1])
+    along = 1.0 if float(normal @ direction[:, 0]) > 0 else -1.0  # slice axis along ±(row × column)
     detector = pydicom.Dataset()
-    detector.ImageOrientationPatient = list(ds.ImageOrientationPatient)
+    detector.ImageOrientationPatient = [float(v) for v in (*direction[:, 2], *direction[:, 1])]
     if negative_spacing:
-        # GE style: first frame is the top slice, frames stacked along −normal
+        # GE style: the first frame is the last slice, frames stacked the other way
         first, frames = grid.index_to_patient((nk - 1, 0, 0)), counts[::-1]
-        ds.SpacingBetweenSlices = -sk
+        ds.SpacingBetweenSlices = -along * sk
     else:
         first, frames = grid.index_to_patient((0, 0, 0)), counts
-        ds.SpacingBetweenSlices = sk
+        ds.SpacingBetweenSlices = along * sk
     detector.ImagePositionPatient = [float(v) for v in first]
     ds.DetectorInformationSequence = [detector]
     ds.ActualFrameDuration = 20 * 1000
     ds.RadiopharmaceuticalInformationSequence = [
         _radiopharmaceutical(phantom.administration_time, phantom.administered_activity_gbq * BQ_PER_GBQ,
-                             Y90.half_life_h * S_PER_H, write_timezone)
+                             Y90.half_life_h * S_PER_H, options.write_timezone, options.time_only)
     ]
     if real_world:
         rwvm = pydicom.Dataset()
@@ -509,6 +627,102 @@ def _write_nm(
         rwvm.MeasurementUnitsCodeSequence = [unit]
         ds.RealWorldValueMappingSequence = [rwvm]
     ds.PixelData = np.ascontiguousarray(frames).tobytes()
+    _save(ds, path)
+    return path
+
+
+_ENHANCED_PET_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.130"  # Enhanced PET Image Storage (PS3.4 B.5)
+
+
+def write_enhanced_pet(phantom: Phantom, path: Path, *, acquisition_delay_h: float = 2.0,
+                       write_timezone: bool = True) -> Path:
+    """Write the phantom's activity as one Enhanced PET Image object (multi-frame, functional groups).
+
+    Values are decay-corrected to the scan start (Enhanced PET Corrections module: DecayCorrected YES,
+    DecayCorrectionDateTime (0018,9701)); each frame stores int16 with its own slope in the Pixel Value
+    Transformation and Real World Value Mapping (UCUM ``Bq/ml``) functional groups (PS3.3 C.8.22, C.7.6.16.2).
+    Geometry: Plane Orientation (shared) and Plane Position (per frame) functional groups.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid = phantom.activity
+    admin = phantom.administration_time
+    start = admin + timedelta(hours=acquisition_delay_h)
+    values = np.asarray(grid.array, np.float64) * decay_factor(acquisition_delay_h, Y90)
+    frame = phantom.ct.frame_of_reference_uid or generate_uid()
+    study = {"study": generate_uid(), "frame": frame}
+    nk, nj, ni = grid.shape
+    ds = _base_dataset(_ENHANCED_PET_SOP_CLASS, "PT", study, generate_uid(), 4, start, write_timezone,
+                       patient_position=_patient_position(grid))
+    del ds.AcquisitionDate, ds.AcquisitionTime
+    stamp = start.strftime("%Y%m%d%H%M%S.%f") + (_tz_offset(start) if write_timezone else "")
+    ds.AcquisitionDateTime = stamp
+    ds.ImageType = ["ORIGINAL", "PRIMARY"]
+    ds.InstanceNumber = 1
+    ds.NumberOfFrames = nk
+    ds.Rows, ds.Columns = nj, ni
+    ds.PixelRepresentation = 1
+    ds.ContentQualification = "PRODUCT"
+    ds.DecayCorrected = "YES"
+    ds.DecayCorrectionDateTime = stamp
+    ds.AttenuationCorrected = "YES"
+    ds.RadiopharmaceuticalInformationSequence = [
+        _radiopharmaceutical(admin, phantom.administered_activity_gbq * BQ_PER_GBQ, Y90.half_life_h * S_PER_H,
+                             write_timezone)
+    ]
+    direction = grid.direction
+    sk, sj, si = grid.spacing_mm
+    shared = pydicom.Dataset()
+    measures = pydicom.Dataset()
+    measures.PixelSpacing = [float(sj), float(si)]
+    measures.SliceThickness = float(sk)
+    measures.SpacingBetweenSlices = float(sk)
+    shared.PixelMeasuresSequence = [measures]
+    orientation = pydicom.Dataset()
+    orientation.ImageOrientationPatient = [float(v) for v in (*direction[:, 2], *direction[:, 1])]
+    shared.PlaneOrientationSequence = [orientation]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    dimension = pydicom.Dataset()
+    dimension.DimensionOrganizationUID = generate_uid()
+    ds.DimensionOrganizationSequence = [dimension]
+    index = pydicom.Dataset()
+    index.DimensionOrganizationUID = dimension.DimensionOrganizationUID
+    index.DimensionIndexPointer = pydicom.tag.Tag(0x0020, 0x0032)
+    index.FunctionalGroupPointer = pydicom.tag.Tag(0x0020, 0x9113)
+    ds.DimensionIndexSequence = [index]
+    per_frame = []
+    stored = np.zeros((nk, nj, ni), np.int16)
+    for k in range(nk):
+        peak = float(np.max(np.abs(values[k])))
+        slope = float(f"{(peak / _PET_STORED_MAX if peak > 0 else 1.0):.10g}")
+        stored[k] = np.rint(values[k] / slope).astype(np.int16)
+        item = pydicom.Dataset()
+        position = pydicom.Dataset()
+        position.ImagePositionPatient = [float(v) for v in grid.index_to_patient((k, 0, 0))]
+        item.PlanePositionSequence = [position]
+        content = pydicom.Dataset()
+        content.DimensionIndexValues = [k + 1]
+        content.FrameAcquisitionDateTime = stamp
+        item.FrameContentSequence = [content]
+        transform = pydicom.Dataset()
+        transform.RescaleSlope = f"{slope:.10g}"
+        transform.RescaleIntercept = "0"
+        transform.RescaleType = "BQML"
+        item.PixelValueTransformationSequence = [transform]
+        rwvm = pydicom.Dataset()
+        rwvm.RealWorldValueFirstValueMapped = -32768
+        rwvm.RealWorldValueLastValueMapped = 32767
+        rwvm.RealWorldValueSlope = slope
+        rwvm.RealWorldValueIntercept = 0.0
+        rwvm.LUTExplanation = "activity concentration"
+        rwvm.LUTLabel = "BQML"
+        unit = pydicom.Dataset()
+        unit.CodeValue, unit.CodingSchemeDesignator, unit.CodeMeaning = "Bq/ml", "UCUM", "Becquerels/milliliter"
+        rwvm.MeasurementUnitsCodeSequence = [unit]
+        item.RealWorldValueMappingSequence = [rwvm]
+        per_frame.append(item)
+    ds.PerFrameFunctionalGroupsSequence = per_frame
+    ds.PixelData = stored.tobytes()
     _save(ds, path)
     return path
 
@@ -547,7 +761,7 @@ def write_ct_pet_dicom(
     return {
         "ct": _write_ct(ct, folder / "ct", study, administration_time - timedelta(minutes=30), True),
         "pet": _write_pet(holder, values, folder / "pet", study, start, Y90.half_life_h * S_PER_H, "START",
-                          False, None, True),
+                          False, None, _EmissionOptions(patient_position=_patient_position(activity))),
     }
 
 

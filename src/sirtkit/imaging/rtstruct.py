@@ -91,6 +91,8 @@ _MAX_NAME_CHARS = 64
 _MAX_COORDINATE_MM = 1.0e5
 # Vertices sampled per contour to decide whether it lies inside another contour of the plane.
 _NESTING_SAMPLES = 33
+# A contour enclosing less than this (mm²) is treated as a line or a point (no plane, no area).
+_MIN_AREA_MM2 = 1e-6
 _CLOSED_TYPES = {"CLOSED_PLANAR": False, "CLOSED_PLANAR_XOR": True}
 _NOT_VOLUME_TYPES = {"POINT", "OPEN_PLANAR", "OPEN_NONPLANAR"}
 _CONTOUR_DATA = 0x30060050
@@ -491,6 +493,20 @@ def _newell(points: np.ndarray) -> np.ndarray:
     return np.cross(centred, np.roll(centred, -1, axis=0)).sum(axis=0)
 
 
+def _plane_vector(points: np.ndarray) -> np.ndarray | None:
+    """Normal × 2·area of a contour (Newell); for a self-intersecting contour whose signed areas cancel
+    (a figure-of-eight) the plane's unit normal × 1e-6; ``None`` when the points do not span a plane."""
+    if points.shape[0] < 3:
+        return None
+    vector = _newell(points)
+    if np.linalg.norm(vector) / 2.0 >= _MIN_AREA_MM2:
+        return vector
+    _, singular, vt = np.linalg.svd(points - points.mean(axis=0), full_matrices=False)
+    if singular.size < 3 or singular[1] < _MIN_AREA_MM2:
+        return None
+    return vt[2] * _MIN_AREA_MM2
+
+
 def _points_in_polygon(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
     """Crossing-number test of 2-D points (m, 2) against a polygon (n, 2); chunked over edges."""
     inside = np.zeros(points.shape[0], dtype=bool)
@@ -552,18 +568,20 @@ def _slice_spacing_along(grid: Volume, normal: np.ndarray) -> float:
 
 def _roi_planes(roi: Roi, grid: Volume, path: Path, notes: list[str]) -> tuple[np.ndarray, list[_Plane], float] | None:
     usable = []
+    vectors = []
     degenerate = 0
     for c in roi.contours:
-        if c.points_mm.shape[0] < 3 or np.linalg.norm(_newell(c.points_mm)) / 2.0 < 1e-6:
+        vector = _plane_vector(c.points_mm)
+        if vector is None:
             degenerate += 1
             continue
         usable.append(c)
+        vectors.append(vector)
     if degenerate:
-        notes.append(f"ROI {roi.name!r}: {degenerate} closed contour(s) with fewer than 3 points or no area were "
-                     "not used.")
+        notes.append(f"ROI {roi.name!r}: {degenerate} closed contour(s) with fewer than 3 points or all points on "
+                     "one line were not used.")
     if not usable:
         return None
-    vectors = [_newell(c.points_mm) for c in usable]
     reference = max(vectors, key=lambda v: float(np.linalg.norm(v)))
     normal = np.sum([v if float(v @ reference) >= 0 else -v for v in vectors], axis=0)
     normal = normal / np.linalg.norm(normal)

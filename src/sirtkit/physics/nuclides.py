@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sirtkit.errors import InputError
-from sirtkit.units import J_PER_MEV, S_PER_H
+from sirtkit.units import GBQ_PER_MCI, J_PER_MEV, S_PER_H
 
 __all__ = [
     "HO166",
@@ -44,10 +44,12 @@ __all__ = [
     "Y90_DOSE_CONSTANT_ICRP107_GY_KG_PER_GBQ",
     "Y90_DOSE_CONSTANT_THERASPHERE_IFU_GY_KG_PER_GBQ",
     "HO166_DOSE_CONSTANT_GY_KG_PER_GBQ",
+    "MAX_PLAUSIBLE_ACTIVITY_GBQ",
     "NuclideName",
     "Nuclide",
     "dose_constant_from_energy",
     "get_nuclide",
+    "implausible_activity_message",
 ]
 
 NuclideName = Literal["Y-90", "Ho-166", "Tc-99m"]
@@ -171,3 +173,33 @@ def get_nuclide(name: str) -> Nuclide:
         if nuclide.name.lower().replace("-", "") == key:
             return nuclide
     raise InputError(f"unknown nuclide {name!r}: use one of {', '.join(NUCLIDES)}")
+
+
+# --- Largest plausible activity of one SIRT treatment, GBq ------------------------------------------
+# A unit-mistake guard for every activity a user types (vial, dose-calibrator assay, prepared, residual,
+# planned/prescribed, delivered, scout): a larger number is almost surely MBq or mCi typed as GBq
+# (27 mCi = 1.0 GBq) and is refused. Y-90: TheraSphere's largest dose size is 20 GBq at calibration
+# (TheraSphere package insert 2014: 3–20 GBq) and SIR-Spheres vials hold 3 GBq (SIR-Spheres PI), so no Y-90
+# activity of one treatment exceeds 20 GBq [S]. Ho-166: QuiremSpheres doses are 6–12 GBq per treatment
+# (Reinders et al., CVIR 2019, PMC8583383 Table 4) [S]; 20 GBq leaves room for the 60 Gy whole-liver standard
+# (3.78 GBq/kg) of a 5 kg NELM liver [K]. The device maxima of a plan (``planning.devices``) are checks;
+# these are input refusals.
+MAX_PLAUSIBLE_ACTIVITY_GBQ: dict[str, float] = {"Y-90": 20.0, "Ho-166": 20.0}
+
+
+def implausible_activity_message(value_gbq: float, field: str, nuclide: str) -> str | None:
+    """The refusal text when ``value_gbq`` exceeds the plausible maximum for ``nuclide`` (``None``: plausible).
+
+    Names the field and gives the MBq and mCi readings converted to GBq (1 mCi = 0.037 GBq).
+
+    >>> implausible_activity_message(27.0, "schedule.vial_assay.activity_gbq", "Y-90")[:60]
+    'schedule.vial_assay.activity_gbq = 27 GBq is more than any Y'
+    >>> implausible_activity_message(3.0, "activity_gbq", "Y-90") is None
+    True
+    """
+    limit = MAX_PLAUSIBLE_ACTIVITY_GBQ.get(get_nuclide(nuclide).name)
+    if limit is None or value_gbq <= limit:  # Tc-99m: not a SIRT treatment activity
+        return None
+    return (f"{field} = {value_gbq:g} GBq is more than any {get_nuclide(nuclide).name} SIRT treatment (at most "
+            f"{limit:g} GBq): was it given in MBq (then {value_gbq / 1000.0:.4g} GBq) or mCi (1 mCi = "
+            f"{GBQ_PER_MCI:g} GBq: {value_gbq:g} mCi = {value_gbq * GBQ_PER_MCI:.4g} GBq)? Give GBq")

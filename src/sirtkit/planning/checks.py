@@ -33,7 +33,7 @@ from typing import Literal
 from sirtkit.planning.devices import get_device
 from sirtkit.planning.lung import LUNG_DOSE_LIMIT_CUMULATIVE_GY, LUNG_DOSE_LIMIT_SESSION_GY
 from sirtkit.planning.methods import ActivityPlan
-from sirtkit.planning.targets import LiverState, select_thresholds
+from sirtkit.planning.targets import GUIDELINE_THRESHOLDS, LiverState, select_thresholds
 
 __all__ = [
     "CHECK_SPECS",
@@ -132,8 +132,10 @@ RESIN_WHOLE_LIVER_DOSE_WARN_GY = 50.0
 # Plausible perfused/whole-liver mass for an adult, kg: below 0.01 kg (10 g) or above 4 kg is almost surely a
 # unit mistake (g given as kg, L given as mL) [K]; a warning, not a refusal.
 PERFUSED_MASS_RANGE_KG = (0.01, 4.0)
-# Ho-166 liver ≤ 60 Gy: Q-Suite planning constraint (Porto Ho-166 study, Adv Radiother Nucl Med 3(3)) [S].
-HO166_LIVER_DOSE_LIMIT_GY = 60.0
+# Ho-166 whole-liver ≤ 60 Gy: the row of ``targets.GUIDELINE_THRESHOLDS`` (HEPAR I, Smits Lancet Oncol 2012),
+# kept here under its old name for callers.
+HO166_LIVER_DOSE_LIMIT_GY = next(r.value_gy for r in GUIDELINE_THRESHOLDS
+                                 if r.device == "holmium" and r.quantity == "whole_liver_dose")
 _T_N_FAVOURABLE = 1.0
 # A glass vial is infused whole: more than 10 % above the planned activity at the infusion time changes the
 # plan noticeably — warn and point to the infusion time at which a vial holds the planned activity [K]
@@ -172,8 +174,6 @@ def default_thresholds(device: str, intent: str, liver: LiverState | None = None
         out[check] = Threshold(row.value_gy, "fail" if row.kind == "limit" else "warn", row.source)
     if dev.name == "resin":
         out["whole_liver_dose"] = Threshold(RESIN_WHOLE_LIVER_DOSE_WARN_GY, "warn", "Lam JVIR 2014")
-    if dev.name == "holmium":
-        out["whole_liver_dose"] = Threshold(HO166_LIVER_DOSE_LIMIT_GY, "fail", "Porto Ho-166 study (Q-Suite)")
     return out
 
 
@@ -206,10 +206,7 @@ def plan_quantities(plan: ActivityPlan | None, *, whole_liver_mass_kg: float | N
     """
     if plan is None:
         return {"lung_shunt_fraction": lung_shunt_fraction}
-    whole = None
-    for c in plan.compartments:
-        if c.kind == "whole_liver":
-            whole = c.dose_gy
+    whole = plan.whole_liver_dose_gy
     if whole is None and whole_liver_mass_kg is not None and whole_liver_mass_kg > 0:
         liver_activity = sum(c.activity_gbq for c in plan.compartments)
         whole = plan.dose_constant_gy_kg_per_gbq * liver_activity / whole_liver_mass_kg

@@ -6,7 +6,10 @@ Definitions (CLINICAL.md §3, §6):
   geometric mean ``√(C_ant · C_post)`` of each region of interest; SPECT/CT uses counts summed in the
   CT-defined lung and liver volumes of interest.
 - Lung dose per treatment ``D_L = K · A_del · LSF / M_L`` (local absorption), with ``M_L = 1.0 kg`` by
-  convention or a CT-based mass (Kao 2014: ``ρ = (HU + 1000)/1000`` g/mL, clipped to [0, 1.1]).
+  convention or a patient-specific CT-based mass (Kao 2014), the density of each CT number taken from the
+  one HU → density calibration of the package (Schneider et al. 2000,
+  :func:`sirtkit.physics.tissue.hu_to_density`, also used by the dose engines), so that plan and dose
+  map use the same lung mass.
 - Limits: 30 Gy per session and 50 Gy cumulative; TheraSphere IFU: no more than 0.61 GBq (16.5 mCi)
   shunted to the lungs.
 
@@ -17,14 +20,15 @@ References
    to the lungs"; "radiation pneumonitis … >30 Gy in a single treatment".
 .. [Kao2014] Kao YH et al. Personalized predictive lung dosimetry by technetium-99m macroaggregated
    albumin SPECT/CT for yttrium-90 radioembolization. EJNMMI Res 2014;4:33.
+.. [Schneider2000] Schneider W, Bortfeld T, Schlegel W. Phys Med Biol 2000;45:459–478 (HU → density).
 .. [MPPG14a] Busse NC et al. AAPM MPPG 14.a, JACMP 2023 (LSF definition).
 
 Examples
 --------
 >>> round(lung_shunt_fraction_planar(50_000, 40_000, 400_000, 600_000), 6)
 0.083651
->>> round(lung_mass_from_ct_kg(4000.0, -750.0), 3)
-1.0
+>>> round(lung_mass_from_ct_kg(4000.0, -750.0), 4)
+1.0345
 >>> round(lung_dose_gy(0.61 / 0.1, 0.1, dose_constant_gy_kg_per_gbq=50.0), 2)
 30.5
 """
@@ -39,11 +43,11 @@ import numpy.typing as npt
 
 from sirtkit.errors import InputError, UnitsError
 from sirtkit.physics.nuclides import Y90_DOSE_CONSTANT_GY_KG_PER_GBQ
+from sirtkit.physics.tissue import hu_to_density
 from sirtkit.units import require_fraction, require_positive
 
 __all__ = [
     "GLASS_LUNG_ACTIVITY_LIMIT_GBQ",
-    "LUNG_DENSITY_MAX_G_PER_ML",
     "LUNG_DOSE_LIMIT_CUMULATIVE_GY",
     "LUNG_DOSE_LIMIT_SESSION_GY",
     "STANDARD_LUNG_MASS_KG",
@@ -67,10 +71,7 @@ LUNG_DOSE_LIMIT_SESSION_GY = 30.0
 LUNG_DOSE_LIMIT_CUMULATIVE_GY = 50.0
 # TheraSphere IFU contraindication: more than 16.5 mCi (0.61 GBq) shunted to the lungs. CLINICAL.md §3 [S].
 GLASS_LUNG_ACTIVITY_LIMIT_GBQ = 0.61
-# Kao 2014 (EJNMMI Res 4:33): voxel density (HU + 1000)/1000 g/mL clipped to [0, 1.1]. CLINICAL.md §6 [S/V].
-LUNG_DENSITY_MAX_G_PER_ML = 1.1
-_HU_OFFSET = 1000.0  # HU of vacuum/air is -1000 by definition of the Hounsfield scale
-_ML_PER_KG_AT_UNIT_DENSITY = 1000.0
+_ML_PER_KG_AT_UNIT_DENSITY = 1000.0  # g/mL × mL → g; 1000 g per kg
 
 
 def _require_counts(value: float, name: str) -> float:
@@ -149,10 +150,11 @@ def lung_shunt_fraction_planar(
 
 
 def lung_mass_from_ct_kg(lung_volume_ml: float, mean_hu: float) -> float:
-    """Lung mass from CT lung volume and mean Hounsfield units (Kao 2014).
+    """Lung mass from CT lung volume and mean Hounsfield units (Kao 2014; density by Schneider 2000).
 
-    ``ρ = (HU + 1000)/1000`` g/mL clipped to [0, 1.1]; ``M = ρ · V / 1000`` kg. With a mean HU this is
-    exact when no voxel is clipped; use :func:`lung_mass_from_hu_kg` with the voxel values otherwise.
+    ``M = ρ(HU̅) · V / 1000`` kg with ``ρ`` from :func:`sirtkit.physics.tissue.hu_to_density`. Between
+    −1000 and −98 HU the calibration is linear, so for lung tissue the density of the mean CT number is the
+    mean density; with voxels beyond that band use :func:`lung_mass_from_hu_kg` with the voxel values.
 
     Raises
     ------
@@ -161,29 +163,36 @@ def lung_mass_from_ct_kg(lung_volume_ml: float, mean_hu: float) -> float:
 
     References
     ----------
-    Kao YH et al. EJNMMI Res 2014;4:33; CLINICAL.md §6, W22 (4000 mL, −750 HU → 1.00 kg).
+    Kao YH et al. EJNMMI Res 2014;4:33 (CT lung mass); Schneider W et al. Phys Med Biol 2000;45:459
+    (−750 HU → 0.2586 g/mL: 4000 mL → 1.034 kg; CLINICAL.md W22's linear (HU+1000)/1000 gives 1.00 kg).
 
-    >>> round(lung_mass_from_ct_kg(4000.0, -750.0), 3)
-    1.0
+    >>> round(lung_mass_from_ct_kg(4000.0, -750.0), 4)
+    1.0345
     """
     require_positive(lung_volume_ml, "lung_volume_ml")
     if not math.isfinite(mean_hu) or not -1100.0 <= mean_hu <= 3000.0:
         raise UnitsError(f"lung mean_hu = {mean_hu!r} is not a CT number: give Hounsfield units (air −1000)")
-    density = min(max((mean_hu + _HU_OFFSET) / 1000.0, 0.0), LUNG_DENSITY_MAX_G_PER_ML)
+    density = float(hu_to_density(mean_hu))
     return density * lung_volume_ml / _ML_PER_KG_AT_UNIT_DENSITY
 
 
-def lung_mass_from_hu_kg(hu_values: npt.ArrayLike, voxel_volume_ml: float) -> float:
-    """Lung mass from the CT numbers of the lung voxels: ``Σ clip((HU+1000)/1000, 0, 1.1) · V_voxel``.
+def lung_mass_from_hu_kg(hu_values: npt.ArrayLike, voxel_volume_ml: float, *,
+                         contrast_enhanced: bool = False) -> float:
+    """Lung mass from the CT numbers of the lung voxels: ``Σ ρ(HU) · V_voxel`` (Schneider 2000 densities).
 
-    >>> round(lung_mass_from_hu_kg([-750.0, -750.0], 2000.0), 3)
-    1.0
+    The same calibration as the dose engines (:func:`sirtkit.physics.tissue.hu_to_density`, including its
+    treatment of a contrast-enhanced CT).
+
+    >>> round(lung_mass_from_hu_kg([-750.0, -750.0], 2000.0), 4)
+    1.0345
     """
     require_positive(voxel_volume_ml, "voxel_volume_ml")
     hu = np.asarray(hu_values, dtype=np.float64)
     if hu.size == 0:
         raise InputError("lung mask is empty: no lung voxels to compute a lung mass from")
-    density = np.clip((hu + _HU_OFFSET) / 1000.0, 0.0, LUNG_DENSITY_MAX_G_PER_ML)
+    if not np.all(np.isfinite(hu)):
+        raise UnitsError("lung CT numbers contain NaN or infinite values: check the CT")
+    density = hu_to_density(hu, contrast_enhanced=contrast_enhanced)
     return float(density.sum()) * voxel_volume_ml / _ML_PER_KG_AT_UNIT_DENSITY
 
 

@@ -118,6 +118,7 @@ class Constraint(enum.StrEnum):
     TUMOUR_TARGET = "tumour_target"
     NORMAL_LIVER_LIMIT = "perfused_normal_liver_limit"
     WHOLE_NORMAL_LIVER_LIMIT = "whole_normal_liver_limit"
+    WHOLE_LIVER_LIMIT = "whole_liver_limit"
     NORMAL_LIVER_TARGET = "normal_liver_target"
     PERFUSED_TARGET = "perfused_target"
     STATED_DOSE = "stated_dose"
@@ -253,6 +254,21 @@ class ActivityPlan:
     notes: tuple[str, ...] = ()
     nonperfused_normal_liver_mass_kg: float | None = None
     objective: str = "reach_targets"
+    whole_liver_mass_kg: float | None = None
+
+    @property
+    def whole_liver_dose_gy(self) -> float | None:
+        """Mean dose (Gy) of the whole liver, tumours included: ``K·A_liver/M_whole liver`` (``None`` if unknown).
+
+        A ``whole_liver`` compartment gives it directly; otherwise it needs ``whole_liver_mass_kg``.
+        """
+        for c in self.compartments:
+            if c.kind == "whole_liver":
+                return c.dose_gy
+        if self.whole_liver_mass_kg is None or self.whole_liver_mass_kg <= 0:
+            return None
+        return self.dose_constant_gy_kg_per_gbq * sum(c.activity_gbq for c in self.compartments) / \
+            self.whole_liver_mass_kg
 
     @property
     def perfused_normal_liver_mass_kg(self) -> float:
@@ -525,6 +541,8 @@ def _solve(
     nonperfused_normal_liver_mass_kg: float | None = None,
     objective: Objective = "reach_targets",
     stated_dose_gy: float | None = None,
+    whole_liver_limit_gy: float | None = None,
+    whole_liver_mass_kg: float | None = None,
 ) -> ActivityPlan:
     k = dose_constant_gy_kg_per_gbq
     if objective == "stated_dose":
@@ -601,6 +619,19 @@ def _solve(
             per = [_normal_dose_per_gbq(m) * sum(c.mass_kg for c in m.territory.compartments
                                                  if c.kind in NORMAL_KINDS) / total for m in models]
             shared[Constraint.WHOLE_NORMAL_LIVER_LIMIT] = (whole_normal_liver_limit_gy, per)
+    plan_notes = list(notes)
+    whole_mass = _whole_liver_mass(models, whole_liver_mass_kg, nonperfused_normal_liver_mass_kg)
+    if whole_liver_limit_gy is not None:
+        # Whole-liver mean dose (tumours included) K·Σ A_liver/M_whole: the quantity the Ho-166 60 Gy limit
+        # names (HEPAR I, Smits 2012). Without a known whole-liver mass the perfused territories (plus any
+        # non-perfused liver described) stand for it — a smaller mass, so a higher, conservative dose.
+        require_positive(whole_liver_limit_gy, "whole_liver_limit_gy")
+        mass = whole_mass
+        if mass is None:
+            mass = sum(m.perfused_mass_kg for m in models) + (nonperfused_normal_liver_mass_kg or 0.0)
+            plan_notes.append(f"whole-liver limit applied with the perfused mass {mass:.3f} kg as the whole liver "
+                         "(whole-liver mass not given; conservative)")
+        shared[Constraint.WHOLE_LIVER_LIMIT] = (whole_liver_limit_gy, [k * (1.0 - m.lsf) / mass for m in models])
 
     def _scales(movable: Sequence[bool]) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -654,9 +685,10 @@ def _solve(
                     max(cumulative_lung_limit_gy - prior, 0.0), m.lsf, lung_mass_kg, k)
             if lung_activity_limit_gbq is not None and len(models) == 1:
                 allowed[Constraint.LUNG_ACTIVITY_LIMIT] = lung_activity_limit_gbq / m.lsf
-        whole = shared.get(Constraint.WHOLE_NORMAL_LIVER_LIMIT)
-        if whole is not None and len(models) == 1 and whole[1][0] > 0:
-            allowed[Constraint.WHOLE_NORMAL_LIVER_LIMIT] = whole[0] / whole[1][0]
+        for key in (Constraint.WHOLE_NORMAL_LIVER_LIMIT, Constraint.WHOLE_LIVER_LIMIT):
+            whole = shared.get(key)
+            if whole is not None and len(models) == 1 and whole[1][0] > 0:
+                allowed[key] = whole[0] / whole[1][0]
         needs = [v for key, v in allowed.items() if key in _TARGETS]
         caps = {key: v for key, v in allowed.items() if key not in _TARGETS}
         cap_key = min(caps, key=lambda name: caps[name]) if caps else None
@@ -696,10 +728,25 @@ def _solve(
         binding_constraint=overall_binding,
         constraint_activities_gbq=dict(tplans[0].constraint_activities_gbq) if len(tplans) == 1 else {},
         intermediates=dict(intermediates or {}),
-        notes=tuple(notes),
+        notes=tuple(plan_notes),
         nonperfused_normal_liver_mass_kg=nonperfused_normal_liver_mass_kg,
         objective=objective,
+        whole_liver_mass_kg=whole_mass,
     )
+
+
+def _whole_liver_mass(models: Sequence[_TerritoryModel], given_kg: float | None,
+                      nonperfused_kg: float | None) -> float | None:
+    """Whole-liver mass (kg, tumours included): given, a ``whole_liver`` compartment, or perfused + non-perfused."""
+    if given_kg is not None:
+        require_positive(given_kg, "whole_liver_mass_kg")
+        return given_kg
+    comps = [c for m in models for c in m.territory.compartments]
+    if any(c.kind == "whole_liver" for c in comps):
+        return sum(c.mass_kg for c in comps)
+    if nonperfused_kg is None:
+        return None
+    return sum(c.mass_kg for c in comps) + nonperfused_kg
 
 
 # --------------------------------------------------------------------------------------------------
@@ -722,6 +769,8 @@ def plan_multicompartment(
     nonperfused_normal_liver_mass_kg: float | None = None,
     objective: Objective = "reach_targets",
     stated_dose_gy: float | None = None,
+    whole_liver_limit_gy: float | None = None,
+    whole_liver_mass_kg: float | None = None,
 ) -> ActivityPlan:
     """Multi-compartment MIRD plan over one or more territories (catheter positions).
 
@@ -750,6 +799,10 @@ def plan_multicompartment(
         Lung doses (Gy) of earlier treatments.
     nuclide
         Name reported in the result.
+    whole_liver_limit_gy, whole_liver_mass_kg
+        Upper limit on the whole-liver mean dose (tumours included, ``K·A_liver/M_whole``; the Ho-166
+        60 Gy of HEPAR I) — a shared limit like the lung's, binding when it allows less than the targets
+        need — and the whole-liver mass it is computed with (default: perfused + non-perfused liver).
 
     Returns
     -------
@@ -780,7 +833,8 @@ def plan_multicompartment(
         prior_lung_doses_gy=prior_lung_doses_gy, lung_activity_limit_gbq=lung_activity_limit_gbq, nuclide=nuclide,
         whole_normal_liver_limit_gy=whole_normal_liver_limit_gy,
         nonperfused_normal_liver_mass_kg=nonperfused_normal_liver_mass_kg, objective=objective,
-        stated_dose_gy=stated_dose_gy,
+        stated_dose_gy=stated_dose_gy, whole_liver_limit_gy=whole_liver_limit_gy,
+        whole_liver_mass_kg=whole_liver_mass_kg,
     )
 
 
@@ -809,6 +863,8 @@ def plan_partition(
     nonperfused_normal_liver_mass_kg: float | None = None,
     objective: Objective = "reach_targets",
     stated_dose_gy: float | None = None,
+    whole_liver_limit_gy: float | None = None,
+    whole_liver_mass_kg: float | None = None,
 ) -> ActivityPlan:
     """Partition (tumour / normal liver / lung) model, forward or inverse under constraints.
 
@@ -861,7 +917,8 @@ def plan_partition(
         prior_lung_doses_gy=prior_lung_doses_gy, lung_activity_limit_gbq=lung_activity_limit_gbq, nuclide=nuclide,
         whole_normal_liver_limit_gy=whole_normal_liver_limit_gy,
         nonperfused_normal_liver_mass_kg=nonperfused_normal_liver_mass_kg, objective=objective,
-        stated_dose_gy=stated_dose_gy,
+        stated_dose_gy=stated_dose_gy, whole_liver_limit_gy=whole_liver_limit_gy,
+        whole_liver_mass_kg=whole_liver_mass_kg,
     )
 
 
@@ -884,6 +941,8 @@ def plan_mird_single(
     nonperfused_normal_liver_mass_kg: float | None = None,
     objective: Objective = "reach_targets",
     stated_dose_gy: float | None = None,
+    whole_liver_limit_gy: float | None = None,
+    whole_liver_mass_kg: float | None = None,
 ) -> ActivityPlan:
     """MIRD single-compartment ("standard") model: ``D = K·A_prep·(1 − R)·(1 − LSF)/M``.
 
@@ -910,7 +969,8 @@ def plan_mird_single(
         prior_lung_doses_gy=prior_lung_doses_gy, lung_activity_limit_gbq=lung_activity_limit_gbq, nuclide=nuclide,
         whole_normal_liver_limit_gy=whole_normal_liver_limit_gy,
         nonperfused_normal_liver_mass_kg=nonperfused_normal_liver_mass_kg, objective=objective,
-        stated_dose_gy=stated_dose_gy,
+        stated_dose_gy=stated_dose_gy, whole_liver_limit_gy=whole_liver_limit_gy,
+        whole_liver_mass_kg=whole_liver_mass_kg,
     )
 
 
@@ -1059,12 +1119,14 @@ def plan_holmium_standard(
     cumulative_lung_limit_gy: float | None = LUNG_DOSE_LIMIT_CUMULATIVE_GY,
     prior_lung_doses_gy: Sequence[float] = (),
     nonperfused_normal_liver_mass_kg: float | None = None,
+    whole_liver_limit_gy: float | None = None,
 ) -> ActivityPlan:
     """Ho-166 standard whole-liver plan: ``A_del = D·M_liver/K`` (60 Gy ↔ 3.78 GBq/kg), lung-limited.
 
     The protocol activity ignores the lung fraction (HEPAR/SIM: 60 Gy whole liver); the reported liver dose
     is the estimate ``K·A_del·(1 − LSF)/M`` from the scout LSF, so it is slightly below the prescription
-    when LSF > 0. LSF and distribution come from the Ho-166 scout (≈250 MBq); for a tumour/normal split
+    when LSF > 0. A ``whole_liver_limit_gy`` (60 Gy, HEPAR I) caps a higher ``target_dose_gy``.
+    LSF and distribution come from the Ho-166 scout (≈250 MBq); for a tumour/normal split
     use :func:`plan_partition` with ``dose_constant_gy_kg_per_gbq=15.87``.
 
     References
@@ -1090,6 +1152,7 @@ def plan_holmium_standard(
         prior_lung_doses_gy=prior_lung_doses_gy, lung_activity_limit_gbq=None, nuclide="Ho-166",
         fixed_delivered_gbq=[standard], fixed_constraint=Constraint.WHOLE_LIVER_STANDARD,
         nonperfused_normal_liver_mass_kg=nonperfused_normal_liver_mass_kg,
+        whole_liver_limit_gy=whole_liver_limit_gy, whole_liver_mass_kg=liver_mass_kg,
         intermediates={"standard_activity_gbq_per_kg": target_dose_gy / dose_constant_gy_kg_per_gbq,
                        "standard_activity_delivered_gbq": standard},
         notes=["Ho-166 standard: activity = target × liver mass / K, LSF not subtracted (HEPAR/SIM protocol)"],

@@ -6,6 +6,8 @@ Every row of :data:`GUIDELINE_THRESHOLDS` states *which mean absorbed dose* it b
 - ``perfused_normal_liver_dose`` — the non-tumoural liver inside the perfused territories;
 - ``whole_normal_liver_dose`` — all non-tumoural liver, perfused **and non-perfused**
   (``K·A_normal/(M_perfused normal + M_non-perfused normal)``);
+- ``whole_liver_dose`` — the whole liver, tumours included (``K·A_liver/M_whole liver``, perfused and
+  non-perfused): the quantity of the Ho-166 standard and its 60 Gy maximum tolerated dose;
 - ``tumour_dose`` — the tumour (the coldest tumour compartment);
 
 whether it is an upper ``limit`` (hard: a plan above it fails), a minimum ``target`` (soft: a warning when
@@ -27,8 +29,11 @@ Sources, read for this table:
   > 30 %"; perfused volume > 150 Gy (segmentectomy); single-compartment lobectomy "not recommended";
   tumour > 100 Gy (mCRC). The Levillain paper itself was not available to re-read; its numbers are
   taken as EANM Table 3 reproduces them.
-- Ho-166: 60 Gy whole liver (van Roekel thesis, HEPAR/SIM), liver ≤ 60 Gy (Q-Suite constraint, Porto
-  Ho-166 study, Adv Radiother Nucl Med 3(3)).
+- Ho-166: Smits MLJ et al., Lancet Oncol 2012;13:1025–1034 (HEPAR I, dose escalation 20/40/60/80 Gy
+  *average whole-liver absorbed dose*, activity = dose × whole-liver mass incl. tumour / K): maximum
+  tolerated dose **60 Gy whole liver**; Prince JF et al., J Nucl Med 2018;59:582–588 (HEPAR II) treated at
+  that 60 Gy whole-liver dose (van Roekel thesis: 3780 MBq/kg). Liver ≤ 60 Gy is also the Q-Suite
+  planning constraint (Porto Ho-166 study, Adv Radiother Nucl Med 3(3)).
 
 Mappings of ours, marked [K] in the table: NELM uses the mCRC rows (no NELM-specific threshold is
 established, CLINICAL.md §4.4); "palliative" maps to the unilobar/bilobar rows, "neoadjuvant" to the
@@ -36,8 +41,9 @@ lobectomy rows; the glass 90 Gy whole-normal-liver figure (HCC, bilirubin < 1.1 
 selected (NELM/mCRC rows give < 75 Gy); prior PRRT, prior chemotherapy, cirrhosis or prior liver
 irradiation select the 50 Gy glass and the 30 Gy resin figures like a raised bilirubin does (EANM
 footnotes name bilirubin and "pretreated or compromised" liver; applying 30 Gy to unilobar resin plans too
-is conservative); the Ho-166 liver ≤ 60 Gy is also applied to the perfused normal liver of compartment
-plans.
+is conservative); the Ho-166 60 Gy is a hard limit on the whole-liver mean dose (the quantity HEPAR I
+names), and — our mapping [K] — also on the perfused normal liver of compartment plans (for a selective
+treatment the whole-liver mean dilutes the perfused dose with non-perfused liver).
 
 Examples
 --------
@@ -69,7 +75,8 @@ __all__ = [
 ]
 
 IntentName = Literal["palliative", "radiation_lobectomy", "radiation_segmentectomy", "neoadjuvant"]
-Quantity = Literal["perfused_volume_dose", "perfused_normal_liver_dose", "whole_normal_liver_dose", "tumour_dose"]
+Quantity = Literal["perfused_volume_dose", "perfused_normal_liver_dose", "whole_normal_liver_dose",
+                   "whole_liver_dose", "tumour_dose"]
 BoundKind = Literal["limit", "target", "range_low", "range_high"]
 Condition = Literal["any", "compromised", "not_compromised", "hepatic_reserve_below_30"]
 
@@ -149,6 +156,7 @@ _CHECK_NAME: dict[tuple[str, str], str] = {
     ("perfused_normal_liver_dose", "limit"): "perfused_normal_liver_dose",
     ("perfused_normal_liver_dose", "target"): "normal_liver_dose_target",
     ("whole_normal_liver_dose", "limit"): "whole_normal_liver_dose",
+    ("whole_liver_dose", "limit"): "whole_liver_dose",
     ("tumour_dose", "target"): "tumour_dose_target",
 }
 
@@ -160,6 +168,7 @@ _NONSEG = ("palliative", "radiation_lobectomy", "neoadjuvant")
 _T2 = "EANM 2022 Tab 2 (glass)"
 _T3 = "EANM 2022 Tab 3 (resin, from Levillain 2021)"
 _HO = "Ho-166: van Roekel thesis (60 Gy whole liver); Porto Ho-166 study (liver ≤ 60 Gy)"
+_HEPAR = "Ho-166: HEPAR I, Smits Lancet Oncol 2012 (MTD 60 Gy whole-liver average); HEPAR II, Prince JNM 2018"
 
 GUIDELINE_THRESHOLDS: tuple[GuidelineThreshold, ...] = (
     # --- glass (TheraSphere), EANM 2022 Table 2, mCRC rows as NELM proxy [K] ---
@@ -195,6 +204,8 @@ GUIDELINE_THRESHOLDS: tuple[GuidelineThreshold, ...] = (
     GuidelineThreshold("resin", _NONSEG, "tumour_dose", "target", 100.0, "any", _T3 + " (mCRC > 100, NELM proxy [K])"),
     # --- holmium (QuiremSpheres) ---
     GuidelineThreshold("holmium", _ALL, "perfused_volume_dose", "target", 60.0, "any", _HO),
+    # maximum tolerated dose 60 Gy, stated as the *average whole-liver* absorbed dose (tumours included).
+    GuidelineThreshold("holmium", _ALL, "whole_liver_dose", "limit", 60.0, "any", _HEPAR),
     GuidelineThreshold("holmium", _ALL, "perfused_normal_liver_dose", "limit", 60.0, "any", _HO + " [K] mapping"),
 )
 

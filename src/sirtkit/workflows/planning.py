@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sirtkit.clinical.scores import body_surface_area_m2
 from sirtkit.errors import ConstraintViolation, InputError, UnitsError
 from sirtkit.physics.decay import add_hours, decay_activity, elapsed_hours, localize, require_aware, zone
+from sirtkit.physics.nuclides import implausible_activity_message
 from sirtkit.planning import checks as _checks
 from sirtkit.planning.checks import CheckResult, CheckStatus, Threshold
 from sirtkit.planning.devices import (
@@ -99,11 +100,11 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Unit-mistake guards (refuse with advice rather than plan with a wrong number) [K]: no single SIRT
-# treatment exceeds ~20 GBq (largest TheraSphere vial) — a value above 30 "GBq" is almost surely MBq or mCi;
-# no adult liver exceeds ~10 kg (hepatomegaly in NELM reaches ~5–6 kg) — above that it is grams; a whole
+# Unit-mistake guards (refuse with advice rather than plan with a wrong number) [K]: activities above the
+# per-nuclide plausible maximum of one SIRT treatment (``physics.nuclides.MAX_PLAUSIBLE_ACTIVITY_GBQ``, the
+# one definition shared with post-treatment dosimetry) are refused in every activity field (PlanCase
+# ``_check_activities``); no adult liver exceeds ~10 kg (hepatomegaly in NELM reaches ~5–6 kg) — above that it is grams; a whole
 # liver below 50 mL is a volume given in litres.
-MAX_PLAUSIBLE_ACTIVITY_GBQ = 30.0
 MAX_PLAUSIBLE_ORGAN_MASS_KG = 10.0
 MAX_PLAUSIBLE_LUNG_MASS_KG = 5.0
 # A perfused territory below 5 mL is almost surely litres typed as mL: even a subsegment is tens of mL [K].
@@ -129,15 +130,11 @@ class _Model(BaseModel):
 
 
 def _activity_guard(value: float | None, name: str) -> float | None:
+    """A finite, positive activity; its plausible maximum depends on the nuclide (see ``_check_activities``)."""
     if value is None:
         return None
     if not math.isfinite(value) or value <= 0:
         raise UnitsError(f"{name} = {value!r} must be a positive activity in GBq")
-    if value > MAX_PLAUSIBLE_ACTIVITY_GBQ:
-        raise UnitsError(
-            f"{name} = {value:g} GBq is implausibly high (> {MAX_PLAUSIBLE_ACTIVITY_GBQ:g} GBq): is it in MBq "
-            f"(then {value / 1000:g} GBq) or mCi (then {value * 0.037:.4g} GBq)? Give GBq"
-        )
     return value
 
 
@@ -540,6 +537,7 @@ class LimitsInput(_Model):
     cumulative_lung_dose_gy: float | None = None
     perfused_normal_liver_dose_gy: float | None = None
     whole_normal_liver_dose_gy: float | None = None
+    whole_liver_dose_gy: float | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -551,14 +549,14 @@ class LimitsInput(_Model):
         return data
 
     @field_validator("lung_dose_gy", "cumulative_lung_dose_gy", "perfused_normal_liver_dose_gy",
-                     "whole_normal_liver_dose_gy")
+                     "whole_normal_liver_dose_gy", "whole_liver_dose_gy")
     @classmethod
     def _dose(cls, v: float | None, info: Any) -> float | None:
         return _finite_dose(v, f"limits.{info.field_name}")
 
 
 LimitName = Literal["lung_dose_gy", "cumulative_lung_dose_gy", "perfused_normal_liver_dose_gy",
-                    "whole_normal_liver_dose_gy"]
+                    "whole_normal_liver_dose_gy", "whole_liver_dose_gy"]
 # An override must say why in words, not a token [K].
 MIN_OVERRIDE_REASON_CHARS = 10
 
@@ -795,9 +793,29 @@ class PlanCase(_Model):
                              "use objective 'stated_dose' with stated_dose_gy for the perfused volume")
         if self.scout is not None and self.device != "holmium":
             raise InputError("scout: the scout dose applies to Ho-166 (device: holmium); Y-90 plans use Tc-99m MAA")
+        self._check_activities()
         self._check_limits()
         self._check_schedule()
         return self
+
+    def _check_activities(self) -> None:
+        """Every activity field against the plausible maximum of one treatment with the device's nuclide."""
+        fields: list[tuple[str, float | None]] = [
+            (f"territories[{t.name!r}].activity_gbq", t.activity_gbq) for t in self.territories]
+        if self.schedule is not None:
+            fields.append(("schedule.vial_activity_at_calibration_gbq", self.schedule.vial_activity_at_calibration_gbq))
+            if self.schedule.vial_assay is not None:
+                fields.append(("schedule.vial_assay.activity_gbq", self.schedule.vial_assay.activity_gbq))
+        if self.residual is not None:
+            fields += [("residual.prepared_activity_gbq", self.residual.prepared_activity_gbq),
+                       ("residual.residual_activity_gbq", self.residual.residual_activity_gbq)]
+        if self.scout is not None:
+            fields.append(("scout.activity_gbq", self.scout.activity_gbq))
+        nuclide = get_device(self.device).nuclide.name
+        for name, value in fields:
+            message = None if value is None else implausible_activity_message(value, name, nuclide)
+            if message is not None:
+                raise UnitsError(message)
 
     def liver_state(self) -> LiverState:
         """The liver condition that selects the guideline limits (hepatic reserve derived when possible)."""
@@ -937,7 +955,7 @@ def _lung_mass(case: PlanCase) -> tuple[float, str]:
     if lung.mass_kg is not None:
         return lung.mass_kg, "given"
     if lung.ct_volume_ml is not None and lung.ct_mean_hu is not None:
-        return lung_mass_from_ct_kg(lung.ct_volume_ml, lung.ct_mean_hu), "CT volume and mean HU (Kao 2014)"
+        return lung_mass_from_ct_kg(lung.ct_volume_ml, lung.ct_mean_hu), "CT volume and mean HU (Kao 2014; Schneider 2000 densities)"
     return STANDARD_LUNG_MASS_KG, "standard 1.0 kg"
 
 
@@ -951,6 +969,7 @@ def guideline_limits(device: str, intent: str, liver: LiverState) -> dict[str, f
                                           if "perfused_normal_liver_dose" in rows else None),
         "whole_normal_liver_dose_gy": (rows["whole_normal_liver_dose"].value_gy
                                        if "whole_normal_liver_dose" in rows else None),
+        "whole_liver_dose_gy": rows["whole_liver_dose"].value_gy if "whole_liver_dose" in rows else None,
     }
 
 
@@ -1017,7 +1036,8 @@ def _effective_limits(case: PlanCase) -> tuple[dict[str, float | None], dict[str
                "perfused_normal_liver_dose_gy": rows["perfused_normal_liver_dose"].source
                if "perfused_normal_liver_dose" in rows else "",
                "whole_normal_liver_dose_gy": rows["whole_normal_liver_dose"].source
-               if "whole_normal_liver_dose" in rows else ""}
+               if "whole_normal_liver_dose" in rows else "",
+               "whole_liver_dose_gy": rows["whole_liver_dose"].source if "whole_liver_dose" in rows else ""}
     stated = {k: getattr(case.limits, k) for k in case.limits.model_fields_set}
     if case.targets.normal_liver_limit_gy is not None:
         stated["perfused_normal_liver_dose_gy"] = case.targets.normal_liver_limit_gy
@@ -1113,6 +1133,8 @@ def _compute_plan(case: PlanCase, device: Device, ctx: _Context) -> ActivityPlan
     }
     solve_kw: dict[str, Any] = {
         "whole_normal_liver_limit_gy": ctx.limits["whole_normal_liver_dose_gy"],
+        "whole_liver_limit_gy": ctx.limits["whole_liver_dose_gy"],
+        "whole_liver_mass_kg": case.liver.mass(),
         "objective": case.objective,
         "stated_dose_gy": case.stated_dose_gy,
     }
@@ -1138,7 +1160,7 @@ def _compute_plan(case: PlanCase, device: Device, ctx: _Context) -> ActivityPlan
         activity = case.territories[0].activity_gbq if len(case.territories) == 1 else None
         return plan_holmium_standard(liver_mass_kg=mass, lung_shunt_fraction=lsf, activity_prepared_gbq=activity,
                                      target_dose_gy=HO166_STANDARD_WHOLE_LIVER_DOSE_GY if target is None else target,
-                                     **lung_kw, **limits_kw)
+                                     whole_liver_limit_gy=ctx.limits["whole_liver_dose_gy"], **lung_kw, **limits_kw)
     lung_activity_limit = device.lung_activity_limit_gbq
     if case.method == "mird":
         t = _single_territory(case)
@@ -1205,7 +1227,8 @@ def _thresholds(case: PlanCase, plan_targets: dict[str, float | None], limits: d
         th.pop("perfused_dose_target", None)
     for key, check in (("lung_dose_gy", "lung_dose_session"), ("cumulative_lung_dose_gy", "lung_dose_cumulative"),
                        ("perfused_normal_liver_dose_gy", "perfused_normal_liver_dose"),
-                       ("whole_normal_liver_dose_gy", "whole_normal_liver_dose")):
+                       ("whole_normal_liver_dose_gy", "whole_normal_liver_dose"),
+                       ("whole_liver_dose_gy", "whole_liver_dose")):
         value = limits[key]
         if value is None:
             th.pop(check, None)
@@ -1344,6 +1367,7 @@ def _liver_doses(plan: ActivityPlan | None) -> dict[str, float | None] | None:
     return {"perfused_normal_liver_dose_gy": plan.perfused_normal_liver_dose_gy,
             "whole_normal_liver_dose_gy": plan.whole_normal_liver_dose_gy,
             "nonperfused_normal_liver_dose_gy": plan.nonperfused_normal_liver_dose_gy,
+            "whole_liver_dose_gy": plan.whole_liver_dose_gy,
             "tumour_dose_min_gy": plan.tumour_dose_min_gy,
             "perfused_dose_min_gy": plan.perfused_dose_min_gy}
 
@@ -1543,6 +1567,7 @@ def plan_sheet_sections(result: PlanResult, case: PlanCase) -> list[dict[str, An
         doses = [["Perfused normal liver (mean)", _f(plan.perfused_normal_liver_dose_gy, 1)],
                  ["Whole normal liver (perfused + non-perfused)", _f(plan.whole_normal_liver_dose_gy, 1)],
                  ["Non-perfused normal liver", _f(plan.nonperfused_normal_liver_dose_gy, 1)],
+                 ["Whole liver, tumours included", _f(plan.whole_liver_dose_gy, 1)],
                  ["Lowest tumour dose", _f(plan.tumour_dose_min_gy, 1)],
                  ["Lung, this treatment", _f(plan.lung_dose_gy, 2)],
                  ["Lung, cumulative", _f(plan.cumulative_lung_dose_gy, 2)]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,12 +29,13 @@ from sirtkit.imaging import (
 from sirtkit.imaging.quantify import PVE_FWHM_MULTIPLE, SYSTEM_FWHM_MM, RecoveryCurve, read_recovery_curve
 from sirtkit.imaging.segload import load_segmentation
 from sirtkit.imaging.volume import Volume
-from sirtkit.physics.nuclides import Nuclide, get_nuclide
+from sirtkit.physics.nuclides import MAX_PLAUSIBLE_ACTIVITY_GBQ, Nuclide, get_nuclide
 from sirtkit.physics.tissue import (
     CONVENTIONAL_LUNG_MASS_KG,
     LIVER_UNENHANCED_MAX_HU,
     LUNG_DENSITY_PLAUSIBLE_G_PER_ML,
 )
+from sirtkit.planning.lung import LUNG_DOSE_LIMIT_SESSION_GY
 from sirtkit.progress import ProgressCallback, report
 from sirtkit.units import require_fraction
 from sirtkit.workflows.vois import VoiSet, build_voi_set
@@ -43,11 +44,8 @@ __all__ = ["DoseCase", "DoseResult", "VoiDose", "run_dose"]
 
 log = logging.getLogger(__name__)
 
-# Largest plausible delivered activity per nuclide, GBq: Y-90 — TheraSphere's largest dose size is 20 GBq
-# at calibration (CLINICAL.md §5; resin vials hold 3 GBq), so no delivered activity exceeds it; Ho-166 —
-# QuiremSpheres doses are 6–12 GBq (CVIR 2019, PMC8583383 Tab 4), 20 GBq leaves a wide margin [K]. A larger
-# number is almost surely MBq or mCi typed as GBq (27 mCi = 1.0 GBq) and is refused.
-MAX_PLAUSIBLE_ACTIVITY_GBQ: dict[str, float] = {"Y-90": 20.0, "Ho-166": 20.0}
+# Largest plausible delivered activity per nuclide (GBq): MAX_PLAUSIBLE_ACTIVITY_GBQ, imported from
+# physics.nuclides (one cited definition shared with planning).
 # Smallest plausible delivered activity for SIRT, GBq: below 0.05 GBq (50 MBq; a Ho-166 scout is 250 MBq,
 # the smallest segmental Y-90 treatments are a few hundred MBq) the number is almost surely GBq typed as
 # TBq or a typo [K] — warned, not refused.
@@ -78,8 +76,8 @@ IMPLAUSIBLE_MEAN_DOSE_GY: dict[str, float] = {
 # not centred on the activity it should hold [K, heuristic] and a loud warning names the shift.
 ALIGNMENT_PROBE_MM = 10.0
 ALIGNMENT_GAIN_WARNING_FRACTION = 0.05
-# Single-session lung dose limit (TheraSphere IFU; CLINICAL.md §3).
-LUNG_DOSE_LIMIT_GY = 30.0
+# Single-session lung dose limit (TheraSphere IFU; CLINICAL.md §3): the one planning definition.
+LUNG_DOSE_LIMIT_GY = LUNG_DOSE_LIMIT_SESSION_GY
 # Activity outside liver + lungs above this fraction suggests extrahepatic deposition, free
 # pertechnetate or a segmentation problem (Taranis warns at 20 %, CLINICAL.md §3 "Timing").
 EXTRAHEPATIC_WARNING_FRACTION = 0.20
@@ -89,6 +87,23 @@ NEGATIVE_WARNING_FRACTION = 0.01
 # Partial-volume caveat: VOIs with an equivalent-sphere diameter below PVE_FWHM_MULTIPLE × the system FWHM
 # (sirtkit.imaging.quantify, cited there) are under-estimated; roles whose VOIs are unions are not checked.
 PVE_SKIP_ROLES = ("tumor_union", "lung_union", "body", "other")
+# Absolute quantification: the image's total activity at administration is compared with the delivered
+# activity (or, when none is given, the DICOM RadionuclideTotalDose). Tolerance 25 %: Y-90 PET recovers the
+# activity of large volumes within about ±10–15 % across scanners (multi-centre QUEST phantom study,
+# Willowson et al., EJNMMI Phys 2015;2:1), vial calibration and the unmeasured residual add ±10 % (EANM
+# guideline, Weber et al., EJNMMI 2022;49:1682); beyond 25 % a unit, scaling, timing or field-of-view error
+# is more likely than measurement uncertainty.
+ACTIVITY_AGREEMENT_TOLERANCE_FRACTION = 0.25
+# Beyond these ratios (image ÷ delivered) the numbers cannot both be right: more than 3× the delivered
+# activity is physically impossible, less than a tenth means a scaling/unit error (a missing RescaleSlope is
+# ~100×) or an activity in the wrong unit. Refused (exit 2) when the user gave the delivered activity.
+ACTIVITY_IMPOSSIBLE_RATIO = (0.1, 3.0)
+# Injection times from DICOM and from --administration-time should agree; 30 min is 0.5 % of Y-90 activity
+# (T½ 64.1 h) — a larger difference is a wrong time, date or timezone, not rounding.
+ADMINISTRATION_TIME_AGREEMENT = timedelta(minutes=30)
+# Quantities that are not emission images (a CT or a dose map given as the emission image).
+_NOT_EMISSION = {"ct": "a CT (values in HU)", "dose": "a dose map (Gy)", "mask": "a mask"}
+
 
 
 class DoseCase(BaseModel):
@@ -112,6 +127,9 @@ class DoseCase(BaseModel):
     engine: Literal["vsv", "ldm"] = "vsv"
     density: Literal["uniform", "ct"] = "uniform"
     nuclide: Literal["Y-90", "Ho-166"] = "Y-90"
+    timezone: str | None = Field(
+        default=None, description="IANA zone (e.g. Europe/Amsterdam) of DICOM times that carry no offset")
+    series_uid: str | None = Field(default=None, description="SeriesInstanceUID of the emission series in a mixed folder")
     voi_roles: dict[str, str] = Field(default_factory=dict)
     segment_labels: dict[int, str] | None = Field(
         default=None, description="label-map segmentations: {label value: segment name}")
@@ -132,6 +150,20 @@ class DoseCase(BaseModel):
     @classmethod
     def _lsf(cls, value: float | None) -> float | None:
         return None if value is None else require_fraction(value, "lung_shunt_fraction")
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA timezone name such as Europe/Amsterdam or America/New_York") \
+                from None
+        return value
 
     @field_validator("delivered_activity_gbq")
     @classmethod
@@ -261,6 +293,110 @@ def _liver_and_lungs(case: DoseCase, vois: VoiSet, notes: list[str],
     return compartments
 
 
+def _reference_time(case: DoseCase, emission: Volume, notes: list[str], warnings: list[str]) -> datetime:
+    """When the image's Bq/mL apply: DICOM timing, ``--image-time``, or the administration (ADMIN, TM only)."""
+    assert case.administration_time is not None
+    meta = emission.metadata
+    admin = case.administration_time
+    dicom_ref = meta.get("reference_datetime")
+    problem = meta.get("timing_problem")
+    rp_start = meta.get("radiopharmaceutical_start")
+    if rp_start is not None and abs(rp_start - admin) > ADMINISTRATION_TIME_AGREEMENT:
+        warnings.append(
+            f"The DICOM injection time (RadiopharmaceuticalStartDateTime {rp_start.isoformat()}) and "
+            f"--administration-time ({admin.isoformat()}) differ by {_hours(rp_start - admin)}: --administration-time "
+            "is used; check the date and the timezone of both")
+    if case.image_reference_time is not None:
+        if dicom_ref is not None and abs(dicom_ref - case.image_reference_time) > ADMINISTRATION_TIME_AGREEMENT:
+            warnings.append(
+                f"--image-time {case.image_reference_time.isoformat()} overrides the DICOM reference time "
+                f"{dicom_ref.isoformat()} ({meta.get('decay_correction')}), {_hours(case.image_reference_time - dicom_ref)} "
+                "apart")
+        return case.image_reference_time
+    if dicom_ref is not None:
+        notes.append(f"Image values apply at {dicom_ref.isoformat()} (DecayCorrection {meta.get('decay_correction')}, "
+                     f"from {meta.get('scan_start_source') or 'the injection time'}; timezone from "
+                     f"{meta.get('timezone_source') or 'the file'}).")
+        return dicom_ref
+    time_only = meta.get("radiopharmaceutical_start_time_only")
+    if meta.get("decay_correction") == "ADMIN" and time_only is not None:
+        # Values decay-corrected to the injection; the DICOM gives its time of day only. The date comes from
+        # --administration-time (never guessed from the scan date: scans are often days later).
+        zone = _zone(case.timezone) or admin.tzinfo
+        local = admin.astimezone(zone)
+        candidates = [datetime.combine(local.date() + timedelta(days=d), time_only, tzinfo=zone) for d in (-1, 0, 1)]
+        reference: datetime = min(candidates, key=lambda c: abs(c - admin))
+        if abs(reference - admin) > ADMINISTRATION_TIME_AGREEMENT:
+            warnings.append(
+                f"DecayCorrection ADMIN to the DICOM injection time {time_only.isoformat()} (time of day only), but "
+                f"--administration-time is {local.time().isoformat(timespec='minutes')}: the image is taken at the "
+                "DICOM time on the --administration-time date; check both")
+        notes.append(f"The DICOM injection time has no date (RadiopharmaceuticalStartTime only): its date was taken "
+                     f"from --administration-time ({reference.isoformat()}).")
+        return reference
+    if problem and "timezone" in problem:
+        raise InputError(
+            f"{case.emission}: {problem}, so the scan time is unknown: give --timezone with the scanner's IANA "
+            "zone (e.g. --timezone Europe/Amsterdam; daylight saving is applied by date), or --image-time with "
+            "the time the Bq/mL values apply — or use --quantification relative, which needs no clock")
+    raise InputError(
+        f"{case.emission}: {problem or 'the file does not say when its Bq/mL values apply'}: give --image-time "
+        "(e.g. the scan start if decay-corrected to START), or use --quantification relative")
+
+
+def _hours(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:+.2f} h"
+
+
+def _zone(name: str | None) -> Any:
+    if name is None:
+        return None
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def _check_total_activity(case: DoseCase, emission: Volume, activity: Volume, notes: list[str],
+                          warnings: list[str]) -> None:
+    """Image total at administration vs the delivered (or DICOM-declared) activity; refuse impossible ratios."""
+    total_gbq = activity.total() / 1e9
+    declared_bq = emission.metadata.get("radionuclide_total_dose_bq")
+    if case.delivered_activity_gbq is not None:
+        expected_gbq, source = case.delivered_activity_gbq, "--delivered-activity-gbq"
+    elif declared_bq:
+        expected_gbq, source = declared_bq / 1e9, "the DICOM RadionuclideTotalDose (0018,1074)"
+    else:
+        notes.append(f"Image total at administration {total_gbq:.3f} GBq; no delivered activity given to compare "
+                     "with (--delivered-activity-gbq).")
+        return
+    ratio = total_gbq / expected_gbq
+    text = (f"the image holds {total_gbq:.3f} GBq at administration, {100 * ratio:.0f} % of the {expected_gbq:.3f} GBq "
+            f"of {source}")
+    low, high = ACTIVITY_IMPOSSIBLE_RATIO
+    if source.startswith("--") and not low <= ratio <= high:
+        raise InputError(
+            f"{case.emission}: {text}: both cannot be right — check the image scaling (units, RescaleSlope, "
+            "the series given) and --delivered-activity-gbq (GBq, not MBq or mCi), or use --quantification relative")
+    if abs(ratio - 1.0) > ACTIVITY_AGREEMENT_TOLERANCE_FRACTION:
+        warnings.append(
+            f"Absolute quantification: {text} (outside ±{100 * ACTIVITY_AGREEMENT_TOLERANCE_FRACTION:.0f} %): check "
+            "the image calibration, timing and field of view before trusting the doses")
+    else:
+        notes.append(f"Absolute quantification check: {text} (within ±"
+                     f"{100 * ACTIVITY_AGREEMENT_TOLERANCE_FRACTION:.0f} %).")
+
+
+def _check_emission_kind(case: DoseCase, emission: Volume) -> None:
+    """Refuse a CT (or dose map, mask) given as the emission image."""
+    modality = emission.metadata.get("modality")
+    kind = _NOT_EMISSION.get(emission.quantity) or ("a CT (values in HU)" if emission.unit == "HU" else None)
+    if kind is not None or modality == "CT":
+        raise UnitsError(
+            f"{case.emission}: the emission image is {kind or 'a CT'}"
+            + (f" (Modality {modality})" if modality else "")
+            + ", not a PET or SPECT: give the emission series as the image and the CT with --ct")
+
+
 def _activity_map(case: DoseCase, emission: Volume, vois: VoiSet | None, notes: list[str],
                   warnings: list[str] | None = None) -> tuple[Volume, Any]:
     nuclide = get_nuclide(case.nuclide)
@@ -282,18 +418,16 @@ def _activity_map(case: DoseCase, emission: Volume, vois: VoiSet | None, notes: 
     # absolute
     assert case.administration_time is not None
     if emission.unit != "Bq/mL":
+        problem = emission.metadata.get("unit_problem")
         raise UnitsError(
-            f"{case.emission}: values are {emission.unit!r}, absolute quantification needs Bq/mL: if the file holds "
-            "Bq/mL but does not say so (NRRD, NIfTI), give emission_unit 'Bq/mL' (--emission-unit Bq/mL); "
-            "otherwise use relative quantification with the delivered activity")
-    if emission.metadata.get("reference_datetime") is None:
-        if case.image_reference_time is None:
-            raise InputError(
-                f"{case.emission}: the file does not say when its Bq/mL values apply: give "
-                "image_reference_time (--image-time), e.g. the scan start if decay-corrected to START")
-        emission = emission.with_array(emission.array, metadata={**emission.metadata,
-                                                                 "reference_datetime": case.image_reference_time})
-    reference_time = emission.metadata["reference_datetime"]
+            f"{case.emission}: values are {emission.unit!r}"
+            + (f" ({problem})" if problem else "")
+            + ", absolute quantification needs Bq/mL: "
+            + ("" if emission.metadata.get("modality") else
+               "if the file holds Bq/mL but does not say so (NRRD, NIfTI), give --emission-unit Bq/mL; otherwise ")
+            + "use --quantification relative with --delivered-activity-gbq")
+    reference_time = _reference_time(case, emission, notes, warn)
+    emission = emission.with_array(emission.array, metadata={**emission.metadata, "reference_datetime": reference_time})
     if reference_time < case.administration_time:
         raise InputError(
             f"the image's values refer to {reference_time.isoformat()}, before the administration at "
@@ -301,6 +435,7 @@ def _activity_map(case: DoseCase, emission: Volume, vois: VoiSet | None, notes: 
     activity = activity_at_administration(emission, administration_time=case.administration_time,
                                           nuclide=nuclide)
     notes.append("Absolute quantification: Bq/mL decayed back to the administration time.")
+    _check_total_activity(case, emission, activity, notes, warn)
     if vois is None:
         return activity, None
     compartments = _liver_and_lungs(case, vois, notes, warnings)
@@ -579,11 +714,31 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
     report(progress, 0.02, "reading emission image")
     quantity = None if case.emission_unit is None else (
         "activity_concentration" if case.emission_unit == "Bq/mL" else "counts")
-    emission = _clip_negative(read_volume(case.emission, quantity=quantity, unit=case.emission_unit), notes,
-                              warnings)
+    zone = _zone(case.timezone)
+    emission = read_volume(case.emission, quantity=quantity, unit=case.emission_unit, assume_timezone=zone,
+                           series_instance_uid=case.series_uid, expected_nuclide=case.nuclide,
+                           modalities=None if case.series_uid else ("PT", "NM"),
+                           choose_hint="choose one with --series-uid UID")
+    _check_emission_kind(case, emission)
+    notes.extend(f"Emission image: {n}" for n in emission.metadata.get("read_notes") or ())
+    warnings.extend(f"Emission image: {w}" for w in emission.metadata.get("read_warnings") or ())
+    if emission.metadata.get("missing_type2"):
+        notes.append("The emission series has no " + ", ".join(emission.metadata["missing_type2"])
+                     + " (optional DICOM attributes; DICOM outputs carry them empty).")
+    emission = _clip_negative(emission, notes, warnings)
     vois: VoiSet | None = None
     # The CT is read first: an RTSTRUCT is rasterised on the image its contours were drawn on (usually it).
-    ct = read_volume(case.ct) if case.ct is not None else None
+    ct = None
+    if case.ct is not None:
+        if case.ct.is_dir():
+            from sirtkit.imaging import read_dicom_series
+
+            ct = read_dicom_series(case.ct, assume_timezone=zone, modalities=("CT",),
+                                   choose_hint="give --ct the folder of one CT series")
+        else:
+            ct = read_volume(case.ct, assume_timezone=zone)
+    if ct is not None and (ct.metadata.get("modality") not in (None, "CT") or ct.quantity not in ("ct", "unknown")):
+        raise UnitsError(f"{case.ct}: --ct is {ct.metadata.get('modality') or ct.quantity}, not a CT; give the CT series")
     voi_volumes: list[dict[str, Any]] = []
     if case.segmentation is not None:
         report(progress, 0.10, "reading segmentation")

@@ -20,7 +20,7 @@ import pytest
 _HARNESS = Path(__file__).resolve().parents[2] / "benchmarks" / "fuzz_inputs.py"
 _SEED = 20261129
 # Cases per family: 12 for the cheap reader-driven families, 5 where a case writes a workbook or parses a
-# megabyte of YAML, 3 where every case runs the dose CLI; about 220 cases in all, under a minute on one
+# megabyte of YAML, 3 where every case runs the dose CLI; about 290 cases in all, about a minute on one
 # idle core.
 _CASES_CHEAP = 12
 _CASES_HEAVY = 5

@@ -277,6 +277,9 @@ def _read(path: Path) -> pydicom.Dataset | None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             ds = pydicom.dcmread(path)
+            # Decode the file meta header now: a damaged VR there (input fuzzer: 'Ug' in (0002,0002)) otherwise
+            # raised NotImplementedError later, outside this guard.
+            list(getattr(ds, "file_meta", None) or ())
         for w in caught:
             logger.warning("%s: %s", path, _brief(str(w.message), 200))
     except InvalidDicomError:

@@ -10,7 +10,7 @@ Then, in the same run and alternating, two fresh processes are timed as whole pr
 included in both):
 
 * baseline: ``python -c "import pandas; pandas.read_csv(f) for every <table>.csv"`` — reading the input, the
-  part no cohort tool can skip;
+  part no cohort tool can skip (run three times around each ``sirtkit cohort`` run; the median is used);
 * ``sirtkit cohort DATA --out DIR`` (read + validate, analyse, tables, figures, HTML and PDF).
 
 The ratio of the two and the peak resident memory of the ``sirtkit cohort`` process (``wait4`` rusage,
@@ -74,7 +74,9 @@ def bench_one(n: int, seed: int, *, pdf: bool, xlsx: bool, bootstrap: int, repea
         for _ in range(repeats):
             b = _run(base_cmd)
             f = _run(cli)
-            base.append(b[0])
+            b2 = _run(base_cmd)  # the baseline before and after each run: a loaded machine drifts
+            b3 = _run(base_cmd)
+            base.extend([b[0], b2[0], b3[0]])
             full.append(f[0])
             rss.append(f[1])
             rc = rc or f[2] or b[2]

@@ -100,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--slow-s", type=float, default=5.0)
+    parser.add_argument("--progress", type=int, default=0, help="print running counts every N cases (stderr)")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     frame = generate_uid()
@@ -148,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                 counts["hang"] += 1
                 failures.append(f"case {n}: {elapsed:.1f} s")
             counts[outcome] += 1
+            if args.progress and (n + 1) % args.progress == 0:
+                print(json.dumps({"cases": n + 1, **counts, "longest_s": round(longest, 3)}), file=sys.stderr,
+                      flush=True)
         total_s = time.perf_counter() - start
     print(f"| cases | read | refused (InputError) | internal errors | hangs (> {args.slow_s:g} s) | longest case |")
     print("|---|---|---|---|---|---|")

@@ -325,3 +325,23 @@ def test_enhanced_pet_read_through_highdicom(small_phantom: Phantom, tmp_path: P
     expected = phantom.activity.array * decay_factor(2.0)
     assert_allclose(pet.array, expected, atol=_step(expected))
     assert pet.metadata["reference_datetime"] == phantom.administration_time + timedelta(hours=2)
+
+
+def test_bits_above_bits_stored_may_be_zero_or_sign_extension() -> None:
+    """PS3.5 §8.1.1: bits above BitsStored are zero or a sign extension in valid files (12-bit signed CT
+    stored either way); data there (a 16-bit value under BitsStored 12) is refused."""
+    from pydicom.dataset import FileMetaDataset
+
+    from sirtkit.imaging.dicom import _check_bits_stored
+
+    def slice_with(raw: list[int]) -> pydicom.Dataset:
+        ds = pydicom.Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1"
+        ds.BitsAllocated, ds.BitsStored, ds.PixelRepresentation = 16, 12, 1
+        ds.PixelData = np.asarray(raw, "<u2").tobytes()
+        return ds
+
+    _check_bits_stored(slice_with([0x0C18, 0x0100, 0xFC18]), np.zeros(3))  # −1000 both ways, +256
+    with pytest.raises(DicomInputError, match="BitsStored"):
+        _check_bits_stored(slice_with([20000, 5]), np.zeros(2))

@@ -53,13 +53,13 @@ def test_non_anatomical_space_refused(tmp_path: Path) -> None:
 
 def test_no_half_written_file_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A writer that dies half-way leaves neither the target nor its temporary file behind."""
-    import sirtkit.imaging.files as files
+    import nibabel  # sirtkit.imaging.files imports it when a NIfTI is written
 
     def broken_save(image: object, filename: str) -> None:
         Path(filename).write_bytes(b"half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(files.nib, "save", broken_save)
+    monkeypatch.setattr(nibabel, "save", broken_save)
     vol = Volume.from_spacing(np.zeros((2, 2, 2)), spacing_mm=(1, 1, 1))
     with pytest.raises(InputError, match=r"cannot write .*bad\.nii\.gz: disk full"):
         write_volume(vol, tmp_path / "bad.nii.gz")

@@ -161,6 +161,7 @@ def test_holmium_partition_and_liver_limit() -> None:
     assert result.plan.binding_constraint is Constraint.WHOLE_LIVER_LIMIT
     check = next(c for c in result.checks if c.name == "whole_liver_dose")
     assert check.status is CheckStatus.PASS and check.measured == pytest.approx(60.0, rel=1e-9)
+    assert "upper bound" in check.message
     over = run_plan(PlanCase.model_validate(_case(device="holmium", method="holmium_standard", territories=[],
                                                   liver={"mass_kg": 1.5}, targets={"perfused_target_gy": 90})))
     assert over.passes_hard_limits and over.plan is not None

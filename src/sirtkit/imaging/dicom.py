@@ -277,9 +277,6 @@ def _read(path: Path) -> pydicom.Dataset | None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             ds = pydicom.dcmread(path)
-            # Decode the file meta header now: a damaged VR there (input fuzzer: 'Ug' in (0002,0002)) otherwise
-            # raised NotImplementedError later, outside this guard.
-            list(getattr(ds, "file_meta", None) or ())
         for w in caught:
             logger.warning("%s: %s", path, _brief(str(w.message), 200))
     except InvalidDicomError:
@@ -290,7 +287,37 @@ def _read(path: Path) -> pydicom.Dataset | None:
             f"{path}: cannot read this DICOM file ({type(err).__name__}: {_brief(str(err), 200)}); it is truncated "
             "or corrupt — copy it again from the PACS or remove it from the folder"
         ) from err
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None:
+        _decode_all(meta, path)
+    _decode_all(ds, path)
     return ds
+
+
+def _decode_all(ds: pydicom.Dataset, path: Path) -> None:
+    """Decode every element now (pydicom decodes lazily), so a damaged one is named here, not met later.
+
+    A public element that cannot be decoded (a corrupt VR or value) refuses the file naming its tag; a
+    damaged private element is dropped (logged): sirtkit reads only the private tags it knows, by value.
+    """
+    for tag in list(ds.keys()):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                element = ds[tag]
+                items = list(element.value) if element.VR == "SQ" else []
+        except Exception as err:
+            if tag.is_private:
+                logger.info("%s: private element %s cannot be decoded; ignored", path, tag)
+                del ds[tag]
+                continue
+            keyword = pydicom.datadict.keyword_for_tag(tag) or "element"
+            raise DicomInputError(
+                f"{path}: {keyword} {tag} cannot be decoded ({type(err).__name__}: {_brief(str(err), 120)}); the "
+                "file is damaged — copy it again from the PACS or remove it from the folder") from err
+        for item in items:
+            if isinstance(item, pydicom.Dataset):
+                _decode_all(item, path)
 
 
 def _pixels(ds: pydicom.Dataset) -> np.ndarray:
@@ -318,10 +345,12 @@ def _check_bits_stored(ds: pydicom.Dataset, array: np.ndarray) -> None:
     transfer = str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", ""))
     if transfer not in ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1"):  # compressed: the codec decides
         return
-    signed = int(_number(ds, "PixelRepresentation", "(0028,0103)") or 0) == 1
-    dtype = np.dtype(f"<{'i' if signed else 'u'}{bits_allocated // 8}")
-    raw = np.frombuffer(ds.PixelData, dtype=dtype, count=array.size)
-    if not np.array_equal(raw.reshape(array.shape), array):
+    # Bits above BitsStored may legally be zero or a sign extension (PS3.5 §8.1.1); anything else there is
+    # image data that the header's BitsStored would cut away (issue 10: up to 46 % dose change).
+    raw = np.frombuffer(ds.PixelData, dtype=np.dtype(f"<u{bits_allocated // 8}"), count=array.size)
+    high = raw >> np.asarray(bits_stored, dtype=raw.dtype)
+    all_ones = (1 << (bits_allocated - bits_stored)) - 1
+    if np.any((high != 0) & (high != all_ones)):
         raise DicomInputError(
             f"{_where(ds)}: BitsStored (0028,0101) = {bits_stored} but the stored pixel values use all "
             f"{bits_allocated} bits allocated: the header and the pixel data disagree (values would be cut). "

@@ -350,8 +350,8 @@ def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd
     Text columns (IDs, categories) are object columns of ``str`` with ``None`` for empty cells (object
     columns hash and group several times faster than pandas' ``string`` dtype).
     """
-    df = raw.copy()
-    df.columns = [str(c).strip() for c in df.columns]
+    # The raw cells are only read, never modified: a shallow frame with stripped column names (no copy).
+    df = pd.DataFrame({str(c).strip(): raw[c] for c in raw.columns}, index=raw.index, copy=False)
     known = {c.name for c in spec.columns}
     for extra in sorted(set(df.columns) - known):
         logger.info("%s: column %r is not in the template and is ignored", spec.name, extra)
@@ -461,7 +461,7 @@ def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd
 
 
 def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort", *,
-                    today: _dt.date | None = None) -> CohortData:
+                    today: _dt.date | None = None, _consume: bool = False) -> CohortData:
     """Type-check and cross-check raw tables; return :class:`CohortData` or raise with every problem.
 
     Parameters
@@ -473,6 +473,9 @@ def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort", *,
         Name of the file or folder, used in messages.
     today : date, optional
         Dates after this day are refused (default: the current day).
+    _consume : bool
+        Internal (:func:`read_cohort`): drop each raw table from ``tables`` once typed, so that raw and typed
+        copies of the large tables are not held in memory together.
 
     Validation refuses, besides types, ranges and links between sheets: dates that are not ISO 8601 text or
     real date cells (:func:`_parse_dates`), dates in the future, an impossible timeline (death before the
@@ -494,7 +497,7 @@ def validate_cohort(tables: dict[str, pd.DataFrame], source: str = "cohort", *,
                 issues.append(Issue(name, None, None, "sheet/table is missing; add it (see the template)"))
             typed[name] = _coerce_table(spec, _empty(spec), [])
             continue
-        typed[name] = _coerce_table(spec, tables[name], issues)
+        typed[name] = _coerce_table(spec, tables.pop(name) if _consume else tables[name], issues)
     for extra in sorted(set(tables) - set(TABLES)):
         logger.info("sheet %r is not part of the template and is ignored", extra)
 
@@ -685,7 +688,7 @@ def read_cohort(path: str | os.PathLike[str], *, excel_engine: ExcelEngine = "ca
     else:
         raise InputError(f"{p}: unsupported file type {p.suffix!r}; give a .xlsx workbook or a folder of CSV files")
     try:
-        return validate_cohort(tables, source=str(p))
+        return validate_cohort(tables, source=str(p), _consume=True)
     except InputError:
         raise
     except (TypeError, ValueError, OverflowError) as err:

@@ -320,7 +320,8 @@ def best_overall_response(days: Sequence[float], responses: Sequence[Response | 
     Parameters
     ----------
     days : sequence of float
-        Days from baseline (or first treatment) of each follow-up time point (not the baseline).
+        Days from the first treatment of each follow-up time point (not the baseline), as
+        :func:`assess_timepoints` gives them with ``first_treatment``.
     responses : sequence of Response or str
         Time-point responses in the same order.
     confirmation_min_days : float, optional
@@ -328,8 +329,8 @@ def best_overall_response(days: Sequence[float], responses: Sequence[Response | 
         non-randomised trial), CR and PR need a later time point at least this many days after with
         the same or better category and no PD in between; an unconfirmed CR/PR counts as SD.
     sd_min_days : float
-        Minimum days from baseline for a time point to qualify as SD (protocol-defined in RECIST 1.1;
-        default 0, i.e. any follow-up time point).
+        Minimum days from the start of treatment for a time point to qualify as SD (protocol-defined in
+        RECIST 1.1 §4.4; default 0, i.e. any follow-up time point).
 
     Returns
     -------
@@ -543,7 +544,9 @@ def _assess(prep: _Prepared, crit: Criteria) -> pd.DataFrame:
     m, p_uniq, baseline_date = prep.m, prep.p_uniq, prep.baseline_date
     cols = MEASURE_COLUMNS[crit.measure]
     # Target lesions: role target and measured at baseline.
-    t = m[m["role"] == "target"].copy()
+    keep = ["patient_id", "lesion_id", "date", "is_baseline", "is_lymph_node", *cols,
+            *(["attenuation_hu"] if "attenuation_hu" in m.columns else [])]
+    t = m.loc[m["role"] == "target", list(dict.fromkeys(keep))]
     value = t[cols[0]].astype(float)
     if len(cols) == 2:
         value = value * t[cols[1]].astype(float)

@@ -457,8 +457,6 @@ def cox_regression(data: pd.DataFrame, duration_col: str, event_col: str, covari
     R: ``coxph(Surv(week, arrest) ~ fin + age + race + wexp + mar + paro + prio, data = rossi)``:
     fin −0.3794, age −0.0574, race 0.3139, wexp −0.1498, mar −0.4337, paro −0.0849, prio 0.0915.
     """
-    from lifelines import CoxPHFitter
-
     cols = [duration_col, event_col, *covariates]
     missing = [c for c in cols if c not in data.columns]
     if missing:
@@ -471,6 +469,8 @@ def cox_regression(data: pd.DataFrame, duration_col: str, event_col: str, covari
         raise InputError(f"Cox model: covariate(s) {', '.join(const)} have a single value in the analysed rows; drop them")
     if method == "newton" and penalizer == 0.0:
         return _cox_newton(df, duration_col, event_col, list(covariates), confidence, concordance)
+    from lifelines import CoxPHFitter  # imported only here: ~1 s, not needed by the default fitter
+
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
@@ -495,9 +495,7 @@ def cox_regression(data: pd.DataFrame, duration_col: str, event_col: str, covari
 
 def _cox_newton(df: pd.DataFrame, duration_col: str, event_col: str, covariates: list[str],
                 confidence: float, with_concordance: bool) -> CoxResult:
-    """:func:`cox_regression` with :func:`_efron_newton` (lifelines' concordance index)."""
-    from lifelines.utils import concordance_index
-
+    """:func:`cox_regression` with :func:`_efron_newton` (lifelines' concordance index, imported only then)."""
     t = df[duration_col].to_numpy(float)
     e = df[event_col].to_numpy(float)
     x = df[covariates].to_numpy(float)
@@ -521,7 +519,11 @@ def _cox_newton(df: pd.DataFrame, duration_col: str, event_col: str, covariates:
                                 ci_high=float(np.exp(c + z * s_)) if ok else float("nan"),
                                 p_value=float(pv) if ok else float("nan")))
     lr = 2.0 * (fit.log_likelihood - fit.log_likelihood_null)
-    conc = float(concordance_index(t, -(x @ fit.coef), e)) if with_concordance else float("nan")
+    conc = float("nan")
+    if with_concordance:
+        from lifelines.utils import concordance_index
+
+        conc = float(concordance_index(t, -(x @ fit.coef), e))
     return CoxResult(rows=tuple(rows), n=len(df), n_events=int(e.sum()), concordance=conc,
                      log_likelihood_ratio=float(lr), log_likelihood_ratio_p=float(stats.chi2.sf(lr, len(covariates))),
                      warnings=tuple(caught))

@@ -334,10 +334,11 @@ def grade_labs(labs: pd.DataFrame, first_sirt_date: pd.Series) -> pd.DataFrame:
     out = []
     for test, part in df.groupby("test", sort=False):
         rule = LAB_RULES[str(test)]
-        units = part["unit"].astype("string").fillna("")
         factor = np.ones(len(part))
-        if rule.test in _UNIT_FACTORS:
-            factor = np.array([_factor(rule.test, u or None) for u in units])
+        if rule.test in _UNIT_FACTORS:  # one conversion factor per distinct unit text
+            units = part["unit"].astype(object).where(part["unit"].notna(), "").to_numpy(object)
+            codes, uniq = pd.factorize(units)
+            factor = np.array([_factor(rule.test, str(u) or None) for u in uniq], dtype=float)[codes]
         value = part["value"].to_numpy(float) * factor
         g = _grade_arrays(rule, value, part["uln"].to_numpy(float) * factor, part["lln"].to_numpy(float) * factor,
                           part["baseline_value"].to_numpy(float) * factor)

@@ -32,6 +32,7 @@ from sirtkit.progress import ProgressCallback, report
 from sirtkit.report import plots_outcomes as plots
 from sirtkit.report.render import html_to_pdf
 from sirtkit.serialize import to_jsonable
+from sirtkit.text import csv_cell
 
 __all__ = ["LABELS", "REPORT_MARKER", "CohortReportFiles", "render_cohort_html", "write_cohort_report"]
 
@@ -68,7 +69,9 @@ LABELS: dict[str, str] = {
     "orr_ci_high_percent": "ORR 95 % CI high (%)", "dcr_n": "DCR n", "dcr_percent": "DCR (%)",
     "dcr_ci_low_percent": "DCR 95 % CI low (%)", "dcr_ci_high_percent": "DCR 95 % CI high (%)",
     "any_grade_n": "Any grade n", "any_grade_percent": "Any grade (%)", "grade3plus_n": "Grade ≥ 3 n",
-    "grade3plus_percent": "Grade ≥ 3 (%)",
+    "grade3plus_percent": "Grade ≥ 3 (%)", **{f"grade{k}_n": f"Grade {k} n" for k in range(1, 6)},
+    "median_os_months": "Median OS (months)", "median_pfs_months": "Median PFS (months)",
+    "os_3y_percent": "OS at 3 years (%)", "n_treated": "Patients treated",
     # values: characteristics, treatment items, factors, tests
     "Patients": "Patients", "age_years": "Age (years)", "ki67_percent": "Ki-67 index (%)",
     "hepatic_tumour_burden_percent": "Hepatic tumour burden (%)", "sex": "Sex", "primary_site": "Primary site",
@@ -328,6 +331,8 @@ def write_cohort_report(a: CohortAnalysis, out_dir: str | os.PathLike[str], *, p
         table_paths = []
         for name, df in a.tables().items():
             p = tmp / "tables" / f"{name}.csv"
+            text_columns = df.select_dtypes(include=["object", "string"]).columns
+            df = df.assign(**{c: df[c].map(csv_cell) for c in text_columns})  # formula injection (sirtkit.text)
             df.to_csv(p, index=False)
             table_paths.append(p)
         summary = to_jsonable({"sirtkit_version": __version__, "kind": "cohort_report", "source": source,

@@ -36,6 +36,7 @@ from sirtkit.imaging import read_volume, resample_to
 from sirtkit.imaging.segload import load_segmentation
 from sirtkit.imaging.volume import Volume
 from sirtkit.progress import ProgressCallback, report
+from sirtkit.text import csv_cell
 from sirtkit.workflows.vois import VoiSet, build_voi_set
 
 if TYPE_CHECKING:
@@ -467,7 +468,7 @@ def _csv_text(comparisons: tuple[VoiComparison, ...]) -> str:
     writer.writerow(_CSV_COLUMNS)
     for c in comparisons:
         d = c.difference
-        writer.writerow([d.name, c.role, num(d.volume_ml), num(d.predicted_mean_gy), num(d.delivered_mean_gy),
+        writer.writerow([csv_cell(d.name), c.role, num(d.volume_ml), num(d.predicted_mean_gy), num(d.delivered_mean_gy),
                          num(d.mean_difference_gy), num(d.mean_difference_percent), num(d.predicted_d70_gy),
                          num(d.delivered_d70_gy), num(d.predicted_d90_gy), num(d.delivered_d90_gy),
                          num(d.voxel_rms_difference_gy), num(c.gamma_pass_percent), c.gamma_evaluated_voxels])

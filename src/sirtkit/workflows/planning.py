@@ -1373,10 +1373,11 @@ def _liver_doses(plan: ActivityPlan | None) -> dict[str, float | None] | None:
 
 
 def _annotate(check: CheckResult, nonperfused_unknown: bool) -> CheckResult:
-    """Say on the whole-normal-liver check when its dose is an upper bound."""
+    """Say on the whole-(normal-)liver checks when their dose is an upper bound (non-perfused liver 0 kg)."""
     import dataclasses
 
-    if nonperfused_unknown and check.name == "whole_normal_liver_dose" and check.measured is not None:
+    if nonperfused_unknown and check.name in ("whole_normal_liver_dose", "whole_liver_dose") \
+            and check.measured is not None:
         return dataclasses.replace(check, message=check.message + " — upper bound: the non-perfused liver is not "
                                    "described (give liver.volume_ml or liver.nonperfused_volume_ml)")
     return check

@@ -37,6 +37,7 @@ from sirtkit.physics.tissue import (
 )
 from sirtkit.planning.lung import LUNG_DOSE_LIMIT_SESSION_GY
 from sirtkit.progress import ProgressCallback, report
+from sirtkit.text import csv_row
 from sirtkit.units import require_fraction
 from sirtkit.workflows.vois import VoiSet, build_voi_set
 
@@ -879,7 +880,7 @@ def _write_voi_table_csv(result: DoseResult, path: Path) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(VOI_TABLE_HEADER)
-    writer.writerows(voi_table_row(v) for v in result.voi_doses)
+    writer.writerows(csv_row(voi_table_row(v)) for v in result.voi_doses)
     atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
 
 

@@ -339,3 +339,17 @@ def test_prescribed_territory_activity_is_guarded_and_limits_are_shared() -> Non
         PlanCase.model_validate(doc)
     doc["territories"][0]["activity_gbq"] = 20.0
     assert PlanCase.model_validate(doc).territories[0].activity_gbq == 20.0
+
+
+# --- issue 10 fuzz findings: numbers a case file cannot mean ---------------------------------------
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("lung.spect_counts.lung_counts", True), ("liver.volume_ml", 1e-320), ("liver.volume_ml", 1e300),
+     ("liver_function.total_bilirubin_mg_per_dl", float("nan"))],
+)
+def test_booleans_and_absurd_magnitudes_are_refused(field: str, value: object) -> None:
+    """The input fuzzer found `true` read as 1 and a denormal (1e-320) overflowing a later division
+    (OverflowError, exit 3); both are refused at the model with the field named (sirtkit._inputmodel)."""
+    with pytest.raises(pydantic.ValidationError, match=field.rsplit(".", 1)[-1]):
+        _case(RIGHT, **{field: value})

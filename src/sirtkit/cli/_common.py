@@ -71,6 +71,15 @@ class SafeConsole(PipeSafeConsole):
     the exit status (:class:`sirtkit.cli._console.PipeSafeConsole`).
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if kwargs.get("width") is None:
+            # rich freezes $COLUMNS at construction; commands are imported lazily (on first use), so the
+            # width must follow the terminal / COLUMNS of each call, as rich does when none was fixed.
+            self._width = None
+        if kwargs.get("height") is None:
+            self._height = None
+
     def render_str(self, text: str, **kwargs: Any) -> Text:
         return super().render_str(terminal_text(text), **kwargs)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -298,7 +299,8 @@ def _seg_decode_errors() -> tuple[type[BaseException], ...]:
     import pydicom
 
     return (AttributeError, KeyError, IndexError, TypeError, ValueError, RuntimeError, NotImplementedError,
-            EOFError, OverflowError, struct.error, pydicom.errors.BytesLengthException)
+            EOFError, OverflowError, struct.error, pydicom.errors.BytesLengthException,
+            sqlite3.Error)  # highdicom indexes frames in SQLite
 
 
 def _read_dicom_seg(ds: pydicom.Dataset, path: Path) -> dict[str, Volume]:

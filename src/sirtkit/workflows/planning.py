@@ -27,8 +27,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from sirtkit._inputmodel import CaseInputModel
 from sirtkit.clinical.scores import body_surface_area_m2
 from sirtkit.errors import ConstraintViolation, InputError, UnitsError
 from sirtkit.physics.decay import add_hours, decay_activity, elapsed_hours, localize, require_aware, zone
@@ -125,7 +126,9 @@ MAX_TIMELINE_SPAN_H = 60 * 24.0
 _ABLATIVE_INTENTS = ("radiation_segmentectomy", "radiation_lobectomy", "neoadjuvant")
 
 
-class _Model(BaseModel):
+class _Model(CaseInputModel):
+    """Base of the planning case-file models: extra fields refused; no true/false or absurd numbers."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

@@ -39,6 +39,9 @@ from sirtkit.workflows.vois import VoiSet, build_voi_set
 __all__ = ["ImagePlanCase", "ImagePlanResult", "MeasuredCompartment", "measure_compartments", "run_image_plan"]
 
 
+# Counts handed to the plan are relative to the liver's (only their ratios matter): the liver gets 10⁶.
+RELATIVE_LIVER_COUNTS = 1e6
+
 class ImagePlanCase(BaseModel):
     """Inputs of image-based planning; shared by the CLI and the demo."""
 
@@ -211,12 +214,16 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
     report(progress, 0.15, "measuring compartments")
     territory, comps, liver_counts, lung_counts, liver_ml = measure_compartments(
         spect, masks_on_spect, masks_native, case.voi_roles)
+    # The plan reads counts only as ratios (T/N, LSF). An image in Bq/mL sums to 10⁹–10¹¹ "counts", beyond
+    # the magnitudes a case file accepts (sirtkit._inputmodel), so the plan gets them relative to the liver's
+    # (liver = 10⁶); the result keeps the measured counts.
+    scale = RELATIVE_LIVER_COUNTS / liver_counts
     # One precedence rule for the lung shunt fraction (as in post-treatment quantification): an LSF the user
     # gives wins over the SPECT's lung counts; the image-derived value is still reported beside it.
     if case.lung_shunt_fraction is not None:
         lung: dict[str, Any] = {"shunt_fraction": case.lung_shunt_fraction}
     elif lung_counts is not None and lung_counts > 0:
-        lung = {"spect_counts": {"lung_counts": lung_counts, "liver_counts": liver_counts}}
+        lung = {"spect_counts": {"lung_counts": lung_counts * scale, "liver_counts": liver_counts * scale}}
     else:
         raise InputError("the segmentation has no lungs: give the lung shunt fraction (e.g. from planar MAA "
                          "imaging) as lung_shunt_fraction / --lung-shunt-fraction")
@@ -231,7 +238,7 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
         "liver": {"volume_ml": liver_ml, "density_g_per_ml": LIVER_DENSITY_G_PER_ML},
         "territories": [{
             "name": territory,
-            "compartments": [{"name": c.name, "kind": c.kind, "volume_ml": c.volume_ml, "counts": c.counts,
+            "compartments": [{"name": c.name, "kind": c.kind, "volume_ml": c.volume_ml, "counts": c.counts * scale,
                               "density_g_per_ml": LIVER_DENSITY_G_PER_ML} for c in comps],
         }],
     }

@@ -6,7 +6,7 @@ Two guards that every hand-written number passes (both found by the input fuzzer
   ``ecog: yes`` (YAML 1.1 reads ``yes`` as true) became ECOG 1 and ``lung_shunt_fraction: true`` a shunt
   of 100 %.
 * **Numbers are finite and of a magnitude a person can mean.** ``.inf``/``.nan`` and magnitudes outside
-  [1e-9, 1e9] (e.g. ``perfused_target_gy: 1e-320``, a denormal that overflowed a later division) are
+  [1e-9, 1e12] (e.g. ``perfused_target_gy: 1e-320``, a denormal that overflowed a later division) are
   refused. Zero stays allowed; each field's own validator says what range is clinically sensible.
 """
 
@@ -21,9 +21,9 @@ from sirtkit.errors import UnitsError
 
 __all__ = ["CaseInputModel", "MAX_INPUT_MAGNITUDE", "MIN_INPUT_MAGNITUDE"]
 
-# No quantity in a SIRT case file (GBq, Gy, kg, mL, h, µmol/L, 10⁹/L, ...) is meant outside this range.
+# No quantity in a SIRT case file (GBq, Gy, kg, mL, h, µmol/L, 10⁹/L, image counts) is meant outside this range.
 MIN_INPUT_MAGNITUDE = 1e-9
-MAX_INPUT_MAGNITUDE = 1e9
+MAX_INPUT_MAGNITUDE = 1e12
 
 
 def _accepts_bool(annotation: object) -> bool:

@@ -345,7 +345,7 @@ def test_prescribed_territory_activity_is_guarded_and_limits_are_shared() -> Non
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("lung.spect_counts.lung_counts", True), ("liver.volume_ml", 1e-320), ("liver.volume_ml", 1e300),
+    [("lung.spect_counts.lung_counts", True), ("liver.volume_ml", 1e-320), ("liver.volume_ml", 1e300), ("liver.volume_ml", 2e12),
      ("liver_function.total_bilirubin_mg_per_dl", float("nan"))],
 )
 def test_booleans_and_absurd_magnitudes_are_refused(field: str, value: object) -> None:

@@ -73,15 +73,10 @@ ALLOWED = ("ok", "refused", "limit")
 FAILURES = ("internal", "hang", "silent_dose")
 QUALITY = ("unnamed", "huge_message", "harness_error")
 
-# Families whose crashes other branches fix (DICOM series validation: missing Columns, unparsable numbers,
-# a slice from another frame of reference reaching the SEG writer; RTSTRUCT contour validation). They stay
-# in the long run (and are counted there) but not in the smoke test until those fixes land; then empty this.
-KNOWN_FAILING_FAMILIES: tuple[str, ...] = (
-    "rtstruct.contour_data",
-    "rtstruct.delete_element",
-    "rtstruct.extreme_value",
-    "rtstruct.bytes",
-)
+# Families whose crashes are still being fixed elsewhere: they stay in the long run (and are counted there)
+# but not in the smoke test until the fix lands. Empty since the DICOM series validation and the RTSTRUCT
+# contour validation were merged (run 2 in docs/validation.md).
+KNOWN_FAILING_FAMILIES: tuple[str, ...] = ()
 
 # Largest output a refusal may print (the issue: a 24 MB message laid out for minutes).
 MAX_MESSAGE_CHARS = 20_000
@@ -184,8 +179,24 @@ def _write_rtstruct(path: Path, pet_files: list[Path], rois: dict[str, np.ndarra
     ds.SeriesInstanceUID = generate_uid(entropy_srcs=["sirtkit-fuzz-rtstruct-series"])
     ds.StructureSetLabel = "fuzz"
     frame = str(ref.FrameOfReferenceUID)
+    slices = [pydicom.dcmread(f, stop_before_pixels=True) for f in pet_files]
+    by_z = {round(float(sl.ImagePositionPatient[2]), 3): sl for sl in slices}
+    # As planning systems write it: frame of reference → study → series → the images contoured on.
+    series_item = pydicom.Dataset()
+    series_item.SeriesInstanceUID = str(ref.SeriesInstanceUID)
+    series_item.ContourImageSequence = []
+    for sl in slices:
+        image = pydicom.Dataset()
+        image.ReferencedSOPClassUID = sl.SOPClassUID
+        image.ReferencedSOPInstanceUID = sl.SOPInstanceUID
+        series_item.ContourImageSequence.append(image)
+    study_item = pydicom.Dataset()
+    study_item.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"  # Detached Study Management (PS3.3 C.8.8.5)
+    study_item.ReferencedSOPInstanceUID = str(ref.StudyInstanceUID)
+    study_item.RTReferencedSeriesSequence = [series_item]
     item = pydicom.Dataset()
     item.FrameOfReferenceUID = frame
+    item.RTReferencedStudySequence = [study_item]
     ds.ReferencedFrameOfReferenceSequence = [item]
     ds.StructureSetROISequence = []
     ds.ROIContourSequence = []
@@ -204,6 +215,12 @@ def _write_rtstruct(path: Path, pet_files: list[Path], rois: dict[str, np.ndarra
                        (jj.max() + 0.5, ii.max() + 0.5), (jj.max() + 0.5, ii.min() - 0.5)]
             points = [affine @ np.array([k, j, i, 1.0]) for j, i in corners]
             c = pydicom.Dataset()
+            z = round(float(points[0][2]), 3)
+            if z in by_z:
+                image = pydicom.Dataset()
+                image.ReferencedSOPClassUID = by_z[z].SOPClassUID
+                image.ReferencedSOPInstanceUID = by_z[z].SOPInstanceUID
+                c.ContourImageSequence = [image]
             c.ContourGeometricType = "CLOSED_PLANAR"
             c.NumberOfContourPoints = len(points)
             c.ContourData = [f"{v:.3f}" for p in points for v in p[:3]]
@@ -650,7 +667,7 @@ def _structure_case(seeds: Seeds, work: Path, rng: np.random.Generator, family: 
 
     reference = read_volume(seeds.pet)
     return Case(index, family, detail, "reader", target,
-                lambda: _reader(lambda: read_segmentation(target, reference=reference)))
+                lambda: _reader(lambda: read_segmentation(target, reference=reference, images=[reference])))
 
 
 # ------------------------------------------------------------------------------------------ NRRD / NIfTI / RTDOSE

@@ -9,7 +9,9 @@ through :func:`staged_output`:
   one atomic ``renameat2(RENAME_EXCHANGE)``, elsewhere with two renames. Files of an earlier run are never
   left beside the new ones, and two runs into one folder cannot mix their file sets (the last one wins).
 * A target that exists, is not empty and holds no manifest (so was not written by sirtkit) is refused
-  (:class:`~sirtkit.errors.InputError`, CLI exit 2) unless ``force=True`` (``--force``). Even with force,
+  (:class:`~sirtkit.errors.InputError`, CLI exit 2) unless ``force=True`` (``--force``). So is a sirtkit
+  folder that also holds files or folders its manifest does not list (a user's notes, a scanned signed
+  sheet): replacing the folder would delete them, so they are named and ``--force`` is needed. Even with force,
   a folder that contains the working directory, the home folder or a filesystem root is refused.
 * On any error, ``KeyboardInterrupt`` (SIGINT) or SIGTERM the staging folder is removed and the target is
   left as it was. Staging and swap-out folders left by a run that died without cleaning up (SIGKILL, power
@@ -139,6 +141,41 @@ def check_output_folder(out_dir: str | os.PathLike[str], *, force: bool = False,
     _check_target(Path(out_dir), force, legacy_markers)
 
 
+_FOREIGN_SHOWN = 5  # foreign items named in the refusal message
+
+
+def _not_in_manifest(out_dir: Path) -> list[str]:
+    """Files and folders under a sirtkit ``out_dir`` that its manifest does not list (topmost ones, sorted).
+
+    A manifest that cannot be read lists nothing, so every item but the manifest is foreign — the folder is
+    then refused without ``--force``, never emptied. A folder marked only by a legacy marker (no manifest,
+    older versions) has no file list to compare with and is replaced as before.
+    """
+    if not (out_dir / MANIFEST_NAME).is_file():
+        return []
+    listed: set[str] = set()
+    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+        doc = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+        listed = {str(f) for f in doc.get("files", [])}
+    parents = {str(Path(*Path(f).parts[:i])) for f in listed for i in range(1, len(Path(f).parts))}
+    foreign: list[str] = []
+    for root, dirs, files in os.walk(out_dir):
+        rel_root = Path(root).relative_to(out_dir)
+        keep = []
+        for d in sorted(dirs):
+            rel = str(rel_root / d)
+            if rel in parents and not (Path(root) / d).is_symlink():
+                keep.append(d)
+            else:
+                foreign.append(rel + "/")
+        dirs[:] = keep
+        for f in sorted(files):
+            rel = str(rel_root / f)
+            if rel not in listed and rel != MANIFEST_NAME:
+                foreign.append(rel)
+    return sorted(foreign)
+
+
 def _check_target(out_dir: Path, force: bool, legacy_markers: tuple[str, ...]) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"--out {out_dir} is a file, not a folder: give a folder path")
@@ -149,9 +186,20 @@ def _check_target(out_dir: Path, force: bool, legacy_markers: tuple[str, ...]) -
     except OSError as err:
         raise InputError(f"--out {out_dir}: cannot list the folder ({err.strerror or err}); give a folder you "
                          "can write to") from None
-    if empty or is_sirtkit_output(out_dir, legacy_markers):
+    if empty:
         return
-    if not force:
+    if is_sirtkit_output(out_dir, legacy_markers):
+        foreign = _not_in_manifest(out_dir)
+        if not foreign:
+            return
+        if not force:
+            shown = ", ".join(foreign[:_FOREIGN_SHOWN]) + (f" and {len(foreign) - _FOREIGN_SHOWN} more"
+                                                           if len(foreign) > _FOREIGN_SHOWN else "")
+            raise InputError(
+                f"--out {out_dir} was written by sirtkit but also holds {len(foreign)} item(s) that sirtkit did not "
+                f"write (not in {MANIFEST_NAME}): {shown}. Replacing the folder would delete them: move them out, "
+                "give another --out, or add --force to replace the folder with them")
+    elif not force:
         raise InputError(
             f"--out {out_dir} is not empty and was not written by sirtkit (no {MANIFEST_NAME}): its contents "
             "would be replaced as a whole; give a new or empty folder, or add --force to replace it")

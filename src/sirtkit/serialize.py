@@ -14,11 +14,10 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
+import sys
 from datetime import date, datetime, timedelta
 from pathlib import PurePath
 from typing import Any
-
-import numpy as np
 
 __all__ = ["to_jsonable"]
 
@@ -27,12 +26,15 @@ def to_jsonable(obj: Any) -> Any:
     """Recursively convert ``obj`` to JSON-compatible Python data."""
     if obj is None or isinstance(obj, bool | str):
         return obj
-    if isinstance(obj, int | np.integer):
+    # NumPy is not imported here (commands such as `sirtkit workup` never need it): a NumPy object can
+    # only exist once NumPy has been imported by whoever made it.
+    np = sys.modules.get("numpy")
+    if isinstance(obj, int) or (np is not None and isinstance(obj, np.integer)):
         return int(obj)
-    if isinstance(obj, float | np.floating):
+    if isinstance(obj, float) or (np is not None and isinstance(obj, np.floating)):
         value = float(obj)
         return value if math.isfinite(value) else None
-    if isinstance(obj, np.bool_):
+    if np is not None and isinstance(obj, np.bool_):
         return bool(obj)
     if isinstance(obj, enum.Enum):
         return to_jsonable(obj.value)
@@ -42,7 +44,7 @@ def to_jsonable(obj: Any) -> Any:
         return obj.total_seconds()
     if isinstance(obj, PurePath):
         return str(obj)
-    if isinstance(obj, np.ndarray):
+    if np is not None and isinstance(obj, np.ndarray):
         return to_jsonable(obj.tolist())
     if hasattr(obj, "model_dump") and callable(obj.model_dump):
         return to_jsonable(obj.model_dump(mode="python"))

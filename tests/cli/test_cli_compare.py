@@ -99,3 +99,16 @@ def test_compare_bad_input_exit_2_nothing_written(files, tmp_path, change, messa
     assert message in result.output.replace("\n", " ")
     assert not out.exists()
     assert not any(p.name.startswith(".never") for p in tmp_path.iterdir())
+
+
+def test_compare_table_readable_at_80_columns(files, tmp_path):
+    """QA finding 12: at 80 columns the two "Differ…" columns (Gy and %) could not be told apart and
+    "Predic…/Delive…" were cut. Short headers keep every column named, and the table is not cropped."""
+    result = runner.invoke(APP, _args(files, tmp_path / "out"), env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    header = " ".join(line for line in lines if line.startswith("┃"))
+    for label in ("pred.", "deliv.", "mean", "Δ Gy", "Δ %", "D70", "γ pass"):  # headers may wrap, never cut
+        assert label in header, label
+    assert "…" not in header
+    assert all(line.endswith(("┓", "┐")) for line in lines if line.startswith(("┏", "┌")))

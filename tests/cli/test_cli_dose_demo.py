@@ -115,6 +115,10 @@ def test_demo_runs_on_bundled_samples(tmp_path):
     assert doc["posttreatment"]["activity"]["in_liver_mbq"] == pytest.approx(1400.0, rel=1e-6)
     liver = next(v for v in doc["posttreatment"]["vois"] if v["name"] == "Liver")
     assert liver["activity_mbq"] == pytest.approx(1400.0, rel=5e-3)
+    # ... and that liver ∪ tumours is reported as its own VOI, holding exactly the delivered activity (QA 1)
+    whole = next(v for v in doc["posttreatment"]["vois"] if v["name"] == "Whole liver (incl. tumours)")
+    assert whole["role"] == "liver" and liver["role"] == "liver_segment"
+    assert whole["activity_mbq"] == pytest.approx(1400.0, rel=1e-5)
     plan = doc["plan"]["plan"]["plan"]
     assert plan["binding_constraint"] in {"tumour_target", "perfused_normal_liver_limit", "whole_normal_liver_limit", "lung_limit"}
     assert 0.5 < plan["activity_prepared_gbq"] < 5.0

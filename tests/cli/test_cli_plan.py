@@ -129,3 +129,16 @@ def test_null_lung_limit_is_exit_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", str(case)], env=ENV)
     assert result.exit_code == 2
     assert "lung_dose_gy" in result.output
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.glob("*.yaml")))
+def test_plan_tables_readable_at_80_columns(case: str) -> None:
+    """QA finding 12: at 80 columns the Territories table wrapped its per-constraint activities into fragments
+    ("tumour_… 1.710, lung_li… 20.133") and cut names. Every table now fits uncropped and every constraint
+    name is printed whole, one per row."""
+    result = runner.invoke(app, ["plan", str(CASES / case)], env={"COLUMNS": "80", "NO_COLOR": "1"})
+    assert result.exit_code in (0, 1), result.output
+    lines = result.output.splitlines()
+    assert all(line.endswith(("┓", "┐")) for line in lines if line.startswith(("┏", "┌")))
+    territories = [line for line in lines if line.startswith("│") and "_limit" in line]
+    assert all("…" not in line for line in territories)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -109,17 +107,14 @@ def test_get_kernel_auto_choice() -> None:
         get_kernel((4.8, 4.8, 4.8), tissue="lung")  # type: ignore[arg-type]
 
 
-def test_generation_speed_and_cache() -> None:
-    """Kernel generation for a new spacing ≤ 0.5 s (brief); the second call is served from the cache."""
-    start = time.perf_counter()
+def test_generation_is_cached() -> None:
+    """The second call for the same spacing (after rounding to 1e-3 mm) is served from the cache.
+
+    The generation time (target ≤ 0.5 s) is measured by benchmarks/bench_kernel.py, not asserted here.
+    """
     first = generate_kernel((3.913, 2.871, 2.871))
-    cold = time.perf_counter() - start
-    start = time.perf_counter()
     second = generate_kernel((3.9131, 2.8709, 2.8711))  # same after rounding to 1e-3 mm
-    warm = time.perf_counter() - start
     assert second is first
-    assert cold < 1.0  # 0.5 s target; margin for a loaded CI machine (benchmarks record the number)
-    assert warm < 0.01
 
 
 def test_kernel_is_read_only_and_radius_option() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import nrrd
@@ -53,29 +52,28 @@ def test_non_anatomical_space_refused(tmp_path: Path) -> None:
 
 def test_no_half_written_file_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A writer that dies half-way leaves neither the target nor its temporary file behind."""
-    import sirtkit.imaging.files as files
+    import nibabel  # sirtkit.imaging.files imports it when a NIfTI is written
 
     def broken_save(image: object, filename: str) -> None:
         Path(filename).write_bytes(b"half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(files.nib, "save", broken_save)
+    monkeypatch.setattr(nibabel, "save", broken_save)
     vol = Volume.from_spacing(np.zeros((2, 2, 2)), spacing_mm=(1, 1, 1))
     with pytest.raises(InputError, match=r"cannot write .*bad\.nii\.gz: disk full"):
         write_volume(vol, tmp_path / "bad.nii.gz")
     assert list(tmp_path.iterdir()) == []
 
 
-def test_sample_pet_reads_fast_and_is_plausible() -> None:
-    """patient_1 PET: 256×256×89, 2.344×2.344×2.78 mm, Bq/mL; ~1400 MBq administered (PROVENANCE.md)."""
-    t0 = time.perf_counter()
+def test_sample_pet_is_plausible() -> None:
+    """patient_1 PET: 256×256×89, 2.344×2.344×2.78 mm, Bq/mL; ~1400 MBq administered (PROVENANCE.md).
+
+    Reading speed is measured by benchmarks/bench_dose_workflow.py, not asserted here.
+    """
     pet = read_volume(sample_path("patient_1_pet"), quantity="activity_concentration", unit="Bq/mL")
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 1.0
     assert pet.shape == (89, 256, 256)
     assert_allclose(pet.spacing_mm, (2.78, 2.34375, 2.34375), rtol=1e-6)
     total_mbq = pet.total() / 1e6
-    print(f"patient_1 PET: {total_mbq:.0f} MBq in FOV, read in {elapsed:.2f} s")
     assert 300 < total_mbq < 3000
 
 

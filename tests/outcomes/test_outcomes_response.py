@@ -189,6 +189,30 @@ class TestAssessTimepoints:
         les, meas = lesion_tables(rows)
         assert r.assess_timepoints(les, meas)["overall_response"].tolist() == ["PD"]
 
+    def test_best_change_is_taken_before_the_first_pd(self, lesion_tables) -> None:  # type: ignore[no-untyped-def]
+        """QA finding 4 (RECIST 1.1 §4.4: best response until progression; Gillespie 2012 waterfall convention).
+        P1: 50 → 45 mm (−10 %, SD) → 22 mm with a new lesion (PD): best SD, best change −10 %, not the −56 %
+        measured at the PD visit. P2: PD at the first assessment (50 → 65 mm, +30 %): shown with +30 %.
+        P3: 50 → 30 (PR) → 70 mm (PD; +40 % from baseline): best change −40 % (tol 1e-12)."""
+        rows = [("P1", "L1", "target", False, "2020-01-01", 50.0, None),
+                ("P1", "L1", "target", False, "2020-04-01", 45.0, None),
+                ("P1", "L1", "target", False, "2020-07-01", 22.0, None),
+                ("P1", "NEW", "new", False, "2020-07-01", 12.0, None),
+                ("P2", "L1", "target", False, "2020-01-01", 50.0, None),
+                ("P2", "L1", "target", False, "2020-04-01", 65.0, None),
+                ("P3", "L1", "target", False, "2020-01-01", 50.0, None),
+                ("P3", "L1", "target", False, "2020-04-01", 30.0, None),
+                ("P3", "L1", "target", False, "2020-07-01", 70.0, None)]
+        les, meas = lesion_tables(rows)
+        tp = r.assess_timepoints(les, meas)
+        assert tp["overall_response"].tolist() == ["SD", "PD", "PD", "PR", "PD"]
+        for confirmation in (None, 28.0):
+            best = r.best_overall_responses(tp, confirmation_min_days=confirmation).set_index("patient_id")
+            assert best.loc["P1", "best_response"] == "SD"
+            assert best.loc["P1", "best_change_fraction"] == pytest.approx(-0.10, abs=1e-12)
+            assert best.loc["P2", "best_change_fraction"] == pytest.approx(0.30, abs=1e-12)
+            assert best.loc["P3", "best_change_fraction"] == pytest.approx(-0.40, abs=1e-12)
+
     def test_unequivocal_non_target_progression(self, lesion_tables) -> None:  # type: ignore[no-untyped-def]
         rows = [("P1", "L1", "target", False, "2020-01-01", 50.0, None),
                 ("P1", "X", "non_target", False, "2020-01-01", None, "present"),

@@ -92,7 +92,10 @@ def test_scaled_delivery_plus_ten_percent_and_gamma_fails_in_high_dose(doses):
     assert high.sum() >= 50
     assert np.count_nonzero(gamma[high] <= 1.0) / high.sum() == pytest.approx(0.0, abs=1e-12)
     assert vois["tumor_1"].gamma_pass_percent == 0.0 and vois["tumor_2"].gamma_pass_percent == 0.0
-    assert vois["Normal liver"].gamma_pass_percent == 100.0
+    # the label map's "liver" label excludes the tumours: it is the normal liver (QA finding 1), and the
+    # derived whole liver (liver ∪ tumours) is compared too
+    assert vois["liver"].role == "normal_liver" and vois["liver"].gamma_pass_percent == 100.0
+    assert vois["Whole liver (incl. tumours)"].role == "liver"
     assert 0.0 < result.gamma.pass_rate_percent < 100.0
 
 
@@ -243,3 +246,17 @@ def test_nuclide_mismatch_between_dose_maps_warned(doses, tmp_path):
     assert any("predicted dose was computed for Y-90, the treatment is Ho-166" in w for w in stated.warnings)
     same = run_compare(_case(files, "ho", predicted=delivered))
     assert not any(w.startswith("NUCLIDE") for w in same.warnings)
+
+
+@pytest.mark.parametrize(("changes", "match"), [
+    ({"dose_percent": 0.03}, r"fraction typed as a percent \(0\.03 = 3 %\)"),
+    ({"distance_mm": 0.3}, r"centimetres typed as mm \(0\.3 cm = 3 mm\)"),
+    ({"dose_percent": 80.0}, "0.5–50"),
+])
+def test_gamma_criteria_unit_slips_refused(doses, changes, match):
+    """QA finding 7 (other numeric options): gamma criteria in use span 1 %/1 mm to 5 %/5 mm (AAPM TG-218):
+    a fraction typed as percent or cm typed as mm is refused with the reading, not run as 0.03 %."""
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError, match=match):
+        _case(doses, "scaled", **changes)

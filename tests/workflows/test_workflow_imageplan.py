@@ -93,3 +93,17 @@ def test_given_lsf_wins_over_spect_lung_counts(phantom_files):
     assert rows["Image-derived lung shunt fraction"].startswith("0.050 (not used")
     lung = next(v for v in result.predicted.voi_doses if v.name == "lung")
     assert lung.activity_mbq == pytest.approx(0.08 * result.plan.plan.activity_delivered_gbq * 1000, rel=1e-6)
+
+
+def test_label_map_liver_label_plans_like_normal_liver(phantom_files):
+    """QA finding 1 (predict side): a label map's "liver" label leaves the tumours out. The plan must take the
+    whole liver as liver ∪ tumours (the same VOI set as `dose` and `compare`), so it gives the same
+    compartments, LSF and whole-liver volume as the label named "normal liver" (rel 1e-9)."""
+    labels = {k: ("liver" if v == "normal liver" else v) for k, v in phantom_files["labels"].items()}
+    as_liver = run_image_plan(_case(phantom_files, segment_labels=labels), predict_dose=False)
+    reference = run_image_plan(_case(phantom_files), predict_dose=False)
+    assert as_liver.liver_volume_ml == pytest.approx(reference.liver_volume_ml, rel=1e-9)
+    assert as_liver.plan.lung_shunt_fraction == pytest.approx(reference.plan.lung_shunt_fraction, rel=1e-9)
+    got = {c.name: c.dose_gy for c in as_liver.plan.plan.compartments}
+    want = {c.name: c.dose_gy for c in reference.plan.plan.compartments}
+    assert got == pytest.approx(want, rel=1e-9)

@@ -43,6 +43,30 @@ def test_rerun_replaces_the_whole_file_set(tmp_path: Path) -> None:
     assert _leftovers(tmp_path) == []
 
 
+def test_files_not_in_the_manifest_are_named_and_kept(tmp_path: Path) -> None:
+    """QA finding 2: a sirtkit folder that also holds the user's files (a scanned signed sheet, notes, a
+    sub-folder) is refused without force, naming them, and left untouched; with force it is replaced."""
+    out = tmp_path / "out"
+    with staged_output(out, kind="plan") as stage:
+        (stage / "plan_sheet.pdf").write_bytes(b"pdf")
+        (stage / "figures").mkdir()
+        (stage / "figures" / "dvh.png").write_bytes(b"png")
+    (out / "signed_sheet.pdf").write_bytes(b"scan")
+    (out / "figures" / "my_annotated.png").write_bytes(b"mine")
+    (out / "notes").mkdir()
+    with pytest.raises(InputError) as err, staged_output(out, kind="plan") as stage:
+        (stage / "plan_sheet.pdf").write_bytes(b"new")
+    message = str(err.value)
+    assert "3 item(s)" in message
+    for name in ("signed_sheet.pdf", "figures/my_annotated.png", "notes/", "--force"):
+        assert name in message
+    assert (out / "signed_sheet.pdf").read_bytes() == b"scan" and (out / "plan_sheet.pdf").read_bytes() == b"pdf"
+    with staged_output(out, kind="plan", force=True) as stage:
+        (stage / "plan_sheet.pdf").write_bytes(b"new")
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST_NAME, "plan_sheet.pdf"]
+    assert _leftovers(tmp_path) == []
+
+
 def test_failed_run_leaves_previous_results(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with staged_output(out) as stage:
@@ -158,10 +182,16 @@ def test_cli_dose_rerun_and_foreign_folder(tmp_path: Path, nrrd_case: dict[str, 
     out = tmp_path / "out"
     first = _dose(nrrd_case, out)
     assert first.exit_code == 0, first.output
-    (out / "old_rtdose.dcm").write_bytes(b"stale file of an earlier version")
-    second = _dose(nrrd_case, out)
+    (out / "extra_user_note.txt").write_text("physicist's note, not sirtkit's")
+    refused_rerun = _dose(nrrd_case, out)  # QA finding 2: the user's file would be deleted silently
+    assert refused_rerun.exit_code == 2, refused_rerun.output
+    assert "extra_user_note.txt" in refused_rerun.output and "--force" in refused_rerun.output
+    assert (out / "extra_user_note.txt").is_file()
+    second = _dose(nrrd_case, out, "--force")
     assert second.exit_code == 0, second.output
-    assert not (out / "old_rtdose.dcm").exists() and (out / MANIFEST_NAME).is_file()
+    assert not (out / "extra_user_note.txt").exists() and (out / MANIFEST_NAME).is_file()
+    third = _dose(nrrd_case, out)  # its own files only: replaced without asking
+    assert third.exit_code == 0, third.output
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")

@@ -75,6 +75,31 @@ def test_compromise_selects_the_limit() -> None:
     assert resin.plan.perfused_normal_liver_dose_gy == pytest.approx(30.0, rel=1e-9)
 
 
+def test_bilirubin_read_as_in_the_work_up() -> None:
+    """QA finding 3: the plan reads bilirubin with the work-up's parser (sirtkit.units.parse_lab_value).
+    17 in the mg/dL field is a contraindication (> 2 mg/dL, rule bilirubin_gt_2): a WARN that also gives the
+    µmol/L reading (17/17.1 = 0.99 mg/dL, tol 0.01); '17 µmol/L' with its unit is the normal 0.994 mg/dL; a
+    bare 3.1 is ambiguous and refused as in the work-up; mg/dL and µmol/L given both must agree."""
+    from sirtkit.clinical.patient import Labs
+    from sirtkit.errors import UnitsError
+
+    bare = run_plan(_case(RIGHT, **{"liver_function.total_bilirubin_mg_per_dl": 17}))
+    warn = _checks(bare)["bilirubin_contraindication"]
+    assert warn.status == CheckStatus.WARN and "bilirubin_gt_2" in warn.message and "0.99 mg/dL" in warn.message
+    assert Labs(bilirubin_mg_dl=17).bilirubin_mg_dl == 17  # the work-up reads the same field the same way
+    si = _case(RIGHT, **{"liver_function.total_bilirubin_mg_per_dl": _DELETE,
+                         "liver_function.total_bilirubin": "17 µmol/L"})
+    assert si.liver_function.total_bilirubin_mg_per_dl == pytest.approx(17 / 17.1, rel=1e-9)
+    assert si.liver_function.total_bilirubin_mg_per_dl == Labs(bilirubin="17 µmol/L").bilirubin_mg_dl
+    assert "bilirubin_contraindication" not in _checks(run_plan(si))
+    with pytest.raises((pydantic.ValidationError, UnitsError), match="ambiguous"):
+        _case(RIGHT, **{"liver_function.total_bilirubin_mg_per_dl": _DELETE, "liver_function.total_bilirubin": 3.1})
+    with pytest.raises((pydantic.ValidationError, UnitsError), match="disagree"):
+        _case(RIGHT, **{"liver_function.total_bilirubin": "17 µmol/L"})  # beside 0.7 mg/dL
+    with pytest.raises((pydantic.ValidationError, UnitsError), match="plausible"):
+        _case(RIGHT, **{"liver_function.total_bilirubin_mg_per_dl": 300})
+
+
 def test_low_hepatic_reserve_adds_perfused_limit() -> None:
     """Glass, hepatic reserve < 30 % (stated or derived): normal perfused liver < 120 Gy (EANM Tab 2 **)."""
     result = run_plan(_case(RIGHT, **{"liver.volume_ml": 1300}))  # reserve (1300−1100)/1300 = 15 %
@@ -301,12 +326,30 @@ def test_prescribed_territory_activity_is_guarded_and_limits_are_shared() -> Non
     TheraSphere vial) is accepted as input (the device-maximum check then judges the plan). Planning and
     post-treatment use the very same dict object (one definition)."""
     from sirtkit.physics import nuclides
-    from sirtkit.workflows import posttreatment
+    from sirtkit.workflows.posttreatment import DoseCase
 
-    assert posttreatment.MAX_PLAUSIBLE_ACTIVITY_GBQ is nuclides.MAX_PLAUSIBLE_ACTIVITY_GBQ
+    # post-treatment refuses with the very same message (limit and MBq/mCi readings) as planning
+    with pytest.raises(pydantic.ValidationError) as refused:
+        DoseCase(emission="pet.nrrd", segmentation="seg.nrrd", delivered_activity_gbq=27.0)
+    message = nuclides.implausible_activity_message(27.0, "delivered_activity_gbq", "Y-90")
+    assert message is not None and message in str(refused.value)
     doc = _doc(RIGHT)
     doc["territories"][0]["activity_gbq"] = 27.0
     with pytest.raises((pydantic.ValidationError, InputError), match=r"territories\['.+'\]\.activity_gbq = 27 GBq"):
         PlanCase.model_validate(doc)
     doc["territories"][0]["activity_gbq"] = 20.0
     assert PlanCase.model_validate(doc).territories[0].activity_gbq == 20.0
+
+
+# --- issue 10 fuzz findings: numbers a case file cannot mean ---------------------------------------
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("lung.spect_counts.lung_counts", True), ("liver.volume_ml", 1e-320), ("liver.volume_ml", 1e300), ("liver.volume_ml", 2e12),
+     ("liver_function.total_bilirubin_mg_per_dl", float("nan"))],
+)
+def test_booleans_and_absurd_magnitudes_are_refused(field: str, value: object) -> None:
+    """The input fuzzer found `true` read as 1 and a denormal (1e-320) overflowing a later division
+    (OverflowError, exit 3); both are refused at the model with the field named (sirtkit._inputmodel)."""
+    with pytest.raises(pydantic.ValidationError, match=field.rsplit(".", 1)[-1]):
+        _case(RIGHT, **{field: value})

@@ -289,3 +289,77 @@ def test_empty_liver_on_the_grid_is_refused(phantom_files):
                           "tumor_1": m["tumor_1"]})
     with pytest.raises(InputError, match="empty on the emission grid"):
         _liver_and_lungs(_case(phantom_files), vois, [], [])
+
+
+def test_label_map_reports_the_whole_liver_incl_tumours(phantom_files):
+    """QA finding 1: a label map's liver label excludes the tumours, but quantification uses liver ∪ tumours.
+    The table must then show the whole liver (incl. tumours) — its mean dose is K·A_liver/M_liver with the
+    1900 MBq of the phantom's liver in (normal + tumour) volume — and the label itself as normal liver, not a
+    "Liver" row that is really the normal liver. Reference: MIRD D = K·A/M (CLINICAL.md §2.2); tol 1e-4."""
+    from sirtkit.workflows.vois import WHOLE_LIVER
+
+    phantom = phantom_files["phantom"]
+    labels = {k: ("liver" if v == "normal liver" else v) for k, v in phantom_files["labels"].items()}
+    result = run_dose(_case(phantom_files, segment_labels=labels))
+    vois = _by_name(result)
+    liver_ml = phantom.masks["liver"].array.sum() * phantom.activity.voxel_volume_ml
+    expected = Y90.dose_constant_gy_kg_per_gbq * 1.9 / (liver_ml * LIVER_DENSITY_KG_PER_ML)
+    assert vois[WHOLE_LIVER].role == "liver"
+    assert vois[WHOLE_LIVER].metrics.mean_gy == pytest.approx(expected, rel=1e-4)
+    assert vois[WHOLE_LIVER].metrics.volume_ml == pytest.approx(liver_ml, rel=1e-9)
+    # the label's own region is the normal liver, and no second "Normal liver" duplicates it
+    assert vois["liver"].role == "normal_liver"
+    assert "Normal liver" not in vois
+    assert vois["liver"].metrics.mean_gy < vois[WHOLE_LIVER].metrics.mean_gy
+    assert any("Whole liver (incl. tumours)" in n for n in result.notes)
+
+
+def test_overlapping_liver_segment_is_not_double_counted(phantom_files):
+    """With overlapping layers (Slicer .seg.nrrd) "Liver" already holds the tumours: no derived whole liver is
+    added, the liver row equals the whole liver and its activity is the 1900 MBq once (tol 1e-5)."""
+    from sirtkit.workflows.vois import WHOLE_LIVER, build_voi_set
+
+    m = phantom_files["phantom"].masks
+    vois = build_voi_set({"Liver": m["liver"], "Tumor 1": m["tumor_1"], "Tumor 2": m["tumor_2"], "Lung": m["lung"]})
+    assert WHOLE_LIVER not in vois.masks and vois.roles["Liver"] == "liver" and not vois.notes
+    assert np.array_equal(vois.union("liver"), m["liver"].array.astype(bool))
+    # a lesion that sticks out of the liver contour by a few boundary voxels (< 1 %) changes nothing either
+    both = m["tumor_1"].array | m["tumor_2"].array
+    edge = np.argwhere(both)[0]
+    liver = m["liver"].array.astype(bool).copy()
+    liver[tuple(edge)] = False
+    vois = build_voi_set({"Liver": m["liver"].with_array(liver), "Tumor 1": m["tumor_1"], "Tumor 2": m["tumor_2"]})
+    assert WHOLE_LIVER not in vois.masks
+
+
+def test_partially_overlapping_liver_segment_becomes_liver_segment(phantom_files):
+    """A liver segment that holds one tumour but not the other is neither the whole nor the normal liver: it is
+    kept as role ``liver_segment``, and the derived whole and normal liver are exact unions/differences."""
+    from sirtkit.workflows.vois import NORMAL_LIVER, WHOLE_LIVER, build_voi_set
+
+    m = phantom_files["phantom"].masks
+    liver = m["liver"].array.astype(bool) & ~m["tumor_2"].array.astype(bool)
+    vois = build_voi_set({"Liver": m["liver"].with_array(liver), "Tumor 1": m["tumor_1"], "Tumor 2": m["tumor_2"]})
+    assert vois.roles["Liver"] == "liver_segment"
+    assert np.array_equal(vois.masks[WHOLE_LIVER].array, m["liver"].array.astype(bool))
+    tumours = m["tumor_1"].array.astype(bool) | m["tumor_2"].array.astype(bool)
+    assert np.array_equal(vois.masks[NORMAL_LIVER].array, m["liver"].array.astype(bool) & ~tumours)
+
+
+@pytest.mark.parametrize(("changes", "match"), [
+    ({"fwhm_mm": 0.8}, r"finer than any clinical PET or SPECT.*0\.8 cm = 8 mm"),
+    ({"fwhm_mm": 80.0}, "FWHM in mm, 2–50"),
+    ({"lung_mass_kg": 1000.0}, r"grams \(1000 g = 1 kg\)"),
+    ({"lung_mass_kg": 0.05}, "plausible 0.1–5 kg"),
+])
+def test_resolution_and_lung_mass_unit_slips_refused(phantom_files, changes, match):
+    """QA finding 7: --fwhm-mm 0.8 (cm typed as mm) silenced every partial-volume warning; no clinical PET or
+    SPECT is sharper than ~2 mm FWHM (Moses, NIM A 2011). --lung-mass-kg 1000 gave a raw validator message;
+    now the grams reading is given. The image-plan case reads both the same way."""
+    from sirtkit.workflows.imageplan import ImagePlanCase
+
+    with pytest.raises(pydantic.ValidationError, match=match):
+        _case(phantom_files, **changes)
+    with pytest.raises(pydantic.ValidationError, match=match):
+        ImagePlanCase(patient_id="P", spect=phantom_files["counts"], segmentation=phantom_files["seg"], **changes)
+    assert _case(phantom_files, fwhm_mm=2.0, lung_mass_kg=1.2).fwhm_mm == 2.0

@@ -2,6 +2,11 @@
 
 Exit status: 0 success; 1 the result breaks a hard clinical limit (for example a plan whose lung
 dose exceeds 30 Gy); 2 bad input (nothing is written); 3 an unexpected internal error.
+
+Untrusted text (patient IDs, segment and lesion names, file names, messages quoting them) reaches the
+terminal only through :data:`console` / :data:`err_console`, which show control characters as visible
+escapes (:func:`sirtkit.text.terminal_text`); messages are cut to :data:`sirtkit.text.MAX_MESSAGE_CHARS`
+before rich lays them out (:func:`sirtkit.text.bounded`).
 """
 
 from __future__ import annotations
@@ -18,19 +23,22 @@ from typing import Any, ParamSpec, TypeVar
 
 import pydantic
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from sirtkit import __version__
+from sirtkit.cli._console import PipeSafeConsole, silence_stream
 from sirtkit.errors import ConstraintViolation, InputError, MissingExtraError, SirtError
 from sirtkit.progress import ProgressCallback
 from sirtkit.serialize import to_jsonable
+from sirtkit.text import MAX_MESSAGE_CHARS, bounded, terminal_text
 from sirtkit.workflows._inputs import format_validation_error, read_yaml_mapping
 
 __all__ = [
     "EXIT_HARD_LIMIT",
+    "MAX_MESSAGE_CHARS",
     "build_from_options",
     "EXIT_INPUT",
     "EXIT_INTERNAL",
@@ -51,8 +59,33 @@ EXIT_HARD_LIMIT = 1
 EXIT_INPUT = 2
 EXIT_INTERNAL = 3
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+
+class SafeConsole(PipeSafeConsole):
+    """A rich console that shows control characters in the text it prints as visible escapes.
+
+    Every string rich renders (``print`` arguments, table cells, titles) passes through
+    :meth:`render_str`, so an escape sequence in a patient ID or segment name is printed as ``\\x1b[31m``
+    instead of being obeyed by the terminal. Markup (``[bold]``) is unaffected; rich's own colour codes
+    are added after this step. A closed pipe (``| head``) silences the rest of the output without changing
+    the exit status (:class:`sirtkit.cli._console.PipeSafeConsole`).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if kwargs.get("width") is None:
+            # rich freezes $COLUMNS at construction; commands are imported lazily (on first use), so the
+            # width must follow the terminal / COLUMNS of each call, as rich does when none was fixed.
+            self._width = None
+        if kwargs.get("height") is None:
+            self._height = None
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(terminal_text(text), **kwargs)
+
+
+console = SafeConsole(highlight=False)
+err_console = SafeConsole(stderr=True, highlight=False)
 
 P = ParamSpec("P")
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -77,17 +110,6 @@ def build_from_options(model: type[M], values: dict[str, Any]) -> M:
         raise InputError("\n".join(lines)) from None
 
 
-# Longest error message printed (characters): a message quoting a damaged 24 MB value must not take the
-# terminal minutes to lay out (issue 10); the start says what and where, the rest is cut with its length.
-MAX_MESSAGE_CHARS = 4000
-
-
-def _bounded(text: str) -> str:
-    if len(text) <= MAX_MESSAGE_CHARS:
-        return text
-    return f"{text[:MAX_MESSAGE_CHARS]}… [message cut: {len(text)} characters]"
-
-
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Run a CLI command, turning sirtkit errors into a clear message and an exit status."""
 
@@ -98,26 +120,32 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         except typer.Exit:
             raise
         except pydantic.ValidationError as err:
-            err_console.print(f"[bold red]error:[/] {escape(_bounded(format_validation_error(err)))}")
+            err_console.print(f"[bold red]error:[/] {_message(format_validation_error(err))}")
             raise typer.Exit(EXIT_INPUT) from None
         except (InputError, OSError, MissingExtraError) as err:  # OSError: the user's file or disk
-            err_console.print(f"[bold red]error:[/] {escape(_bounded(str(err)))}")
+            err_console.print(f"[bold red]error:[/] {_message(str(err))}")
             raise typer.Exit(EXIT_INPUT) from None
         except ConstraintViolation as err:
-            err_console.print(f"[bold red]refused:[/] {escape(_bounded(str(err)))}")
+            err_console.print(f"[bold red]refused:[/] {_message(str(err))}")
             raise typer.Exit(EXIT_HARD_LIMIT) from None
         except SirtError as err:
-            err_console.print(f"[bold red]error:[/] {escape(_bounded(str(err)))}")
+            err_console.print(f"[bold red]error:[/] {_message(str(err))}")
             raise typer.Exit(EXIT_INPUT) from None
         except Exception as err:
             logging.getLogger("sirtkit.cli").debug("internal error", exc_info=True)
             err_console.print(
-                f"[bold red]internal error:[/] {escape(_bounded(f'{type(err).__name__}: {err}'))}\n"
+                f"[bold red]internal error:[/] {_message(f'{type(err).__name__}: {err}')}\n"
                 "This is a bug in sirtkit, not in your input: please report it with the command you ran "
                 "(run with --verbose for the traceback). Nothing was written.")
             raise typer.Exit(EXIT_INTERNAL) from None
 
     return wrapper
+
+
+def _message(text: str) -> str:
+    """A message ready for rich markup: cut to a readable length first (a 24 MB message would take rich
+    minutes to lay out), then escaped."""
+    return escape(bounded(text))
 
 
 def load_yaml(path: Path) -> Any:
@@ -133,16 +161,16 @@ def print_selected_columns(title: str, header: Sequence[str], rows: Iterable[Seq
     for n, c in enumerate(columns):
         table.add_column(c, justify="left" if n == 0 else "right")
     for row in rows:
-        table.add_row(*(str(row[i]) for i in keep))
+        table.add_row(*(escape(bounded(str(row[i]))) for i in keep))
     console.print(table)
 
 
 def print_notes(notes: Iterable[str], warnings: Iterable[str]) -> None:
     """Notes dimmed, warnings in yellow, one per line."""
     for note in notes:
-        console.print(f"[dim]{escape(note)}[/]")
+        console.print(f"[dim]{_message(note)}[/]")
     for warning in warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning)}")
+        console.print(f"[yellow]warning:[/] {_message(warning)}")
 
 
 def parse_roles(items: list[str]) -> dict[str, str]:
@@ -170,7 +198,11 @@ def parse_time(value: str | None, option: str) -> datetime | None:
 def emit_json(kind: str, payload: Any) -> None:
     """Print the stable JSON document ``{"sirtkit_version", "kind", "result"}`` to stdout."""
     doc = {"sirtkit_version": __version__, "kind": kind, "result": to_jsonable(payload)}
-    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    try:
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `--json | head`: the reader is gone; the exit status stays the command's own
+        silence_stream(sys.stdout)
 
 
 class progress_bar:

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Literal, cast
 
 import typer
+from rich.markup import escape
+from rich.table import Table
 
 from sirtkit.cli._common import (
     console,
@@ -13,9 +15,9 @@ from sirtkit.cli._common import (
     handle_errors,
     parse_roles,
     print_notes,
-    print_selected_columns,
     progress_bar,
 )
+from sirtkit.cli._help import VOI_ROLE_HELP
 from sirtkit.errors import InputError
 from sirtkit.workflows._output import check_output_folder
 
@@ -32,7 +34,7 @@ def register(app: typer.Typer) -> None:
         delivered: Path = typer.Argument(..., help="Delivered dose in Gy (Y-90 PET/SPECT): dose.nrrd, NIfTI or RTDOSE .dcm."),
         segmentation: Path = typer.Option(..., "--segmentation", "-s", help="Slicer .seg.nrrd, label map, SEG, RTSTRUCT."),
         ct: Path = typer.Option(None, "--ct", help="CT an RTSTRUCT was drawn on (its DICOM folder)."),
-        voi_role: list[str] = typer.Option([], "--voi-role", help="SEGMENT=ROLE (liver, tumor, normal_liver, lung, perfused)."),
+        voi_role: list[str] = typer.Option([], "--voi-role", help=VOI_ROLE_HELP),
         dose_percent: float = typer.Option(3.0, "--dose-percent", help="Gamma dose criterion, % of the maximum predicted dose."),
         distance_mm: float = typer.Option(3.0, "--distance-mm", help="Gamma distance-to-agreement, mm."),
         cutoff_percent: float = typer.Option(10.0, "--cutoff-percent", help="Gamma low-dose cut-off, % of the maximum predicted dose."),
@@ -66,9 +68,11 @@ def register(app: typer.Typer) -> None:
         console.print(f"\nFiles written to [bold]{out}[/]: " + ", ".join(p.name for p in files.values()))
 
 
-# Columns of the terminal table (the HTML report and compare_vois.csv carry all of them).
-_TERMINAL_COLUMNS = ("VOI", "Predicted mean (Gy)", "Delivered mean (Gy)", "Difference (Gy)", "Difference (%)",
-                     "Predicted D70 (Gy)", "Delivered D70 (Gy)", "Gamma pass (%)")
+# Columns of the terminal table (the HTML report and compare_vois.csv carry all of them), with the short
+# headers that keep them apart at 80 columns ("Differ…" twice was unreadable).
+_TERMINAL_COLUMNS = {"VOI": "VOI", "Predicted mean (Gy)": "pred. mean", "Delivered mean (Gy)": "deliv. mean",
+                     "Difference (Gy)": "Δ Gy", "Difference (%)": "Δ %", "Predicted D70 (Gy)": "pred. D70",
+                     "Delivered D70 (Gy)": "deliv. D70", "Gamma pass (%)": "γ pass %"}
 
 
 def render_compare_table(result: object) -> None:
@@ -76,8 +80,14 @@ def render_compare_table(result: object) -> None:
     from sirtkit.workflows.compare import COMPARE_VOI_HEADER, CompareResult, compare_voi_row
 
     assert isinstance(result, CompareResult)
-    print_selected_columns("Delivered − predicted dose per VOI", COMPARE_VOI_HEADER,
-                           (compare_voi_row(c) for c in result.comparisons), _TERMINAL_COLUMNS)
+    keep = [COMPARE_VOI_HEADER.index(c) for c in _TERMINAL_COLUMNS]
+    table = Table(title="Delivered − predicted dose per VOI (Gy; Δ = delivered − predicted)", header_style="bold")
+    for n, label in enumerate(_TERMINAL_COLUMNS.values()):
+        table.add_column(label, justify="left" if n == 0 else "right", overflow="fold")
+    for c in result.comparisons:
+        row = compare_voi_row(c)
+        table.add_row(*(escape(str(row[i])) for i in keep))
+    console.print(table)
     g = result.gamma
     rate = "–" if g.n_evaluated == 0 else f"{g.pass_rate_percent:.1f} %"
     console.print(

@@ -20,6 +20,7 @@ from sirtkit.cli._common import (
     print_selected_columns,
     progress_bar,
 )
+from sirtkit.cli._help import VOI_ROLE_HELP
 from sirtkit.errors import InputError
 from sirtkit.physics.nuclides import get_nuclide
 from sirtkit.workflows._output import check_output_folder
@@ -64,7 +65,7 @@ def register(app: typer.Typer) -> None:
                                             help="CSV volume_ml|diameter_mm,recovery_coefficient: adds labelled "
                                                  "recovery-corrected tumour means."),
         emission_unit: str = typer.Option(None, "--emission-unit", help="Bq/mL or counts, when the file does not say (NRRD, NIfTI)."),
-        voi_role: list[str] = typer.Option([], "--voi-role", help="SEGMENT=ROLE (liver, tumor, normal_liver, lung, perfused)."),
+        voi_role: list[str] = typer.Option([], "--voi-role", help=VOI_ROLE_HELP),
         pdf: bool = typer.Option(False, "--pdf", help="Also write report.pdf."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
         dose_grid: str = typer.Option("emission", "--dose-grid", help="Grid of the RTDOSE: emission (the dose grid) or ct (resampled onto --ct)."),

@@ -57,26 +57,35 @@ def _plan_tables(plan: ActivityPlan, title: str) -> None:
         summary.add_row(key, f"{value:.4g}")
     console.print(summary)
 
-    comps = Table(title="Compartments")
-    for col in ("territory", "compartment", "kind", "mass (kg)", "activity (GBq)", "dose (Gy)", "T/N"):
-        comps.add_column(col, justify="right" if col not in ("territory", "compartment", "kind") else "left")
+    comps = Table(title="Compartments (mass kg, activity GBq, dose Gy)")
+    for col in ("territory", "compartment", "kind", "kg", "GBq", "Gy", "T/N"):
+        left = col in ("territory", "compartment", "kind")
+        comps.add_column(col, justify="left" if left else "right", overflow="fold" if left else "ellipsis",
+                         min_width={"compartment": 11, "kind": 12}.get(col))
     for c in plan.compartments:
         comps.add_row(escape(c.territory), escape(c.name), c.kind, f"{c.mass_kg:.4g}", f"{c.activity_gbq:.4f}", f"{c.dose_gy:.1f}",
                       _fmt(c.tumour_to_normal_ratio, 3))
     console.print(comps)
 
-    terr = Table(title="Territories")
-    for col in ("territory", "prepare (GBq)", "deliver (GBq)", "perfused dose (Gy)", "binding", "allowed/needed (GBq)",
-                "window (deliver GBq)"):
-        terr.add_column(col)
+    # Two narrow tables rather than one wide one: at 80 columns the per-constraint activities used to wrap
+    # into fragments ("tumour_… 1.710, lung_li… 20.133").
+    terr = Table(title="Territories (GBq; window = efficacy → first limit, delivered)")
+    for col in ("territory", "prepare", "deliver", "perfused dose (Gy)", "binding", "window"):
+        terr.add_column(col, overflow="fold", justify="left" if col in ("territory", "binding", "window") else "right")
+    limits = Table(title="Activity each constraint allows or needs (delivered GBq)")
+    for col in ("territory", "constraint", "GBq"):
+        limits.add_column(col, overflow="fold", justify="right" if col == "GBq" else "left")
     for t in plan.territories:
-        allowed = ", ".join(f"{k} {v:.3f}" for k, v in t.constraint_activities_gbq.items())
         pos = t.window_position
         window = (f"{_fmt(t.efficacy_activity_gbq)} → {_fmt(t.first_limit_activity_gbq)}"
                   + ("" if pos is None else f" at {pos:.2f}"))
         terr.add_row(escape(t.name), f"{t.activity_prepared_gbq:.4f}", f"{t.activity_delivered_gbq:.4f}",
-                     f"{t.perfused_dose_gy:.1f}", t.binding_constraint.value, allowed, window)
+                     f"{t.perfused_dose_gy:.1f}", t.binding_constraint.value, window)
+        for k, v in t.constraint_activities_gbq.items():
+            limits.add_row(escape(t.name), str(getattr(k, "value", k)), f"{v:.3f}")
     console.print(terr)
+    if limits.row_count:
+        console.print(limits)
 
 
 def _render(result: PlanResult, *, infusion: datetime | None = None) -> None:
@@ -106,11 +115,14 @@ def _render(result: PlanResult, *, infusion: datetime | None = None) -> None:
 
     checks = Table(title="Checks")
     for col in ("check", "status", "measured", "threshold", "source"):
-        checks.add_column(col)
+        checks.add_column(col, overflow="fold")
     for c in result.checks:
         checks.add_row(c.name, _STATUS_STYLE[c.status], f"{_fmt(c.measured)} {c.unit}",
                        f"{c.comparison} {c.threshold:g} {c.unit}", escape(c.source))
     console.print(checks)
+    for c in result.checks:  # the table has no room for the reasons; a warning's reason is read in full
+        if c.status == CheckStatus.WARN:
+            console.print(f"[yellow]WARN[/] {c.name}: {escape(c.message)}")
 
     if result.glass_vial is not None:
         g = result.glass_vial

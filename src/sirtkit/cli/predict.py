@@ -17,6 +17,7 @@ from sirtkit.cli._common import (
     parse_time,
     progress_bar,
 )
+from sirtkit.cli._help import VOI_ROLE_HELP
 from sirtkit.errors import InputError
 from sirtkit.workflows._output import check_output_folder
 
@@ -45,7 +46,7 @@ def register(app: typer.Typer) -> None:
         normal_liver_limit_gy: float = typer.Option(None, "--normal-liver-limit-gy", help="Override the limit."),
         planned_infusion: str = typer.Option(None, "--planned-infusion", help="ISO time with offset."),
         vial_calibration: str = typer.Option(None, "--vial-calibration", help="ISO time with offset (vial label)."),
-        voi_role: list[str] = typer.Option([], "--voi-role", help="SEGMENT=ROLE (liver, tumor, perfused, lung, ...)."),
+        voi_role: list[str] = typer.Option([], "--voi-role", help=VOI_ROLE_HELP),
         engine: str = typer.Option("vsv", help="vsv or ldm for the predicted dose map (device's nuclide: Y-90 or "
                                                "Ho-166)."),
         fwhm_mm: float = typer.Option(None, "--fwhm-mm",

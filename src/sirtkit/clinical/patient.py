@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import typing
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from sirtkit._inputmodel import CaseInputModel
 from sirtkit.clinical.scores import HEIGHT_CM_RANGE, WEIGHT_KG_RANGE
 from sirtkit.errors import UnitsError
 from sirtkit.units import (
@@ -85,37 +85,8 @@ _INR_MAX = 20.0
 _MODEL_CONFIG = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def _accepts_bool(annotation: object) -> bool:
-    """True if ``annotation`` (or an item type of a list in it) admits bool at the place a value sits."""
-    return annotation is bool or any(_accepts_bool(a) for a in typing.get_args(annotation)
-                                     if typing.get_origin(a) is not list)
-
-
-def _item_accepts_bool(annotation: object) -> bool:
-    lists = [a for a in (annotation, *typing.get_args(annotation)) if typing.get_origin(a) is list]
-    return any(_accepts_bool(typing.get_args(a)[0]) for a in lists if typing.get_args(a))
-
-
-class _InputModel(BaseModel):
-    """Base of the work-up models: true/false is never read as a number.
-
-    pydantic's lax mode turns ``true`` into 1 for numeric fields, so ``ecog: yes`` (YAML 1.1 reads ``yes``
-    as true) became ECOG 1 and ``lung_shunt_fraction: true`` a shunt of 100 % (found by the input fuzzer).
-    """
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_as_number(cls, value: object, info: ValidationInfo) -> object:
-        if info.field_name is None:
-            return value
-        annotation = cls.model_fields[info.field_name].annotation
-        items = value if isinstance(value, list) else []
-        if (isinstance(value, bool) and not _accepts_bool(annotation)) or (
-            any(isinstance(v, bool) for v in items) and not _item_accepts_bool(annotation)
-        ):
-            raise UnitsError(f"{info.field_name} = {value!r}: give a number, not true/false "
-                             "(YAML reads yes/no/on/off as true/false)")
-        return value
+class _InputModel(CaseInputModel):
+    """Base of the work-up models (the number guards of :class:`sirtkit._inputmodel.CaseInputModel`)."""
 
 
 LabValue = float | str | None

@@ -79,15 +79,22 @@ def ds_value(value: float) -> DSfloat:
 
     Examples
     --------
-    >>> str(ds_value(1 / 3)), len(str(ds_value(-123456.789012345)))
-    ('0.33333333333333', 16)
+    >>> str(ds_value(1 / 3)), len(str(ds_value(-123456.789012345))), str(ds_value(-9.999999999999998))
+    ('0.33333333333333', 16, '-10')
     """
     number = float(value)
     if not math.isfinite(number):
         raise InputError(f"cannot write {number} as a DICOM decimal string (DS)")
     out = DSfloat(number, auto_format=True)
-    assert len(str(out)) <= _MAX_DS_CHARS
-    return out
+    if len(str(out)) <= _MAX_DS_CHARS:
+        return out
+    # pydicom 3.0's auto_format can round up into one more digit (-9.999999999999998 → '-10.0000000000000',
+    # 17 characters): fall back to the longest general format that fits.
+    for digits in range(15, 0, -1):
+        text = f"{number:.{digits}g}"
+        if len(text) <= _MAX_DS_CHARS:
+            return DSfloat(text)
+    raise InputError(f"cannot write {number!r} as a DICOM decimal string (DS) of at most 16 characters")
 
 
 def _valid(element: DataElement) -> bool:

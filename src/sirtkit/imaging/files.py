@@ -31,13 +31,11 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import nrrd
 import numpy as np
 
 from sirtkit._files import atomic_write as _atomic_write
 from sirtkit.errors import GeometryError, InputError
-from sirtkit.imaging.convert import volume_from_nifti, volume_to_nifti
 from sirtkit.imaging.volume import Volume
 
 __all__ = ["CORRUPT_FILE_ERRORS", "NRRD_SPACE_TO_LPS", "atomic_write", "check_plausible_grid", "read_nrrd_checked",
@@ -203,6 +201,10 @@ def check_plausible_grid(volume: Volume, path: Path) -> Volume:
 
 
 def _read_nifti(path: Path, quantity: str | None, unit: str | None) -> Volume:
+    import nibabel as nib  # imported for NIfTI files only (start-up time of the other commands)
+
+    from sirtkit.imaging.convert import volume_from_nifti
+
     try:
         image = nib.load(str(path))
     except Exception as err:  # nibabel raises several unrelated types for bad files
@@ -300,6 +302,10 @@ def write_volume(volume: Volume, path: str | Path, *, compress: bool = True) -> 
     if suffix in (".nrrd", ".seg.nrrd"):
         return atomic_write(target, lambda tmp: _write_nrrd(volume, tmp, compress=compress))
     if suffix in (".nii", ".nii.gz"):
+        import nibabel as nib
+
+        from sirtkit.imaging.convert import volume_to_nifti
+
         return atomic_write(target, lambda tmp: nib.save(volume_to_nifti(volume), str(tmp)))
     raise InputError(f"{target}: cannot choose a format from suffix {suffix!r}; use .nrrd, .nii or .nii.gz")
 

@@ -41,7 +41,9 @@ from sirtkit.units import BQ_PER_GBQ, BQ_PER_MBQ
 
 __all__ = [
     "PVE_FWHM_MULTIPLE",
+    "PLAUSIBLE_FWHM_MM",
     "SYSTEM_FWHM_MM",
+    "fwhm_problem",
     "ActivityReport",
     "EmissionModality",
     "RecoveryCurve",
@@ -62,12 +64,34 @@ EmissionModality = Literal["y90_pet", "bremsstrahlung_spect", "tc99m_spect", "ho
 #   PLoS One 2013;8:e55742, PET vs bremsstrahlung SPECT after radioembolization);
 # * Tc-99m MAA SPECT (LEHR, OSEM with resolution recovery): ≈ 10 mm;
 # * Ho-166 SPECT (MEGP, 81 keV photopeak degraded by the 1.38 MeV photons and bremsstrahlung): ≈ 15 mm.
+# Plausible system resolution given by hand (--fwhm-mm), mm FWHM. No clinical emission image is sharper than
+# about 2 mm: positron range, photon non-collinearity and detector size put the limit of whole-body PET at
+# ~2 mm (Moses WW, Nucl Instrum Methods A 2011;648:S236–S240), clinical PET reconstructions are 4–8 mm and
+# SPECT ≥ 7 mm; 50 mm is beyond any bremsstrahlung SPECT. A value below 2 is the FWHM in cm, or a voxel
+# size, typed as mm — it would silence every partial-volume warning.
+PLAUSIBLE_FWHM_MM = (2.0, 50.0)
 SYSTEM_FWHM_MM: dict[str, float] = {
     "y90_pet": 8.0,
     "bremsstrahlung_spect": 15.0,
     "tc99m_spect": 10.0,
     "ho166_spect": 15.0,
 }
+
+
+def fwhm_problem(value: float, name: str) -> str | None:
+    """Why ``value`` cannot be a clinical system resolution in mm FWHM (``None``: plausible).
+
+    >>> fwhm_problem(0.8, "--fwhm-mm")[:62]
+    '--fwhm-mm = 0.8 mm is finer than any clinical PET or SPECT (≥ '
+    """
+    low, high = PLAUSIBLE_FWHM_MM
+    if math.isfinite(value) and low <= value <= high:
+        return None
+    if math.isfinite(value) and 0 < value < low:
+        return (f"{name} = {value:g} mm is finer than any clinical PET or SPECT (≥ {low:g} mm FWHM; clinical PET "
+                f"4–8 mm, SPECT ≥ 7 mm): the value is the system FWHM in mm — was it given in cm ({value:g} cm = "
+                f"{10 * value:g} mm)?")
+    return f"{name} = {value:g} mm: give the system resolution as FWHM in mm, {low:g}–{high:g}"
 # Objects smaller than about 2–3 × FWHM lose activity to partial-volume effects (Soret M, Bacharach SL,
 # Buvat I. J Nucl Med 2007;48:932–945; CLINICAL.md §11.4): a VOI whose equivalent-sphere diameter is
 # below 3 × FWHM gets a warning.

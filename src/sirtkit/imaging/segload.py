@@ -24,11 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pydicom
 
 from sirtkit.errors import GeometryError
 from sirtkit.imaging.resample import resample_to
-from sirtkit.imaging.segmentation import masks_onto, read_segmentation
+from sirtkit.imaging.segmentation import masks_onto, read_segmentation, read_segmentation_on_grid
 from sirtkit.imaging.volume import Volume
 
 __all__ = ["VOI_VOLUME_CHANGE_WARNING_FRACTION", "LoadedSegmentation", "VoiVolume", "load_segmentation",
@@ -72,6 +71,8 @@ class LoadedSegmentation:
 def _is_rtstruct(path: Path) -> bool:
     if path.name.lower().endswith((".nrrd", ".nhdr", ".nii", ".nii.gz")):
         return False
+    import pydicom  # DICOM files only (start-up time of NRRD workflows)
+
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Modality"])
     except Exception:  # read_segmentation reports unreadable files with the right message
@@ -111,6 +112,7 @@ def load_segmentation(
     notes: list[str] = []
     warnings: list[str] = []
     contour_ml: dict[str, float] = {}
+    on_dose_grid: dict[str, Volume] | None = None
     if p.is_file() and _is_rtstruct(p):
         from sirtkit.imaging.rtstruct import read_rtstruct
 
@@ -119,18 +121,24 @@ def load_segmentation(
         notes += result.notes
         warnings += result.warnings
         contour_ml = dict(result.contour_volumes_ml)
-    else:
-        native = read_segmentation(p, labels=labels)
+    else:  # one decoding of the file for both grids (sirtkit.imaging.segmentation.read_segmentation_on_grid)
+        try:
+            native, on_dose_grid = read_segmentation_on_grid(p, grid, labels=labels)
+        except GeometryError:  # a segment vanishes on the dose grid: handled (kept empty, reported) below
+            native = read_segmentation(p, labels=labels)
     for name in [n for n, m in native.items() if not m.array.any()]:
         warnings.append(f"Segment {name!r} of {p.name} is empty and is not used.")
         del native[name]
-    try:
-        masks = masks_onto(native, grid, source=str(p)) if native else {}
-    except GeometryError:
-        # masks_onto refuses a segment that vanishes on the dose grid; here such a VOI stays (empty) and is
-        # reported below, so the workflow warns and skips it. Real geometry errors (frames of reference,
-        # grids that do not overlap) are raised again by resample_to.
-        masks = {name: resample_to(mask, grid) for name, mask in native.items()}
+    if on_dose_grid is not None:
+        masks = {n: m for n, m in on_dose_grid.items() if n in native}
+    else:
+        try:
+            masks = masks_onto(native, grid, source=str(p)) if native else {}
+        except GeometryError:
+            # masks_onto refuses a segment that vanishes on the dose grid; here such a VOI stays (empty) and is
+            # reported below, so the workflow warns and skips it. Real geometry errors (frames of reference,
+            # grids that do not overlap) are raised again by resample_to.
+            masks = {name: resample_to(mask, grid) for name, mask in native.items()}
     volumes = []
     for name, mask in native.items():
         own = float(np.count_nonzero(mask.array)) * mask.voxel_volume_ml

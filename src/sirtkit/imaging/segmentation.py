@@ -29,27 +29,30 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import highdicom as hd
 import numpy as np
-import pydicom
-from pydicom.sr.coding import Code
 
 from sirtkit.errors import DicomInputError, GeometryError, InputError
 from sirtkit.imaging.files import check_plausible_grid, nrrd_geometry, read_nrrd_checked, read_volume
-from sirtkit.imaging.resample import resample_to
+from sirtkit.imaging.resample import labels_onto, resample_to
 from sirtkit.imaging.volume import Volume, require_same_grid
+
+if TYPE_CHECKING:  # pydicom and highdicom are imported where DICOM is read or written (start-up time)
+    import pydicom
 
 __all__ = [
     "masks_onto",
     "STANDARD_VOI_NAMES",
     "VOI_CODES",
+    "VOI_CODE_VALUES",
     "masks_to_labelmap",
     "read_segmentation",
+    "read_segmentation_on_grid",
     "standard_voi_name",
     "write_dicom_seg",
 ]
@@ -76,19 +79,41 @@ STANDARD_VOI_NAMES: dict[str, tuple[str, ...]] = {
 }
 
 # Coded semantics for DICOM SEG (DICOM.md §3; codes from SNOMED CT as used in DICOM PS3.16 CID 7150/7151).
-# role → (category, type). Unlisted roles use the "Tissue" category/type, as 3D Slicer does.
-_ORGAN = Code("91772007", "SCT", "Organ")
-_ABNORMAL = Code("49755003", "SCT", "Morphologically Abnormal Structure")
-_TISSUE = Code("85756007", "SCT", "Tissue")
-VOI_CODES: dict[str, tuple[Code, Code]] = {
-    "liver": (_ORGAN, Code("10200004", "SCT", "Liver")),
-    "normal_liver": (_ORGAN, Code("10200004", "SCT", "Liver")),
-    "perfused": (_ORGAN, Code("10200004", "SCT", "Liver")),
-    "perfused_normal_liver": (_ORGAN, Code("10200004", "SCT", "Liver")),
-    "tumor": (_ABNORMAL, Code("108369006", "SCT", "Neoplasm")),
-    "lung": (_ORGAN, Code("39607008", "SCT", "Lung")),
-    "gallbladder": (_ORGAN, Code("28231008", "SCT", "Gallbladder")),
+# role → (category, type), each (code value, coding scheme designator, code meaning). Unlisted roles use the
+# "Tissue" category/type, as 3D Slicer does. As pydicom ``Code`` objects they are :data:`VOI_CODES` and
+# ``_TISSUE``, built on first use (importing pydicom's code dictionaries costs ~0.3 s at start-up).
+CodeTriplet = tuple[str, str, str]
+_ORGAN_CODE: CodeTriplet = ("91772007", "SCT", "Organ")
+_ABNORMAL_CODE: CodeTriplet = ("49755003", "SCT", "Morphologically Abnormal Structure")
+_TISSUE_CODE: CodeTriplet = ("85756007", "SCT", "Tissue")
+_LIVER_CODE: CodeTriplet = ("10200004", "SCT", "Liver")
+VOI_CODE_VALUES: dict[str, tuple[CodeTriplet, CodeTriplet]] = {
+    "liver": (_ORGAN_CODE, _LIVER_CODE),
+    "normal_liver": (_ORGAN_CODE, _LIVER_CODE),
+    "perfused": (_ORGAN_CODE, _LIVER_CODE),
+    "perfused_normal_liver": (_ORGAN_CODE, _LIVER_CODE),
+    "tumor": (_ABNORMAL_CODE, ("108369006", "SCT", "Neoplasm")),
+    "lung": (_ORGAN_CODE, ("39607008", "SCT", "Lung")),
+    "gallbladder": (_ORGAN_CODE, ("28231008", "SCT", "Gallbladder")),
 }
+
+if TYPE_CHECKING:
+    from pydicom.sr.coding import Code
+
+    VOI_CODES: dict[str, tuple[Code, Code]]
+    _TISSUE: Code
+
+
+def __getattr__(name: str) -> Any:
+    """``VOI_CODES`` and ``_TISSUE`` as pydicom ``Code`` objects, made on first access (PEP 562)."""
+    if name in ("VOI_CODES", "_TISSUE"):
+        from pydicom.sr.coding import Code
+
+        globals()["VOI_CODES"] = {role: (Code(*cat), Code(*kind)) for role, (cat, kind) in VOI_CODE_VALUES.items()}
+        globals()["_TISSUE"] = Code(*_TISSUE_CODE)
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _SLICER_SEGMENT_KEY = re.compile(r"^Segment(\d+)_Name$")
 
@@ -134,17 +159,19 @@ def _mask_volume(array: np.ndarray, affine: np.ndarray, frame: str | None, meta:
     return Volume(np.ascontiguousarray(array, dtype=bool), affine, "mask", "1", frame, meta)
 
 
-def _read_slicer_or_labelmap_nrrd(path: Path, labels: Mapping[int, str] | None) -> dict[str, Volume]:
+def _read_slicer_or_labelmap_nrrd(path: Path, labels: Mapping[int, str] | None, reference: Volume | None,
+                                  native: dict[str, Volume] | None = None) -> dict[str, Volume]:
     data, header = read_nrrd_checked(path, "NRRD segmentation")
     affine, non_spatial = nrrd_geometry(header, path)
+    check_plausible_grid(Volume(np.zeros((1, 1, 1), dtype=bool), affine), path)
     if len(non_spatial) > 1:
         raise GeometryError(f"{path}: segmentation NRRD has {len(non_spatial)} non-spatial axes; expected at most 1")
     # header axis n (fastest first) is C-order array axis ndim-1-n; put the layer axis last
     data = np.moveaxis(data, data.ndim - 1 - non_spatial[0], -1) if non_spatial else data[..., np.newaxis]
     segment_ids = sorted(int(m.group(1)) for key in header if (m := _SLICER_SEGMENT_KEY.match(str(key))))
     meta_base: dict[str, Any] = {"source_files": [str(path)]}
-    masks: dict[str, Volume] = {}
     if segment_ids:
+        segments: list[tuple[str, int, int, dict[str, Any]]] = []
         for n in segment_ids:
             name = str(header[f"Segment{n}_Name"])
             try:
@@ -158,14 +185,75 @@ def _read_slicer_or_labelmap_nrrd(path: Path, labels: Mapping[int, str] | None) 
             if not 0 <= layer < data.shape[-1]:
                 raise InputError(f"{path}: segment {name!r} is on layer {layer}, but the file has {data.shape[-1]}")
             meta = {**meta_base, "label_value": value, "layer": layer, "segment_id": header.get(f"Segment{n}_ID")}
-            masks[_unique(name, masks)] = _mask_volume(data[..., layer] == value, affine, None, meta)
-        return masks
+            segments.append((name, layer, value, meta))
+        return _layer_masks(data, affine, segments, reference, str(path), native=native)
     if data.shape[-1] != 1:
         raise InputError(f"{path}: a {data.ndim}-D NRRD without Segment<N>_Name fields is not a segmentation")
-    return _labelmap_masks(Volume(data[..., 0], affine, metadata=meta_base), labels)
+    return _labelmap_masks(Volume(data[..., 0], affine, metadata=meta_base), labels, reference, str(path), native)
 
 
-def _labelmap_masks(labelmap: Volume, labels: Mapping[int, str] | None) -> dict[str, Volume]:
+def _layer_masks(data: np.ndarray, affine: np.ndarray, segments: Sequence[tuple[str, int, int, dict[str, Any]]],
+                 reference: Volume | None, source: str, frame: str | None = None, *,
+                 native: dict[str, Volume] | None = None) -> dict[str, Volume]:
+    """Masks of ``segments`` (name, layer, label value, metadata) of the label layers ``data[..., layer]``.
+
+    Each layer is made contiguous once and each segment is ``layer == value``; with ``reference``, each
+    layer is put onto the reference grid by :func:`labels_onto` (the mask rule of :func:`resample_to`,
+    identical masks, no full-size mask per segment). With ``native`` (a dict to fill), the masks on the
+    file's own grid are also made from the same decoded layers.
+    """
+    on_grid: dict[tuple[int, int], np.ndarray] = {}
+    own_grid: dict[tuple[int, int], np.ndarray] = {}
+    present: set[tuple[int, int]] = set()
+    for layer in sorted({seg[1] for seg in segments}):
+        values = sorted({seg[2] for seg in segments if seg[1] == layer})
+        arr = np.ascontiguousarray(data[..., layer])
+        if native is not None:
+            for v in values:
+                own_grid[layer, v] = arr == v
+        if reference is None:
+            for v in values:
+                on_grid[layer, v] = arr == v
+                present.add((layer, v))
+            continue
+        found = labels_onto(Volume(arr, affine, "label", "1", frame), values, reference)
+        for v in values:
+            if v in found:
+                present.add((layer, v))
+            on_grid[layer, v] = found.get(v, np.zeros(reference.shape, dtype=bool))
+    if native is not None:  # in file order, each segment with its own array
+        taken: set[tuple[int, int]] = set()
+        for name, layer, value, meta in segments:
+            mask = own_grid[layer, value]
+            native[_unique(name, native)] = _mask_volume(mask.copy() if (layer, value) in taken else mask,
+                                                         affine, frame, meta)
+            taken.add((layer, value))
+    grid_affine = affine if reference is None else reference.affine
+    grid_frame = frame if reference is None else (frame or reference.frame_of_reference_uid)
+    masks: dict[str, Volume] = {}
+    used: set[tuple[int, int]] = set()
+    for name, layer, value, meta in segments:
+        array = on_grid[layer, value]
+        if (layer, value) in used:  # two segments with one label: each gets its own array
+            array = array.copy()
+        used.add((layer, value))
+        if reference is not None and (layer, value) in present and not array.any():
+            raise _empty_on_reference(name, source, reference)
+        masks[_unique(name, masks)] = _mask_volume(array, grid_affine, grid_frame, meta)
+    return masks
+
+
+def _present_labels(arr: np.ndarray) -> list[int]:
+    """Non-zero values of an integer label array, ascending (``np.unique`` without the sort for small labels)."""
+    if arr.dtype == np.bool_:
+        arr = arr.view(np.uint8)
+    if arr.size and np.issubdtype(arr.dtype, np.integer) and arr.dtype.itemsize <= 2 and int(arr.min()) >= 0:
+        return [int(v) for v in np.flatnonzero(np.bincount(arr.ravel())) if v != 0]
+    return [int(v) for v in np.unique(arr) if v != 0]
+
+
+def _labelmap_masks(labelmap: Volume, labels: Mapping[int, str] | None, reference: Volume | None = None,
+                    source: str = "the label map", native: dict[str, Volume] | None = None) -> dict[str, Volume]:
     arr = labelmap.array
     if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == np.bool_):
         if not np.all(np.mod(arr, 1) == 0):
@@ -174,8 +262,9 @@ def _labelmap_masks(labelmap: Volume, labels: Mapping[int, str] | None) -> dict[
                 "not a segmentation"
             )
         arr = arr.astype(np.int64)
-    present = [int(v) for v in np.unique(arr) if v != 0]
-    masks: dict[str, Volume] = {}
+    if arr.dtype == np.bool_:
+        arr = arr.view(np.uint8)
+    present = _present_labels(arr)
     if labels is not None:
         missing = [v for v in labels if v not in present]
         if missing:
@@ -183,36 +272,51 @@ def _labelmap_masks(labelmap: Volume, labels: Mapping[int, str] | None) -> dict[
                 f"labels {missing} ({[labels[v] for v in missing]}) do not occur in the label map "
                 f"{labelmap.metadata.get('source_files')} (present: {present}); check the mapping"
             )
+    segments: list[tuple[str, int, int, dict[str, Any]]] = []
+    taken: dict[str, None] = {}
     for value in present:
         if labels is not None and value not in labels:
             logger.info("label %d has no name in the mapping; skipped", value)
             continue
-        name = labels[value] if labels is not None else f"label_{value}"
-        meta = {**labelmap.metadata, "label_value": value}
-        masks[_unique(name, masks)] = _mask_volume(arr == value, labelmap.affine, labelmap.frame_of_reference_uid, meta)
-    return masks
+        name = _unique(labels[value] if labels is not None else f"label_{value}", taken)
+        taken[name] = None
+        segments.append((name, 0, value, {**labelmap.metadata, "label_value": value}))
+    return _layer_masks(arr[..., np.newaxis], labelmap.affine, segments, reference, source,
+                        labelmap.frame_of_reference_uid, native=native)
+
+
+def _empty_on_reference(name: str, source: str, reference: Volume) -> GeometryError:
+    return GeometryError(
+        f"segment {name!r} of {source} is empty on the reference grid (spacing {reference.spacing_mm} "
+        "mm): it is smaller than half a voxel or lies outside the image; check the pairing of image and "
+        "segmentation"
+    )
 
 
 # What highdicom and pydicom raise for a SEG with a missing, malformed or truncated attribute (found by the
 # input fuzzer, benchmarks/fuzz_inputs.py): the file's fault, reported naming the file.
-_SEG_DECODE_ERRORS: tuple[type[BaseException], ...] = (
-    AttributeError, KeyError, IndexError, TypeError, ValueError, RuntimeError, NotImplementedError, EOFError,
-    OverflowError, struct.error, pydicom.errors.BytesLengthException,
-)
+def _seg_decode_errors() -> tuple[type[BaseException], ...]:
+    import pydicom
+
+    return (AttributeError, KeyError, IndexError, TypeError, ValueError, RuntimeError, NotImplementedError,
+            EOFError, OverflowError, struct.error, pydicom.errors.BytesLengthException,
+            sqlite3.Error)  # highdicom indexes frames in SQLite
 
 
 def _read_dicom_seg(ds: pydicom.Dataset, path: Path) -> dict[str, Volume]:
+    import highdicom as hd
+
     try:
         seg = hd.seg.Segmentation.from_dataset(ds)
         numbers = list(seg.segment_numbers)
-    except _SEG_DECODE_ERRORS as err:
+    except _seg_decode_errors() as err:
         raise DicomInputError(
             f"{path}: not a usable DICOM SEG ({type(err).__name__}: {str(err)[:200]}); a required attribute is "
             "missing or malformed, or the file is truncated: export the segmentation again"
         ) from err
     try:
         hvol = seg.get_volume(segment_numbers=numbers, dtype=np.uint8)
-    except _SEG_DECODE_ERRORS as err:
+    except _seg_decode_errors() as err:
         raise DicomInputError(
             f"{path}: DICOM SEG frames do not form a regular 3-D volume ({type(err).__name__}: {str(err)[:200]}); "
             "convert it with 3D Slicer"
@@ -290,15 +394,15 @@ def read_segmentation(
         raise InputError(f"{p}: no such segmentation file; check the path")
     name = p.name.lower()
     if name.endswith((".nrrd", ".nhdr")):
-        try:
-            masks = _read_slicer_or_labelmap_nrrd(p, labels)
+        try:  # on the reference grid when given
+            return _read_slicer_or_labelmap_nrrd(p, labels, reference)
         except GeometryError as err:  # the Volume's own checks do not know the file
             raise err if str(p) in str(err) else GeometryError(f"{p}: {err}") from err
-        for mask in masks.values():
-            check_plausible_grid(mask, p)
-    elif name.endswith((".nii", ".nii.gz")):
-        masks = _labelmap_masks(read_volume(p), labels)
+    if name.endswith((".nii", ".nii.gz")):
+        return _labelmap_masks(read_volume(p), labels, reference, str(p))
     else:
+        import pydicom
+
         try:
             ds = pydicom.dcmread(p)
             modality = str(ds.get("Modality", ""))
@@ -332,13 +436,39 @@ def masks_onto(masks: Mapping[str, Volume], reference: Volume, *, source: str = 
     for seg_name, mask in masks.items():
         resampled = resample_to(mask, reference)
         if mask.array.any() and not resampled.array.any():
-            raise GeometryError(
-                f"segment {seg_name!r} of {source} is empty on the reference grid (spacing {reference.spacing_mm} "
-                "mm): it is smaller than half a voxel or lies outside the image; check the pairing of image and "
-                "segmentation"
-            )
+            raise _empty_on_reference(seg_name, source, reference)
         out[seg_name] = resampled
     return out
+
+
+def read_segmentation_on_grid(path: str | Path, reference: Volume, *, labels: Mapping[int, str] | None = None
+                              ) -> tuple[dict[str, Volume], dict[str, Volume]]:
+    """Masks on their own grid and on ``reference`` from one reading of the file.
+
+    The same masks as ``read_segmentation(path, labels=labels)`` and :func:`masks_onto` of those onto
+    ``reference``; for ``.seg.nrrd`` and label maps the file is decoded once and the reference-grid masks
+    come from :func:`sirtkit.imaging.resample.labels_onto` (identical, without resampling each full-size
+    mask). Segments empty in the file are empty (all False) on both grids.
+
+    Raises
+    ------
+    InputError, GeometryError
+        As :func:`read_segmentation` and :func:`masks_onto`.
+    """
+    p = Path(path)
+    lower = p.name.lower()
+    if p.is_file() and lower.endswith((".nrrd", ".nhdr", ".nii", ".nii.gz")):
+        native: dict[str, Volume] = {}
+        if lower.endswith((".nrrd", ".nhdr")):
+            try:
+                on_grid = _read_slicer_or_labelmap_nrrd(p, labels, reference, native)
+            except GeometryError as err:  # the Volume's own checks do not know the file
+                raise err if str(p) in str(err) else GeometryError(f"{p}: {err}") from err
+        else:
+            on_grid = _labelmap_masks(read_volume(p), labels, reference, str(p), native)
+        return native, on_grid
+    native = read_segmentation(p, labels=labels)
+    return native, masks_onto({n: m for n, m in native.items() if m.array.any()}, reference, source=str(p))
 
 
 def masks_to_labelmap(masks: Mapping[str, Volume]) -> tuple[Volume, dict[int, str]]:
@@ -389,3 +519,4 @@ def write_dicom_seg(
     from sirtkit.imaging.dicom_out import write_dicom_seg as _write
 
     return _write(masks, source_images, path, series_description=series_description, series_number=series_number)
+

@@ -646,7 +646,8 @@ def best_overall_responses(timepoints: pd.DataFrame, *, confirmation_min_days: f
     -------
     DataFrame
         ``patient_id``, ``best_response`` (str code), ``best_change_fraction`` (most negative change of
-        the target sum from baseline before progression; NaN without target lesions).
+        the target sum from baseline at the assessments before the first PD — the change at the first PD
+        when that is the first assessment; NaN without target lesions).
     """
     cols = ["patient_id", "best_response", "best_change_fraction"]
     if len(timepoints) == 0:
@@ -657,8 +658,15 @@ def best_overall_responses(timepoints: pd.DataFrame, *, confirmation_min_days: f
     pid = tp["patient_id"]
     pd_before = is_pd.astype(int).groupby(pid).cumsum() - is_pd.astype(int)
     first_pd_or_before = pd_before == 0  # rows up to and including the first PD
-    change = tp["change_from_baseline_fraction"].astype(float).where(first_pd_or_before)
-    best_change = change.groupby(pid).min()
+    # Best change of the target sum: the most negative change at the assessments BEFORE the first PD, as best
+    # overall response is "the best response recorded ... until disease progression" (RECIST 1.1, Eisenhauer
+    # et al., Eur J Cancer 2009;45:228, §4.4) — a shrinkage measured at the visit that is PD (new lesion,
+    # non-target PD) is not a response and drew SD bars below −30 % in the waterfall. A patient whose first
+    # assessment is already PD is shown with the change at that assessment (the usual waterfall convention:
+    # Gillespie, J Adv Pract Oncol 2012;3:106), so early progressors are not left out.
+    change_all = tp["change_from_baseline_fraction"].astype(float)
+    best_change = change_all.where(first_pd_or_before & ~is_pd).groupby(pid).min().fillna(
+        change_all.where(first_pd_or_before & is_pd).groupby(pid).min())
     if confirmation_min_days is None:
         before = first_pd_or_before & ~is_pd
         days = tp["days"].astype(float)

@@ -190,16 +190,21 @@ MAX_PLAUSIBLE_ACTIVITY_GBQ: dict[str, float] = {"Y-90": 20.0, "Ho-166": 20.0}
 def implausible_activity_message(value_gbq: float, field: str, nuclide: str) -> str | None:
     """The refusal text when ``value_gbq`` exceeds the plausible maximum for ``nuclide`` (``None``: plausible).
 
-    Names the field and gives the MBq and mCi readings converted to GBq (1 mCi = 0.037 GBq).
+    Names the field and gives both readings converted to GBq — the MBq one first from 1000 up (a
+    "1400" is far more likely 1400 MBq = 1.4 GBq than 1400 mCi), the mCi one first below (1 mCi = 0.037 GBq).
 
     >>> implausible_activity_message(27.0, "schedule.vial_assay.activity_gbq", "Y-90")[:60]
     'schedule.vial_assay.activity_gbq = 27 GBq is more than any Y'
+    >>> implausible_activity_message(1400.0, "delivered_activity_gbq", "Y-90").split(": ", 1)[1]
+    'was it given in MBq or mCi? 1400 MBq = 1.4 GBq; 1400 mCi = 51.8 GBq (1 mCi = 0.037 GBq). Give GBq'
     >>> implausible_activity_message(3.0, "activity_gbq", "Y-90") is None
     True
     """
     limit = MAX_PLAUSIBLE_ACTIVITY_GBQ.get(get_nuclide(nuclide).name)
     if limit is None or value_gbq <= limit:  # Tc-99m: not a SIRT treatment activity
         return None
+    mbq = f"{value_gbq:g} MBq = {value_gbq / 1000.0:.4g} GBq"
+    mci = f"{value_gbq:g} mCi = {value_gbq * GBQ_PER_MCI:.4g} GBq"
+    readings = ("MBq or mCi", f"{mbq}; {mci}") if value_gbq >= 1000.0 else ("mCi or MBq", f"{mci}; {mbq}")
     return (f"{field} = {value_gbq:g} GBq is more than any {get_nuclide(nuclide).name} SIRT treatment (at most "
-            f"{limit:g} GBq): was it given in MBq (then {value_gbq / 1000.0:.4g} GBq) or mCi (1 mCi = "
-            f"{GBQ_PER_MCI:g} GBq: {value_gbq:g} mCi = {value_gbq * GBQ_PER_MCI:.4g} GBq)? Give GBq")
+            f"{limit:g} GBq): was it given in {readings[0]}? {readings[1]} (1 mCi = {GBQ_PER_MCI:g} GBq). Give GBq")

@@ -17,12 +17,16 @@ One place, so that a plan and the dose map computed from it use the same density
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
 __all__ = [
     "CONTRAST_SOFT_TISSUE_HU_RANGE",
     "CONVENTIONAL_LUNG_MASS_KG",
+    "PLAUSIBLE_LUNG_MASS_KG",
+    "lung_mass_problem",
     "LIVER_DENSITY_G_PER_ML",
     "LIVER_UNENHANCED_MAX_HU",
     "LUNG_DENSITY_PLAUSIBLE_G_PER_ML",
@@ -40,6 +44,10 @@ LIVER_DENSITY_G_PER_ML = 1.03
 # CLINICAL.md §3). With a CT the lung mass comes from the CT densities instead (Kao et al., EJNMMI Res
 # 2014;4:33: patient-specific lung mass from CT).
 CONVENTIONAL_LUNG_MASS_KG = 1.0
+# Plausible whole-lung mass given by hand, kg: adult lungs (tissue + blood) weigh about 1.0–1.2 kg (ICRP
+# Publication 89, 2002: 1.2 kg male, 0.95 kg female reference); 0.1–5 kg spans children, pneumonectomy and
+# severe oedema. A value outside it is a unit slip (grams typed as kg) rather than a patient.
+PLAUSIBLE_LUNG_MASS_KG = (0.1, 5.0)
 # Plausible mean density of a whole-lung segment, g/mL: inflated lung 0.26 (ICRU Report 46, 1992); CT lung
 # densities 0.1–0.5 g/mL in adults at inspiration/expiration [K]. A lung segment whose volume makes the
 # 1 kg convention imply a density outside this range does not hold the whole lungs (e.g. only the lung
@@ -65,6 +73,20 @@ CONTRAST_SOFT_TISSUE_HU_RANGE = (23.0, 300.0)
 # Unenhanced normal liver reads 50–70 HU (e.g. Kodama Y et al., AJR 2007;188:1307: liver attenuation on
 # unenhanced CT ≈ 55–65 HU) [K]: a liver segment with a median above 90 HU is taken as contrast-enhanced.
 LIVER_UNENHANCED_MAX_HU = 90.0
+
+
+def lung_mass_problem(value: float, name: str) -> str | None:
+    """Why ``value`` (kg) cannot be a whole-lung mass, with the grams reading (``None``: plausible).
+
+    >>> lung_mass_problem(1000.0, "--lung-mass-kg")
+    '--lung-mass-kg = 1000 kg is outside the plausible 0.1–5 kg of a whole-lung mass (adult ≈ 1 kg, ICRP 89): was it given in grams (1000 g = 1 kg)? Give kg'
+    """
+    low, high = PLAUSIBLE_LUNG_MASS_KG
+    if math.isfinite(value) and low < value < high:
+        return None
+    grams = f" was it given in grams ({value:g} g = {value / 1000:g} kg)?" if value >= high else ""
+    return (f"{name} = {value:g} kg is outside the plausible {low:g}–{high:g} kg of a whole-lung mass (adult ≈ 1 kg, "
+            f"ICRP 89):{grams} Give kg")
 
 
 def hu_to_density(hu: npt.ArrayLike, *, contrast_enhanced: bool = False) -> np.ndarray:

@@ -32,6 +32,7 @@ from sirtkit.progress import ProgressCallback, report
 from sirtkit.report import plots_outcomes as plots
 from sirtkit.report.render import html_to_pdf
 from sirtkit.serialize import to_jsonable
+from sirtkit.text import csv_cell
 
 __all__ = ["LABELS", "REPORT_MARKER", "CohortReportFiles", "render_cohort_html", "write_cohort_report"]
 
@@ -330,6 +331,8 @@ def write_cohort_report(a: CohortAnalysis, out_dir: str | os.PathLike[str], *, p
         table_paths = []
         for name, df in a.tables().items():
             p = tmp / "tables" / f"{name}.csv"
+            text_columns = df.select_dtypes(include=["object", "string"]).columns
+            df = df.assign(**{c: df[c].map(csv_cell) for c in text_columns})  # formula injection (sirtkit.text)
             df.to_csv(p, index=False)
             table_paths.append(p)
         summary = to_jsonable({"sirtkit_version": __version__, "kind": "cohort_report", "source": source,

@@ -33,16 +33,25 @@ _COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#
             "#bcbd22", "#7f7f7f"]
 
 
-def _new_figure(width: float, height: float) -> Figure:
+# Fixed margins (fractions of the figure) instead of a layout engine: constrained layout measured every text
+# element on each draw and took most of the figures' time (≈ 0.8 s of 1 s for the two `sirtkit dose`
+# figures); these figures have a fixed set of labels, so fixed margins fit them.
+_DVH_MARGINS = {"left": 0.085, "right": 0.985, "bottom": 0.115, "top": 0.925}
+_SLICES_MARGINS = {"left": 0.01, "right": 0.99, "bottom": 0.03, "top": 0.86, "wspace": 0.04}
+
+
+def _new_figure(width: float, height: float, margins: Mapping[str, float]) -> Figure:
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(**margins)
+    return fig
 
 
 def plot_dvh(curves: Mapping[str, DvhCurve], *, title: str = "Cumulative dose–volume histogram",
              thresholds_gy: Sequence[float] = ()) -> Figure:
     """Cumulative DVH of each VOI (volume % vs dose Gy), with optional vertical threshold lines."""
-    fig = _new_figure(7.5, 4.6)
+    fig = _new_figure(7.5, 4.6, _DVH_MARGINS)
     ax = fig.add_subplot()
     max_dose = 1.0
     for n, (name, (dose_gy, fraction)) in enumerate(curves.items()):
@@ -67,7 +76,7 @@ def plot_dvh(curves: Mapping[str, DvhCurve], *, title: str = "Cumulative dose–
 def plot_dvh_comparison(predicted: Mapping[str, DvhCurve], delivered: Mapping[str, DvhCurve], *,
                         title: str = "Predicted (dashed) vs delivered (solid) DVH") -> Figure:
     """Predicted and delivered DVHs of the same VOIs on one plot."""
-    fig = _new_figure(7.5, 4.6)
+    fig = _new_figure(7.5, 4.6, _DVH_MARGINS)
     ax = fig.add_subplot()
     for n, name in enumerate(delivered):
         colour = _COLOURS[n % len(_COLOURS)]
@@ -169,9 +178,10 @@ def plot_dose_overlay(dose: Volume, *, background: Volume | None = None,
         ("Coronal", lambda a: a[:, centre[1], :], sz / sx),
         ("Sagittal", lambda a: a[:, :, centre[2]], sz / sy),
     ]
-    fig = _new_figure(12.0, 4.4)
+    fig = _new_figure(12.0, 4.4, _SLICES_MARGINS)
     axes = fig.subplots(1, 3)
     image = None
+    drawn: dict[str, str] = {}  # every VOI contoured in any panel → its colour (one legend for all panels)
     for ax, (label, cut, aspect) in zip(axes, views, strict=True):
         if bg_arr is not None:
             bg = cut(bg_arr).astype(np.float32)
@@ -185,18 +195,23 @@ def plot_dose_overlay(dose: Volume, *, background: Volume | None = None,
             sl = cut(m).astype(np.float32)
             if sl.any():
                 ax.contour(sl, levels=[0.5], colors=[_COLOURS[n % len(_COLOURS)]], linewidths=0.9)
-                ax.plot([], [], color=_COLOURS[n % len(_COLOURS)], label=name)
+                drawn[name] = _COLOURS[n % len(_COLOURS)]
         ax.set_title(label, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
     _orientation_labels(axes)
-    if mask_arrs:
-        axes[2].legend(fontsize=7, loc="lower right", framealpha=0.6)
+    if drawn:
+        from matplotlib.lines import Line2D
+
+        handles = [Line2D([], [], color=drawn[name], label=name) for name in mask_arrs if name in drawn]
+        fig.legend(handles=handles, fontsize=7, loc="outside lower center", ncols=min(len(handles), 6),
+                   framealpha=0.6, title="VOI contours (all panels)", title_fontsize=7)
     if image is not None:
         full_max = float(np.max(dose_arr)) if dose_arr.size else 0.0
         saturated = full_max > vmax * 1.001
         label = f"Dose (Gy) — saturated ≥ {vmax:.0f} (max {full_max:.0f})" if saturated else "Dose (Gy)"
-        fig.colorbar(image, ax=axes, shrink=0.85, label=label, extend="max" if saturated else "neither")
+        fig.colorbar(image, ax=axes, shrink=0.85, fraction=0.03, pad=0.02, label=label,
+                     extend="max" if saturated else "neither")
     fig.suptitle(title)
     return fig
 
@@ -236,7 +251,7 @@ def plot_gamma_overlay(gamma: Volume, *, background: Volume | None = None,
              ("Sagittal", lambda a: a[:, :, centre[2]], sz / sy)]
     cmap = colormaps["RdYlGn_r"].resampled(8)
     norm = BoundaryNorm(np.linspace(0.0, max_gamma, 9), cmap.N)
-    fig = _new_figure(12.0, 4.4)
+    fig = _new_figure(12.0, 4.4, _SLICES_MARGINS)
     axes = fig.subplots(1, 3)
     image = None
     for ax, (label, cut, aspect) in zip(axes, views, strict=True):
@@ -253,6 +268,6 @@ def plot_gamma_overlay(gamma: Volume, *, background: Volume | None = None,
         ax.set_yticks([])
     _orientation_labels(axes)
     if image is not None:
-        fig.colorbar(image, ax=axes, shrink=0.85, label="γ (≤ 1 passes)")
+        fig.colorbar(image, ax=axes, shrink=0.85, fraction=0.03, pad=0.02, label="γ (≤ 1 passes)")
     fig.suptitle(title)
     return fig

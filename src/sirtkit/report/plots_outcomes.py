@@ -201,7 +201,7 @@ def waterfall_figure(best: pd.DataFrame, *, pr_threshold_percent: float = -30.0,
     ax.axhline(0, color="0.2", lw=0.6)
     ax.set_xticks([])
     ax.set_xlabel(f"Patients (n = {n}), ordered by best change")
-    ax.set_ylabel("Best change of target sum from baseline (%)")
+    ax.set_ylabel("Best change of target sum before PD (%)")
     ax.set_title("Waterfall plot of best response")
     present = [k for k in RESPONSE_COLOURS if k in set(df["best_response"].astype(str))]
     from matplotlib.patches import Patch

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sirtkit import dosimetry
 from sirtkit.errors import GeometryError, InputError, UnitsError
@@ -36,6 +36,7 @@ from sirtkit.imaging import read_volume, resample_to
 from sirtkit.imaging.segload import load_segmentation
 from sirtkit.imaging.volume import Volume
 from sirtkit.progress import ProgressCallback, report
+from sirtkit.text import csv_cell
 from sirtkit.workflows.vois import VoiSet, build_voi_set
 
 if TYPE_CHECKING:
@@ -66,6 +67,11 @@ MAX_GAMMA = 2.0
 # dose tolerance or a 5 cm DTA exceeds the size of the lesions SIRT treats, CLINICAL.md §4).
 MAX_DOSE_PERCENT = 50.0
 MAX_DISTANCE_MM = 50.0
+# Smallest accepted criteria: gamma criteria in use run from 1 %/1 mm (stereotactic QA) to 5 %/5 mm
+# (AAPM TG-218, Miften et al., Med Phys 2018;45:e53); below 0.5 % or 0.5 mm the number is a fraction typed as
+# a percent (0.03 = 3 %) or centimetres typed as mm (0.3 cm = 3 mm), and would fail every voxel.
+MIN_DOSE_PERCENT = 0.5
+MIN_DISTANCE_MM = 0.5
 # Suffixes read with read_volume (dose maps written by ``sirtkit dose``); other files are DICOM.
 _IMAGE_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz")
 
@@ -84,9 +90,9 @@ class CompareCase(BaseModel):
         default=None, description="label-map segmentations: {label value: segment name}")
     dose_unit: Literal["Gy"] | None = Field(
         default=None, description="unit of files that do not say it (NIfTI, NRRD not written by sirtkit)")
-    dose_percent: float = Field(default=DEFAULT_DOSE_PERCENT, gt=0.0, le=MAX_DOSE_PERCENT,
+    dose_percent: float = Field(default=DEFAULT_DOSE_PERCENT,
                                 description="gamma dose criterion, % of the maximum predicted dose (global)")
-    distance_mm: float = Field(default=DEFAULT_DISTANCE_MM, gt=0.0, le=MAX_DISTANCE_MM,
+    distance_mm: float = Field(default=DEFAULT_DISTANCE_MM,
                                description="gamma distance-to-agreement criterion, mm")
     lower_dose_cutoff_percent: float = Field(default=DEFAULT_CUTOFF_PERCENT, ge=0.0, lt=100.0,
                                              description="voxels below this % of the maximum predicted dose are "
@@ -95,6 +101,24 @@ class CompareCase(BaseModel):
         default="delivered", description="common grid when the grids differ (the other dose is resampled)")
     nuclide: Literal["Y-90", "Ho-166"] | None = Field(
         default=None, description="the treatment's nuclide, checked against the nuclide each dose map declares")
+
+    @field_validator("dose_percent")
+    @classmethod
+    def _dose_percent(cls, value: float) -> float:
+        if not (math.isfinite(value) and MIN_DOSE_PERCENT <= value <= MAX_DOSE_PERCENT):
+            hint = f" — a fraction typed as a percent ({value:g} = {100 * value:g} %)?" if 0 < value < 1 else ""
+            raise ValueError(f"dose_percent = {value:g} %: give the gamma dose criterion in percent, "
+                             f"{MIN_DOSE_PERCENT:g}–{MAX_DOSE_PERCENT:g} (e.g. 3 for 3 %){hint}")
+        return value
+
+    @field_validator("distance_mm")
+    @classmethod
+    def _distance_mm(cls, value: float) -> float:
+        if not (math.isfinite(value) and MIN_DISTANCE_MM <= value <= MAX_DISTANCE_MM):
+            hint = f" — centimetres typed as mm ({value:g} cm = {10 * value:g} mm)?" if 0 < value < 1 else ""
+            raise ValueError(f"distance_mm = {value:g} mm: give the gamma distance-to-agreement in mm, "
+                             f"{MIN_DISTANCE_MM:g}–{MAX_DISTANCE_MM:g} (e.g. 3){hint}")
+        return value
 
 
 @dataclass(frozen=True)
@@ -467,7 +491,7 @@ def _csv_text(comparisons: tuple[VoiComparison, ...]) -> str:
     writer.writerow(_CSV_COLUMNS)
     for c in comparisons:
         d = c.difference
-        writer.writerow([d.name, c.role, num(d.volume_ml), num(d.predicted_mean_gy), num(d.delivered_mean_gy),
+        writer.writerow([csv_cell(d.name), c.role, num(d.volume_ml), num(d.predicted_mean_gy), num(d.delivered_mean_gy),
                          num(d.mean_difference_gy), num(d.mean_difference_percent), num(d.predicted_d70_gy),
                          num(d.delivered_d70_gy), num(d.predicted_d90_gy), num(d.delivered_d90_gy),
                          num(d.voxel_rms_difference_gy), num(c.gamma_pass_percent), c.gamma_evaluated_voxels])

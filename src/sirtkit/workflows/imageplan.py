@@ -23,8 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sirtkit.errors import InputError
 from sirtkit.imaging import read_volume
+from sirtkit.imaging.quantify import fwhm_problem
 from sirtkit.imaging.segload import load_segmentation, on_common_grid
 from sirtkit.imaging.volume import Volume
+from sirtkit.physics.tissue import lung_mass_problem
 from sirtkit.planning.devices import DeviceName, get_device
 from sirtkit.planning.methods import LIVER_DENSITY_G_PER_ML
 from sirtkit.planning.targets import IntentName
@@ -36,6 +38,9 @@ from sirtkit.workflows.vois import VoiSet, build_voi_set
 
 __all__ = ["ImagePlanCase", "ImagePlanResult", "MeasuredCompartment", "measure_compartments", "run_image_plan"]
 
+
+# Counts handed to the plan are relative to the liver's (only their ratios matter): the liver gets 10⁶.
+RELATIVE_LIVER_COUNTS = 1e6
 
 class ImagePlanCase(BaseModel):
     """Inputs of image-based planning; shared by the CLI and the demo."""
@@ -50,7 +55,7 @@ class ImagePlanCase(BaseModel):
     intent: IntentName = "palliative"
     lung_shunt_fraction: float | None = Field(
         default=None, description="0–1; needed when the segmentation has no lungs (e.g. from planar imaging)")
-    lung_mass_kg: float | None = Field(default=None, gt=0.1, lt=5.0)
+    lung_mass_kg: float | None = Field(default=None, description="whole-lung mass, kg (plausible 0.1–5)")
     prior_lung_doses_gy: tuple[float, ...] = ()
     tumour_target_gy: float | None = Field(default=None, gt=0)
     normal_liver_limit_gy: float | None = Field(default=None, gt=0)
@@ -60,13 +65,29 @@ class ImagePlanCase(BaseModel):
     voi_roles: dict[str, str] = Field(default_factory=dict)
     segment_labels: dict[int, str] | None = None
     engine: Literal["vsv", "ldm"] = "vsv"
-    fwhm_mm: float | None = Field(default=None, gt=0.0, le=50.0,
+    fwhm_mm: float | None = Field(default=None,
                                   description="SPECT resolution for the partial-volume warning (default by nuclide)")
 
     @field_validator("lung_shunt_fraction")
     @classmethod
     def _lsf(cls, value: float | None) -> float | None:
         return None if value is None else require_fraction(value, "lung_shunt_fraction")
+
+    @field_validator("lung_mass_kg")
+    @classmethod
+    def _lung_mass(cls, value: float | None) -> float | None:
+        message = None if value is None else lung_mass_problem(value, "lung_mass_kg")
+        if message is not None:
+            raise ValueError(message)
+        return value
+
+    @field_validator("fwhm_mm")
+    @classmethod
+    def _fwhm(cls, value: float | None) -> float | None:
+        message = None if value is None else fwhm_problem(value, "fwhm_mm")
+        if message is not None:
+            raise ValueError(message)
+        return value
 
 
 @dataclass(frozen=True)
@@ -193,12 +214,16 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
     report(progress, 0.15, "measuring compartments")
     territory, comps, liver_counts, lung_counts, liver_ml = measure_compartments(
         spect, masks_on_spect, masks_native, case.voi_roles)
+    # The plan reads counts only as ratios (T/N, LSF). An image in Bq/mL sums to 10⁹–10¹¹ "counts", beyond
+    # the magnitudes a case file accepts (sirtkit._inputmodel), so the plan gets them relative to the liver's
+    # (liver = 10⁶); the result keeps the measured counts.
+    scale = RELATIVE_LIVER_COUNTS / liver_counts
     # One precedence rule for the lung shunt fraction (as in post-treatment quantification): an LSF the user
     # gives wins over the SPECT's lung counts; the image-derived value is still reported beside it.
     if case.lung_shunt_fraction is not None:
         lung: dict[str, Any] = {"shunt_fraction": case.lung_shunt_fraction}
     elif lung_counts is not None and lung_counts > 0:
-        lung = {"spect_counts": {"lung_counts": lung_counts, "liver_counts": liver_counts}}
+        lung = {"spect_counts": {"lung_counts": lung_counts * scale, "liver_counts": liver_counts * scale}}
     else:
         raise InputError("the segmentation has no lungs: give the lung shunt fraction (e.g. from planar MAA "
                          "imaging) as lung_shunt_fraction / --lung-shunt-fraction")
@@ -213,7 +238,7 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
         "liver": {"volume_ml": liver_ml, "density_g_per_ml": LIVER_DENSITY_G_PER_ML},
         "territories": [{
             "name": territory,
-            "compartments": [{"name": c.name, "kind": c.kind, "volume_ml": c.volume_ml, "counts": c.counts,
+            "compartments": [{"name": c.name, "kind": c.kind, "volume_ml": c.volume_ml, "counts": c.counts * scale,
                               "density_g_per_ml": LIVER_DENSITY_G_PER_ML} for c in comps],
         }],
     }

@@ -27,8 +27,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from sirtkit._inputmodel import CaseInputModel
 from sirtkit.clinical.scores import body_surface_area_m2
 from sirtkit.errors import ConstraintViolation, InputError, UnitsError
 from sirtkit.physics.decay import add_hours, decay_activity, elapsed_hours, localize, require_aware, zone
@@ -77,7 +78,7 @@ from sirtkit.planning.schedule import (
     resin_draw,
 )
 from sirtkit.planning.targets import IntentName, LiverState, select_thresholds
-from sirtkit.units import require_fraction
+from sirtkit.units import BILIRUBIN_UMOL_L_PER_MG_DL, parse_lab_value, require_fraction
 from sirtkit.workflows._inputs import load_model
 
 __all__ = [
@@ -125,7 +126,9 @@ MAX_TIMELINE_SPAN_H = 60 * 24.0
 _ABLATIVE_INTENTS = ("radiation_segmentectomy", "radiation_lobectomy", "neoadjuvant")
 
 
-class _Model(BaseModel):
+class _Model(CaseInputModel):
+    """Base of the planning case-file models: extra fields refused; no true/false or absurd numbers."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -435,13 +438,23 @@ class LiverInput(_Model):
         return None if self.mass_kg is None else self.mass_kg * 1000.0 / self.density_g_per_ml
 
 
-# Total bilirubin above this is almost surely µmol/L typed into the mg/dL field (30 mg/dL = 513 µmol/L) [K].
-MAX_PLAUSIBLE_BILIRUBIN_MG_PER_DL = 30.0
+# Total bilirubin above 2 mg/dL (34 µmol/L) without a reversible cause contraindicates SIRT: TheraSphere IFU
+# high-risk warning and standard selection criteria (work-up rule ``bilirubin_gt_2`` in
+# sirtkit/data/rules, CLINICAL.md §7.1). A plan with such a value gets a WARN check naming the rule and the
+# µmol/L reading (a µmol/L value typed into the mg/dL field looks like this).
+BILIRUBIN_CONTRAINDICATION_MG_PER_DL = 2.0
 
 
 class LiverFunctionInput(_Model):
-    """Liver condition: selects the normal-liver limits (EANM 2022 Tab 2/3; see ``planning.targets``)."""
+    """Liver condition: selects the normal-liver limits (EANM 2022 Tab 2/3; see ``planning.targets``).
 
+    Total bilirubin is read exactly as the work-up reads it (:func:`sirtkit.units.parse_lab_value`):
+    ``total_bilirubin: 17 µmol/L`` / ``1.0 mg/dL`` with its unit (a bare number there is refused where it is
+    plausible in both units), or ``total_bilirubin_mg_per_dl`` as a number in mg/dL (plausible 0.1–50).
+    """
+
+    total_bilirubin: float | str | None = Field(
+        default=None, description="Total bilirubin with its unit: '1.0 mg/dL' or '17 µmol/L'")
     total_bilirubin_mg_per_dl: float | None = None
     cirrhosis: bool = False
     prior_prrt: bool = False
@@ -454,13 +467,24 @@ class LiverFunctionInput(_Model):
     def _bili(cls, v: float | None) -> float | None:
         if v is None:
             return None
-        if not math.isfinite(v) or v < 0:
-            raise UnitsError(f"liver_function.total_bilirubin_mg_per_dl = {v!r}: give mg/dL, ≥ 0")
-        if v > MAX_PLAUSIBLE_BILIRUBIN_MG_PER_DL:
-            raise UnitsError(
-                f"liver_function.total_bilirubin_mg_per_dl = {v:g} is implausible in mg/dL: is it µmol/L (then "
-                f"{v / 17.1:.3g} mg/dL)? Give mg/dL")
-        return v
+        # the work-up's reading of a number in a mg/dL-named field (clinical.patient.Labs.bilirubin_mg_dl)
+        return parse_lab_value(v, "bilirubin", field="liver_function.total_bilirubin_mg_per_dl",
+                               declared_unit="mg/dL", refuse_ambiguous=False)
+
+    @model_validator(mode="after")
+    def _bili_with_unit(self) -> LiverFunctionInput:
+        if self.total_bilirubin is None:
+            return self
+        if isinstance(self.total_bilirubin, bool):
+            raise UnitsError(f"liver_function.total_bilirubin = {self.total_bilirubin!r}: give a number with its "
+                             "unit, e.g. '1.0 mg/dL'")
+        value = parse_lab_value(self.total_bilirubin, "bilirubin", field="liver_function.total_bilirubin")
+        given = self.total_bilirubin_mg_per_dl
+        if given is not None and not math.isclose(value, given, rel_tol=0.02):
+            raise UnitsError(f"liver_function.total_bilirubin ({value:.3g} mg/dL) and total_bilirubin_mg_per_dl "
+                             f"({given:.3g} mg/dL) disagree: give total bilirubin once")
+        object.__setattr__(self, "total_bilirubin_mg_per_dl", value)
+        return self
 
     @field_validator("hepatic_reserve_fraction")
     @classmethod
@@ -925,6 +949,20 @@ class PlanResult:
 # ----------------------------------------------------------------------------------------------------
 
 
+def _bilirubin_check(case: PlanCase) -> tuple[CheckResult, ...]:
+    """A WARN when total bilirubin is above the 2 mg/dL contraindication (work-up rule ``bilirubin_gt_2``)."""
+    bili = case.liver_function.total_bilirubin_mg_per_dl
+    if bili is None or bili <= BILIRUBIN_CONTRAINDICATION_MG_PER_DL:
+        return ()
+    as_umol = bili / BILIRUBIN_UMOL_L_PER_MG_DL
+    return (CheckResult(
+        "bilirubin_contraindication", CheckStatus.WARN, bili, "<=", BILIRUBIN_CONTRAINDICATION_MG_PER_DL, "mg/dL",
+        f"total bilirubin {bili:g} mg/dL > {BILIRUBIN_CONTRAINDICATION_MG_PER_DL:g} mg/dL contraindicates SIRT without a "
+        f"reversible cause (work-up rule bilirubin_gt_2). If it was µmol/L ({bili:g} µmol/L = {as_umol:.2g} mg/dL), "
+        "write 'total_bilirubin: VALUE µmol/L'",
+        "TheraSphere IFU; standard SIRT selection criteria (CLINICAL.md §7.1)"),)
+
+
 def load_case(path: str | Path) -> PlanCase:
     """Read and validate a YAML case file; every error names the file and the field.
 
@@ -1306,7 +1344,7 @@ def run_plan(case: PlanCase) -> PlanResult:
         results = (CheckResult("device_contraindication", CheckStatus.FAIL, lsf, "<=",
                                device.max_lung_shunt_fraction or 0.0, "fraction", refusal, device.short_citation),
                    *results)
-    results = (*results, *logistics.checks)
+    results = (*results, *logistics.checks, *_bilirubin_check(case))
     infused_plan = None
     glass_vial = logistics.glass_vial
     if glass_vial is not None and plan is not None and glass_vial.vial_activity_at_infusion_gbq is not None \

@@ -26,17 +26,25 @@ from sirtkit.imaging import (
     resample_to,
     scale_to_delivered_activity,
 )
-from sirtkit.imaging.quantify import PVE_FWHM_MULTIPLE, SYSTEM_FWHM_MM, RecoveryCurve, read_recovery_curve
+from sirtkit.imaging.quantify import (
+    PVE_FWHM_MULTIPLE,
+    SYSTEM_FWHM_MM,
+    RecoveryCurve,
+    fwhm_problem,
+    read_recovery_curve,
+)
 from sirtkit.imaging.segload import load_segmentation
 from sirtkit.imaging.volume import Volume
-from sirtkit.physics.nuclides import MAX_PLAUSIBLE_ACTIVITY_GBQ, Nuclide, get_nuclide
+from sirtkit.physics.nuclides import Nuclide, get_nuclide, implausible_activity_message
 from sirtkit.physics.tissue import (
     CONVENTIONAL_LUNG_MASS_KG,
     LIVER_UNENHANCED_MAX_HU,
     LUNG_DENSITY_PLAUSIBLE_G_PER_ML,
+    lung_mass_problem,
 )
 from sirtkit.planning.lung import LUNG_DOSE_LIMIT_SESSION_GY
 from sirtkit.progress import ProgressCallback, report
+from sirtkit.text import csv_row
 from sirtkit.units import require_fraction
 from sirtkit.workflows.vois import VoiSet, build_voi_set
 
@@ -135,13 +143,13 @@ class DoseCase(BaseModel):
         default=None, description="label-map segmentations: {label value: segment name}")
     dose_thresholds_gy: tuple[float, ...] = (40.0, 70.0, 100.0, 120.0, 150.0, 205.0)
     lung_mass_kg: float | None = Field(
-        default=None, gt=0.1, lt=5.0,
+        default=None,
         description="whole-lung mass without CT; default the conventional 1.0 kg (a CT gives the lung mass)")
     ct_contrast: Literal["auto", "none", "enhanced"] = Field(
         default="auto", description="CT with iodinated contrast? auto: liver median above 90 HU")
     emission_modality: Literal["y90_pet", "bremsstrahlung_spect", "tc99m_spect", "ho166_spect"] | None = Field(
         default=None, description="imaging system, for the default FWHM (from DICOM Modality when not given)")
-    fwhm_mm: float | None = Field(default=None, gt=0.0, le=50.0,
+    fwhm_mm: float | None = Field(default=None,
                                   description="system spatial resolution for the partial-volume warning, mm")
     recovery_curve: Path | None = Field(
         default=None, description="CSV volume_ml|diameter_mm,recovery_coefficient: RC-corrected tumour means")
@@ -150,6 +158,22 @@ class DoseCase(BaseModel):
     @classmethod
     def _lsf(cls, value: float | None) -> float | None:
         return None if value is None else require_fraction(value, "lung_shunt_fraction")
+
+    @field_validator("lung_mass_kg")
+    @classmethod
+    def _lung_mass(cls, value: float | None) -> float | None:
+        message = None if value is None else lung_mass_problem(value, "lung_mass_kg")
+        if message is not None:
+            raise ValueError(message)
+        return value
+
+    @field_validator("fwhm_mm")
+    @classmethod
+    def _fwhm(cls, value: float | None) -> float | None:
+        message = None if value is None else fwhm_problem(value, "fwhm_mm")
+        if message is not None:
+            raise ValueError(message)
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -180,13 +204,10 @@ class DoseCase(BaseModel):
             raise ValueError("relative quantification needs a segmentation with the liver")
         if self.quantification == "absolute" and self.administration_time is None:
             raise ValueError("absolute quantification needs administration_time (with a timezone)")
-        limit = MAX_PLAUSIBLE_ACTIVITY_GBQ[self.nuclide]
-        if self.delivered_activity_gbq is not None and self.delivered_activity_gbq > limit:
-            raise ValueError(
-                f"delivered_activity_gbq {self.delivered_activity_gbq:g} GBq is more than any {self.nuclide} SIRT "
-                f"administration (at most {limit:g} GBq): was it given in MBq or mCi? Convert to GBq "
-                f"(1 mCi = 0.037 GBq: {self.delivered_activity_gbq:g} mCi = "
-                f"{self.delivered_activity_gbq * 0.037:.3g} GBq)")
+        if self.delivered_activity_gbq is not None:
+            message = implausible_activity_message(self.delivered_activity_gbq, "delivered_activity_gbq", self.nuclide)
+            if message is not None:
+                raise ValueError(message)
         return self
 
 
@@ -265,7 +286,7 @@ def _liver_and_lungs(case: DoseCase, vois: VoiSet, notes: list[str],
             raise InputError(
                 f"{case.segmentation}: no liver segment found among {', '.join(vois.masks)}: name one "
                 "'Liver' or give its role (--voi-role 'NAME=liver', e.g. 'label_1=liver' for a label map)")
-        notes.append("Liver = normal liver ∪ tumours (no whole-liver segment given).")
+        notes.append("Liver = normal liver (empty whole-liver segment) ∪ tumours.")
     if not np.any(liver):
         names = vois.names_with_role("liver") or vois.names_with_role("normal_liver")
         raise InputError(
@@ -274,10 +295,8 @@ def _liver_and_lungs(case: DoseCase, vois: VoiSet, notes: list[str],
             "belongs to this image (frame of reference, position) and that the liver label is right (--voi-role)")
     tumours = vois.union("tumor")
     if tumours is not None:
-        outside = int(np.count_nonzero(tumours & ~liver))
-        if outside > 0.01 * int(np.count_nonzero(tumours)):
-            notes.append(f"{100 * outside / np.count_nonzero(tumours):.0f} % of the tumour voxels lie outside the "
-                         "liver segment (label maps exclude them): the liver is taken as liver ∪ tumours.")
+        # build_voi_set already added "Whole liver (incl. tumours)" when a label map's liver label leaves the
+        # tumours out (and said so in vois.notes); the union here only adds stray boundary voxels.
         liver = liver | tumours
     reference = next(iter(vois.masks.values()))
     liver_ml = float(np.count_nonzero(liver)) * reference.voxel_volume_ml
@@ -750,6 +769,7 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
         voi_volumes = [{"name": v.name, "own_grid_ml": v.own_grid_ml, "dose_grid_ml": v.dose_grid_ml,
                         "contour_ml": v.contour_ml} for v in loaded.volumes]
         vois = build_voi_set(loaded.masks, case.voi_roles)
+        notes.extend(vois.notes)
     report(progress, 0.20, "quantifying activity")
     curve = read_recovery_curve(case.recovery_curve) if case.recovery_curve is not None else None
     activity, summary = _activity_map(case, emission, vois, notes, warnings)
@@ -879,7 +899,7 @@ def _write_voi_table_csv(result: DoseResult, path: Path) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(VOI_TABLE_HEADER)
-    writer.writerows(voi_table_row(v) for v in result.voi_doses)
+    writer.writerows(csv_row(voi_table_row(v)) for v in result.voi_doses)
     atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
 
 

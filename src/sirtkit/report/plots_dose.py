@@ -37,7 +37,10 @@ _COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#
 # element on each draw and took most of the figures' time (≈ 0.8 s of 1 s for the two `sirtkit dose`
 # figures); these figures have a fixed set of labels, so fixed margins fit them.
 _DVH_MARGINS = {"left": 0.085, "right": 0.985, "bottom": 0.115, "top": 0.925}
-_SLICES_MARGINS = {"left": 0.01, "right": 0.99, "bottom": 0.03, "top": 0.86, "wspace": 0.04}
+_SLICES_MARGINS = {"left": 0.01, "right": 0.94, "bottom": 0.03, "top": 0.86, "wspace": 0.04}
+# Room below the panels for the one VOI legend (fixed margins: matplotlib's "outside" legend placement
+# needs a layout engine, without one the legend covers the panels).
+_SLICES_LEGEND_BOTTOM = 0.15
 
 
 def _new_figure(width: float, height: float, margins: Mapping[str, float]) -> Figure:
@@ -178,7 +181,9 @@ def plot_dose_overlay(dose: Volume, *, background: Volume | None = None,
         ("Coronal", lambda a: a[:, centre[1], :], sz / sx),
         ("Sagittal", lambda a: a[:, :, centre[2]], sz / sy),
     ]
-    fig = _new_figure(12.0, 4.4, _SLICES_MARGINS)
+    with_legend = any(m.any() for m in mask_arrs.values())
+    margins = {**_SLICES_MARGINS, "bottom": _SLICES_LEGEND_BOTTOM} if with_legend else _SLICES_MARGINS
+    fig = _new_figure(12.0, 4.8 if with_legend else 4.4, margins)
     axes = fig.subplots(1, 3)
     image = None
     drawn: dict[str, str] = {}  # every VOI contoured in any panel → its colour (one legend for all panels)
@@ -204,7 +209,8 @@ def plot_dose_overlay(dose: Volume, *, background: Volume | None = None,
         from matplotlib.lines import Line2D
 
         handles = [Line2D([], [], color=drawn[name], label=name) for name in mask_arrs if name in drawn]
-        fig.legend(handles=handles, fontsize=7, loc="outside lower center", ncols=min(len(handles), 6),
+        fig.legend(handles=handles, fontsize=7, loc="lower center", bbox_to_anchor=(0.47, 0.0),
+                   ncols=min(len(handles), 6),
                    framealpha=0.6, title="VOI contours (all panels)", title_fontsize=7)
     if image is not None:
         full_max = float(np.max(dose_arr)) if dose_arr.size else 0.0

@@ -3,7 +3,7 @@
 Every command that writes a result folder (``dose``, ``predict``, ``compare``, ``demo``, ``cohort``) goes
 through :func:`staged_output`:
 
-* The files are written into a hidden staging folder beside the target (``.NAME.staging-PID-XXXX``).
+* The files are written into a hidden staging folder beside the target (``.NAME.staging-PID-<random>``).
 * When every file is written, a manifest :data:`MANIFEST_NAME` (sirtkit version, kind of result, creation
   time, file list) is added and the staging folder **replaces the target folder as a whole**: on Linux with
   one atomic ``renameat2(RENAME_EXCHANGE)``, elsewhere with two renames. Files of an earlier run are never

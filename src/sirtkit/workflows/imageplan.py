@@ -19,21 +19,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field
 
 from sirtkit.errors import InputError
 from sirtkit.imaging import read_volume
-from sirtkit.imaging.quantify import fwhm_problem
 from sirtkit.imaging.segload import load_segmentation, on_common_grid
 from sirtkit.imaging.volume import Volume
-from sirtkit.physics.tissue import lung_mass_problem
 from sirtkit.planning.devices import DeviceName, get_device
 from sirtkit.planning.methods import LIVER_DENSITY_G_PER_ML
 from sirtkit.planning.targets import IntentName
 from sirtkit.progress import ProgressCallback, report
-from sirtkit.units import require_fraction
 from sirtkit.workflows.planning import PlanCase, PlanResult, run_plan
-from sirtkit.workflows.posttreatment import DoseCase, DoseResult, run_dose
+from sirtkit.workflows.posttreatment import DoseCase, DoseResult, ImagingCaseChecks, run_dose
 from sirtkit.workflows.vois import VoiSet, build_voi_set
 
 __all__ = ["ImagePlanCase", "ImagePlanResult", "MeasuredCompartment", "measure_compartments", "run_image_plan"]
@@ -42,7 +39,7 @@ __all__ = ["ImagePlanCase", "ImagePlanResult", "MeasuredCompartment", "measure_c
 # Counts handed to the plan are relative to the liver's (only their ratios matter): the liver gets 10⁶.
 RELATIVE_LIVER_COUNTS = 1e6
 
-class ImagePlanCase(BaseModel):
+class ImagePlanCase(ImagingCaseChecks):
     """Inputs of image-based planning; shared by the CLI and the demo."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -67,27 +64,6 @@ class ImagePlanCase(BaseModel):
     engine: Literal["vsv", "ldm"] = "vsv"
     fwhm_mm: float | None = Field(default=None,
                                   description="SPECT resolution for the partial-volume warning (default by nuclide)")
-
-    @field_validator("lung_shunt_fraction")
-    @classmethod
-    def _lsf(cls, value: float | None) -> float | None:
-        return None if value is None else require_fraction(value, "lung_shunt_fraction")
-
-    @field_validator("lung_mass_kg")
-    @classmethod
-    def _lung_mass(cls, value: float | None) -> float | None:
-        message = None if value is None else lung_mass_problem(value, "lung_mass_kg")
-        if message is not None:
-            raise ValueError(message)
-        return value
-
-    @field_validator("fwhm_mm")
-    @classmethod
-    def _fwhm(cls, value: float | None) -> float | None:
-        message = None if value is None else fwhm_problem(value, "fwhm_mm")
-        if message is not None:
-            raise ValueError(message)
-        return value
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from sirtkit.text import csv_row
 from sirtkit.units import require_fraction
 from sirtkit.workflows.vois import VoiSet, build_voi_set
 
-__all__ = ["DoseCase", "DoseResult", "VoiDose", "run_dose"]
+__all__ = ["DoseCase", "DoseResult", "ImagingCaseChecks", "VoiDose", "run_dose"]
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,33 @@ _NOT_EMISSION = {"ct": "a CT (values in HU)", "dose": "a dose map (Gy)", "mask":
 
 
 
-class DoseCase(BaseModel):
+class ImagingCaseChecks(BaseModel):
+    """Checks shared by the image workflows' inputs (:class:`DoseCase`, ``ImagePlanCase``): a lung shunt
+    fraction in 0–1, a plausible whole-lung mass and a plausible system resolution (FWHM)."""
+
+    @field_validator("lung_shunt_fraction", check_fields=False)
+    @classmethod
+    def _lsf(cls, value: float | None) -> float | None:
+        return None if value is None else require_fraction(value, "lung_shunt_fraction")
+
+    @field_validator("lung_mass_kg", check_fields=False)
+    @classmethod
+    def _lung_mass(cls, value: float | None) -> float | None:
+        message = None if value is None else lung_mass_problem(value, "lung_mass_kg")
+        if message is not None:
+            raise ValueError(message)
+        return value
+
+    @field_validator("fwhm_mm", check_fields=False)
+    @classmethod
+    def _fwhm(cls, value: float | None) -> float | None:
+        message = None if value is None else fwhm_problem(value, "fwhm_mm")
+        if message is not None:
+            raise ValueError(message)
+        return value
+
+
+class DoseCase(ImagingCaseChecks):
     """Inputs of a post-treatment (or predictive) dosimetry run; shared by CLI, web and batch."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -154,26 +180,6 @@ class DoseCase(BaseModel):
     recovery_curve: Path | None = Field(
         default=None, description="CSV volume_ml|diameter_mm,recovery_coefficient: RC-corrected tumour means")
 
-    @field_validator("lung_shunt_fraction")
-    @classmethod
-    def _lsf(cls, value: float | None) -> float | None:
-        return None if value is None else require_fraction(value, "lung_shunt_fraction")
-
-    @field_validator("lung_mass_kg")
-    @classmethod
-    def _lung_mass(cls, value: float | None) -> float | None:
-        message = None if value is None else lung_mass_problem(value, "lung_mass_kg")
-        if message is not None:
-            raise ValueError(message)
-        return value
-
-    @field_validator("fwhm_mm")
-    @classmethod
-    def _fwhm(cls, value: float | None) -> float | None:
-        message = None if value is None else fwhm_problem(value, "fwhm_mm")
-        if message is not None:
-            raise ValueError(message)
-        return value
 
     @field_validator("timezone")
     @classmethod

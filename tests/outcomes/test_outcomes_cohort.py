@@ -189,3 +189,31 @@ def test_unreadable_csv(tmp_path: Path) -> None:
     (d / "patients.csv").write_bytes(b"patient_id\n\xff\xfe\x00bad")
     with pytest.raises(InputError, match="UTF-8"):
         read_cohort(d)
+
+
+def test_xlsx_writer_keeps_formula_like_text_as_text(tmp_path: Path) -> None:
+    """Issue 8 item 16 (OWASP "CSV Injection"): openpyxl stores text starting with '=' as a formula that a
+    spreadsheet would run; write_cohort keeps it as text, and it reads back exactly (tolerance: exact)."""
+    import dataclasses
+
+    import openpyxl
+
+    from sirtkit.outcomes.cohort import read_cohort, write_cohort
+    from sirtkit.outcomes.synthetic import synthetic_cohort
+
+    data = synthetic_cohort(5, rng=3)
+    hostile = '=HYPERLINK("http://example.invalid","x")'
+    patients = data.table("patients").copy()
+    old = patients.loc[0, "patient_id"]
+    tables = {}
+    for field in dataclasses.fields(data):
+        frame = getattr(data, field.name)
+        if isinstance(frame, pd.DataFrame) and "patient_id" in frame.columns:
+            frame = frame.copy()
+            frame["patient_id"] = frame["patient_id"].replace(old, hostile)
+        tables[field.name] = frame
+    hostile_data = dataclasses.replace(data, **tables)
+    path = write_cohort(hostile_data, tmp_path / "c.xlsx")
+    cell = openpyxl.load_workbook(path)["patients"]["A2"]
+    assert (cell.value, cell.data_type) == (hostile, "s")
+    assert hostile in set(read_cohort(path).table("patients")["patient_id"])

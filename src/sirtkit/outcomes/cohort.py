@@ -706,6 +706,18 @@ def _to_text_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _cells_as_text(sheet: Any, frame: pd.DataFrame) -> None:
+    """Keep text that starts with ``=`` as text: openpyxl stores it as a formula, which a spreadsheet would
+    run (formula injection, OWASP "CSV Injection"; issue 8 item 16). The cell keeps its exact text, so the
+    workbook reads back unchanged."""
+    for j, column in enumerate(frame.columns, start=1):
+        if frame[column].dtype != object:
+            continue
+        for (cell,) in sheet.iter_rows(min_row=2, min_col=j, max_col=j):
+            if cell.data_type == "f":
+                cell.data_type = "s"
+
+
 def write_cohort(data: CohortData, path: str | os.PathLike[str]) -> Path:
     """Write a cohort as ``.xlsx`` (one sheet per table) or, for a path without suffix, a CSV folder.
 
@@ -717,7 +729,9 @@ def write_cohort(data: CohortData, path: str | os.PathLike[str]) -> Path:
         def write_xlsx(tmp: Path) -> None:
             with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
                 for name in TABLES:
-                    _to_text_frame(data.table(name)).to_excel(xw, sheet_name=name, index=False)
+                    frame = _to_text_frame(data.table(name))
+                    frame.to_excel(xw, sheet_name=name, index=False)
+                    _cells_as_text(xw.sheets[name], frame)
 
         return atomic_write(p, write_xlsx, suffix=".xlsx")
     tmpdir = Path(tempfile.mkdtemp(prefix=f".{p.name}.", dir=p.parent))

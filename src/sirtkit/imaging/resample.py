@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -187,18 +187,7 @@ def _separable_fraction(src: np.ndarray, t2s: np.ndarray, box: tuple[slice, slic
         return np.zeros(tuple(s.stop - s.start for s in box))
     idx_list, valid_list, window = found
     work = np.asarray(src[window], dtype=np.float32)  # crop the source to the indices actually used
-    for axis in range(3):
-        idx = np.where(valid_list[axis], idx_list[axis] - window[axis].start, 0)
-        weight = valid_list[axis].astype(np.float32)
-        shape = list(work.shape)
-        shape[axis] = idx.shape[0]
-        acc = np.zeros(shape, dtype=np.float64)
-        bshape = [1, 1, 1]
-        bshape[axis] = idx.shape[0]
-        for d in range(idx.shape[1]):
-            acc += np.take(work, idx[:, d], axis=axis) * weight[:, d].reshape(bshape)
-        work = acc / idx.shape[1]
-    return np.asarray(work, dtype=np.float64)
+    return np.asarray(_separable_pass(work, idx_list, valid_list, window, np.float64, mean=True), dtype=np.float64)
 
 
 def _separable_count(mask_of: Callable[[tuple[slice, slice, slice]], np.ndarray], shape: tuple[int, ...],
@@ -213,17 +202,24 @@ def _separable_count(mask_of: Callable[[tuple[slice, slice, slice]], np.ndarray]
         return np.zeros(tuple(s.stop - s.start for s in box), dtype=np.int32)
     idx_list, valid_list, window = found
     work: np.ndarray = np.asarray(mask_of(window), dtype=np.uint8)
+    return _separable_pass(work, idx_list, valid_list, window, np.int32, mean=False)
+
+
+def _separable_pass(work: np.ndarray, idx_list: Any, valid_list: Any, window: tuple[slice, slice, slice],
+                    acc_dtype: type[np.generic], *, mean: bool) -> np.ndarray:
+    """Gather the sub-voxel points of ``work`` one axis at a time, summing them in ``acc_dtype``
+    (invalid points weigh 0); ``mean`` divides by the points per axis (fractions), else counts stay integer."""
     for axis in range(3):
         idx = np.where(valid_list[axis], idx_list[axis] - window[axis].start, 0)
-        weight = valid_list[axis].astype(np.uint8)
-        shape_out = list(work.shape)
-        shape_out[axis] = idx.shape[0]
-        acc = np.zeros(shape_out, dtype=np.int32)
+        weight = valid_list[axis].astype(np.float32 if mean else np.uint8)
+        shape = list(work.shape)
+        shape[axis] = idx.shape[0]
+        acc = np.zeros(shape, dtype=acc_dtype)
         bshape = [1, 1, 1]
         bshape[axis] = idx.shape[0]
         for d in range(idx.shape[1]):
             acc += np.take(work, idx[:, d], axis=axis) * weight[:, d].reshape(bshape)
-        work = acc
+        work = acc / idx.shape[1] if mean else acc
     return work
 
 

@@ -276,13 +276,17 @@ class ActivityPlan:
         return sum(c.mass_kg for c in self.compartments if c.kind in NORMAL_KINDS)
 
     @property
+    def perfused_normal_liver_activity_gbq(self) -> float:
+        """Activity (GBq) infused into the non-tumoural liver of the perfused territories."""
+        return sum(c.activity_gbq for c in self.compartments if c.kind in NORMAL_KINDS)
+
+    @property
     def perfused_normal_liver_dose_gy(self) -> float | None:
         """Mean dose (Gy) of the perfused non-tumoural liver (mass-weighted over all territories)."""
         mass = self.perfused_normal_liver_mass_kg
         if mass <= 0:
             return None
-        activity = sum(c.activity_gbq for c in self.compartments if c.kind in NORMAL_KINDS)
-        return self.dose_constant_gy_kg_per_gbq * activity / mass
+        return self.dose_constant_gy_kg_per_gbq * self.perfused_normal_liver_activity_gbq / mass
 
     @property
     def whole_normal_liver_dose_gy(self) -> float | None:
@@ -296,8 +300,7 @@ class ActivityPlan:
         mass = self.perfused_normal_liver_mass_kg + self.nonperfused_normal_liver_mass_kg
         if mass <= 0:
             return None
-        activity = sum(c.activity_gbq for c in self.compartments if c.kind in NORMAL_KINDS)
-        return self.dose_constant_gy_kg_per_gbq * activity / mass
+        return self.dose_constant_gy_kg_per_gbq * self.perfused_normal_liver_activity_gbq / mass
 
     @property
     def nonperfused_normal_liver_dose_gy(self) -> float | None:

@@ -1,0 +1,170 @@
+"""Use the second core: imports in a background thread, output work in a forked child process.
+
+Issue 9 ("as fast as the data allows") measures whole commands in wall time on the 2-core machines the
+project runs on. Two kinds of work leave a core idle:
+
+* **Imports of the report stack** (matplotlib, Jinja2, WeasyPrint — about half a second to two seconds)
+  while the command reads its inputs. Reading is mostly zlib inflation, the pandas C tokenizer and large
+  NumPy operations, all of which release the GIL, so :func:`prewarm` imports those modules in a daemon
+  thread meanwhile. It only changes *when* a module is imported: an import that fails in the thread is
+  ignored there and fails again, with its normal error, where the command imports it itself.
+* **Rendering figures and reports** (matplotlib's drawing and WeasyPrint's layout hold the GIL) while the
+  parent writes its data files. :func:`run_in_child` runs a function in a ``fork``-ed child process and
+  hands back its (picklable) result or re-raises its exception in the parent. The child shares the
+  parent's memory copy-on-write (no pickling of inputs), writes only where it is told, and ends with
+  ``os._exit`` so that none of the parent's atexit handlers or output-folder clean-up run in it.
+
+Both fall back to doing the work inline, in order, where ``os.fork`` does not exist (Windows) or when the
+environment variable ``SIRTKIT_SERIAL=1`` is set (for debugging and for comparing outputs): results are
+the same either way, only the wall time differs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import pickle
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+__all__ = ["ChildTask", "ChildTaskError", "concurrency_enabled", "prewarm", "run_in_child", "wait_prewarm"]
+
+T = TypeVar("T")
+
+_threads: list[threading.Thread] = []
+
+
+def concurrency_enabled() -> bool:
+    """False where ``os.fork`` is missing or ``SIRTKIT_SERIAL`` is set to a non-empty value other than 0."""
+    return hasattr(os, "fork") and os.environ.get("SIRTKIT_SERIAL", "") in ("", "0")
+
+
+def prewarm(*modules: str) -> None:
+    """Import ``modules`` (in order) in a background daemon thread; returns at once.
+
+    Give only modules the command will import anyway, and that the main thread does not import at the
+    same moment through a circular chain (the report stack while the main thread reads images or CSVs).
+    """
+    if not modules or not concurrency_enabled():
+        return
+
+    def run() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:
+                return
+
+    thread = threading.Thread(target=run, name="sirtkit-prewarm", daemon=True)
+    _threads.append(thread)
+    thread.start()
+
+
+def wait_prewarm() -> None:
+    """Wait for every :func:`prewarm` thread (before a ``fork``: no import lock may be held by another thread)."""
+    while _threads:
+        _threads.pop().join()
+
+
+class ChildTaskError(RuntimeError):
+    """A child process ended without a result (killed, out of memory) or with an exception that cannot be pickled."""
+
+
+class ChildTask(Generic[T]):
+    """A function running in a forked child process (or already run inline); :meth:`result` collects it."""
+
+    def __init__(self, pid: int | None, read_fd: int | None, inline: tuple[bool, Any] | None, label: str) -> None:
+        self._pid = pid
+        self._fd = read_fd
+        self._outcome = inline
+        self.label = label
+
+    def _collect(self) -> tuple[bool, Any]:
+        if self._outcome is not None:
+            return self._outcome
+        assert self._fd is not None and self._pid is not None
+        chunks = []
+        with os.fdopen(self._fd, "rb") as pipe:  # read everything first: a full pipe would block the child
+            while chunk := pipe.read(1 << 20):
+                chunks.append(chunk)
+        _, status = os.waitpid(self._pid, 0)
+        data = b"".join(chunks)
+        if not data:
+            code = os.waitstatus_to_exitcode(status)
+            how = f"signal {-code}" if code < 0 else f"status {code}"
+            self._outcome = (False, ChildTaskError(f"{self.label}: the worker process ended with {how} and no result"))
+        else:
+            try:
+                self._outcome = pickle.loads(data)
+            except Exception as err:
+                self._outcome = (False, ChildTaskError(f"{self.label}: unreadable result from the worker ({err})"))
+        return self._outcome
+
+    def result(self) -> T:
+        """The function's return value; its exception is re-raised here (with the child's traceback as a note)."""
+        ok, value = self._collect()
+        if ok:
+            return value
+        raise value
+
+    def cancel(self) -> None:
+        """Stop a child that is still running and reap it (used when the parent fails first)."""
+        if self._outcome is None and self._pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+            self._outcome = (False, ChildTaskError(f"{self.label}: cancelled"))
+            if self._fd is not None:
+                os.close(self._fd)
+            os.waitpid(self._pid, 0)
+
+
+def _pickled_outcome(ok: bool, value: Any) -> bytes:
+    try:
+        return pickle.dumps((ok, value), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as err:
+        return pickle.dumps((False, ChildTaskError(f"{type(value).__name__}: {value} (not picklable: {err})")))
+
+
+def run_in_child(fn: Callable[..., T], *args: Any, label: str = "background task", **kwargs: Any) -> ChildTask[T]:
+    """Run ``fn(*args, **kwargs)`` in a forked child process; collect it with :meth:`ChildTask.result`.
+
+    The result (and any exception) must be picklable. The child must not print or use the parent's open
+    progress display; it writes files only where ``fn`` is told to. Without fork (see the module docstring)
+    ``fn`` runs here, now, and :meth:`ChildTask.result` returns or raises its outcome.
+    """
+    if not concurrency_enabled():
+        try:
+            return ChildTask(None, None, (True, fn(*args, **kwargs)), label)
+        except Exception as err:
+            return ChildTask(None, None, (False, err), label)
+    wait_prewarm()
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered may be written twice
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 0
+        try:
+            os.close(read_fd)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            try:
+                outcome = _pickled_outcome(True, fn(*args, **kwargs))
+            except BaseException as err:
+                if hasattr(err, "add_note"):
+                    err.add_note("in the worker process:\n" + "".join(traceback.format_exception(err)))
+                outcome = _pickled_outcome(False, err)
+            with os.fdopen(write_fd, "wb") as pipe:
+                pipe.write(outcome)
+        except BaseException:
+            code = 70
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    return ChildTask(pid, read_fd, None, label)

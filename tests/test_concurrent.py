@@ -1,0 +1,97 @@
+"""Tests of :mod:`sirtkit._concurrent`: the background-import thread and the forked child task."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from sirtkit import _concurrent
+from sirtkit._concurrent import ChildTaskError, prewarm, run_in_child, wait_prewarm
+from sirtkit.errors import InputError
+
+
+def _write_and_sum(path: Path, values: list[int]) -> int:
+    path.write_text(",".join(map(str, values)))
+    return sum(values)
+
+
+def _raise_input_error(name: str) -> None:
+    raise InputError(f"{name}: bad value")
+
+
+def _die() -> None:
+    os._exit(9)
+
+
+def _unpicklable() -> object:
+    return lambda: None
+
+
+@pytest.fixture(params=["fork", "serial"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every behaviour holds with a forked child and with the inline fallback (SIRTKIT_SERIAL=1)."""
+    monkeypatch.setenv("SIRTKIT_SERIAL", "1" if request.param == "serial" else "0")
+    return str(request.param)
+
+
+def test_child_result_and_files(tmp_path: Path, mode: str) -> None:
+    task = run_in_child(_write_and_sum, tmp_path / "a.txt", [1, 2, 3])
+    assert task.result() == 6
+    assert (tmp_path / "a.txt").read_text() == "1,2,3"
+
+
+def test_child_exception_is_reraised_with_its_type(mode: str) -> None:
+    task = run_in_child(_raise_input_error, "dose.nrrd")
+    with pytest.raises(InputError, match=r"dose\.nrrd: bad value"):
+        task.result()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_child_that_dies_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIRTKIT_SERIAL", "0")
+    task = run_in_child(_die, label="figures")
+    with pytest.raises(ChildTaskError, match="figures: the worker process ended with status 9"):
+        task.result()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_unpicklable_result_is_an_error_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIRTKIT_SERIAL", "0")
+    with pytest.raises(ChildTaskError, match="not picklable"):
+        run_in_child(_unpicklable).result()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_cancel_reaps_a_running_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("SIRTKIT_SERIAL", "0")
+    task = run_in_child(time.sleep, 30)
+    task.cancel()
+    with pytest.raises(ChildTaskError, match="cancelled"):
+        task.result()
+
+
+def test_large_result_does_not_block_on_the_pipe(mode: str) -> None:
+    """A result larger than the pipe buffer (64 KiB) comes back whole (the parent drains before it waits)."""
+    data = run_in_child(bytes, 5_000_000).result()
+    assert data == bytes(5_000_000)
+
+
+def test_prewarm_imports_in_background_and_ignores_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIRTKIT_SERIAL", "0")
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    prewarm("sirtkit_no_such_module_xyz", "colorsys")  # stops at the first failure, silently
+    prewarm("colorsys")
+    wait_prewarm()
+    assert "colorsys" in sys.modules
+    assert not _concurrent._threads
+
+
+def test_serial_mode_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIRTKIT_SERIAL", "1")
+    prewarm("colorsys")
+    assert not _concurrent._threads

@@ -126,3 +126,44 @@ def test_one_reading_keeps_file_order_across_layers() -> None:
     assert list(native) == list(alone) == list(on_grid)
     for name, mask in alone.items():
         assert np.array_equal(native[name].array, mask.array), name
+
+
+def _load_both(path, grid, **kwargs):  # type: ignore[no-untyped-def]
+    from sirtkit.imaging.segload import load_segmentation
+
+    return load_segmentation(path, grid, **kwargs), load_segmentation(path, grid, keep_native=False, **kwargs)
+
+
+@pytest.mark.parametrize(("image", "seg"), [("patient_1_pet", "patient_1_seg"), ("patient_2_spect", "patient_2_seg")])
+def test_volumes_without_own_grid_masks_equal_counting_the_masks(image: str, seg: str) -> None:
+    """`load_segmentation(..., keep_native=False)` (what `sirtkit dose` uses) counts own-grid voxels per label
+    value instead of building each own-grid mask: the same dose-grid masks, volumes (exactly: the same
+    integer counts × the same voxel volume), warnings and notes as counting the masks."""
+    grid = read_volume(sample_path(image))
+    full, counted = _load_both(sample_path(seg), grid)
+    assert counted.native == {} and list(full.native) == list(full.masks)
+    assert counted.volumes == full.volumes
+    assert (counted.warnings, counted.notes) == (full.warnings, full.notes)
+    assert list(counted.masks) == list(full.masks)
+    for name, mask in full.masks.items():
+        assert np.array_equal(counted.masks[name].array, mask.array) and counted.masks[name].same_grid(mask), name
+
+
+@pytest.mark.parametrize("suffix", [".nrrd", ".nii.gz"])
+def test_volumes_without_own_grid_masks_label_maps_with_an_empty_and_a_lost_segment(tmp_path, suffix: str) -> None:
+    """Label maps (NRRD, NIfTI): a label named but absent raises as before; a segment too small for the dose
+    grid is kept empty and warned (the fallback path), identically with and without own-grid masks."""
+    labels = np.zeros((20, 20, 20), np.uint8)
+    labels[5:15, 5:15, 5:15] = 1
+    labels[2, 2, 2] = 2
+    path = write_volume(Volume.from_spacing(labels, spacing_mm=(1.0, 1.1, 0.9)), tmp_path / f"l{suffix}")
+    ref = Volume.from_spacing(np.zeros((4, 4, 4)), spacing_mm=(5.0, 5.0, 5.0), origin_mm=(2.0, 2.0, 2.0))
+    full, counted = _load_both(path, ref, labels={1: "big", 2: "small"})
+    assert counted.volumes == full.volumes and counted.warnings == full.warnings
+    assert any("'small'" in w and "no voxel on the dose grid" in w for w in counted.warnings)
+    assert np.array_equal(counted.masks["big"].array, full.masks["big"].array)
+    fine = Volume.from_spacing(np.zeros((20, 20, 20)), spacing_mm=(1.0, 1.1, 0.9))
+    full, counted = _load_both(path, fine, labels={1: "big", 2: "small"})
+    assert counted.volumes == full.volumes and counted.warnings == full.warnings == ()
+    # one voxel; NIfTI stores the spacing as float32, hence rel 1e-7
+    assert counted.volumes[1].own_grid_ml == pytest.approx(1.0 * 1.1 * 0.9 / 1000, rel=1e-7)

@@ -405,7 +405,7 @@ def run_compare(case: CompareCase, *, progress: ProgressCallback | None = None) 
     report(progress, 0.22, "reading segmentation")
     ct = read_volume(case.ct) if case.ct is not None else None
     loaded = load_segmentation(case.segmentation, delivered, labels=case.segment_labels,
-                               images=[ct] if ct is not None else [])
+                               images=[ct] if ct is not None else [], keep_native=False)
     notes.extend(loaded.notes)
     warnings.extend(loaded.warnings)
     vois = build_voi_set(loaded.masks, case.voi_roles)

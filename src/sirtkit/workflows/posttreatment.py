@@ -769,7 +769,7 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
         report(progress, 0.10, "reading segmentation")
         drawn_on = [read_volume(case.rtstruct_image)] if case.rtstruct_image is not None else []
         loaded = load_segmentation(case.segmentation, emission, labels=case.segment_labels,
-                                   images=drawn_on + ([ct] if ct is not None else []))
+                                   images=drawn_on + ([ct] if ct is not None else []), keep_native=False)
         notes.extend(loaded.notes)
         warnings.extend(loaded.warnings)
         voi_volumes = [{"name": v.name, "own_grid_ml": v.own_grid_ml, "dose_grid_ml": v.dose_grid_ml,

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sirtkit._concurrent import ChildTask, run_in_child
 from sirtkit.errors import InputError
 from sirtkit.outcomes import doseresponse, literature, markers, rates, response, survival, toxicity
 from sirtkit.outcomes.cohort import ENDPOINT_DEFINITIONS, CohortData, derive_endpoints, hepatic_lesions
@@ -344,16 +345,54 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     n = data.n_patients
     if n < 1:
         raise InputError("the cohort has no patients; fill the patients sheet")
-    report(progress, 0.02, "baseline")
-    treatments = _treatment_table(data)
-
     report(progress, 0.1, "response")
     first_tx = data.treatments.groupby("patient_id")["treatment_date"].min()
     baselines = response.response_baselines(data.measurements, first_tx.reindex(data.patients["patient_id"]))
     warn.extend(_baseline_warnings(baselines))
     available = _criteria_available(data.measurements)
     criteria = response.get_criteria(criteria).name
-    other_rows: list[dict[str, Any]] = []
+    # Two independent parts run in forked worker processes while this one goes on (sirtkit._concurrent; inline
+    # under SIRTKIT_SERIAL=1 or without fork, with the same results): the lesion dose–response with its
+    # bootstrap (the only user of ``g``), and the best responses of the other criteria (their time points are
+    # computed there from the same input; assess_timepoints_by_criteria equals one call per criterion, tested).
+    dose_task = run_in_child(_lesion_dose_response, data, n_bootstrap, g, label="dose–response")
+    others = [c for c in available if c != criteria] if not data.measurements.empty else []
+    other_task = (run_in_child(_other_criteria_rates, data, others, first_tx, confirmation_min_days,
+                               label="response by other criteria")
+                  if criteria in available and others else None)
+    try:
+        return _analyse(data, criteria, available, first_tx, baselines, other_task, dose_task, warn,
+                        confirmation_min_days, progress)
+    finally:  # no-ops once collected; stop the workers when this process failed first
+        dose_task.cancel()
+        if other_task is not None:
+            other_task.cancel()
+
+
+def _lesion_dose_response(data: CohortData, n_bootstrap: int,
+                          g: np.random.Generator) -> tuple[pd.DataFrame, dict[str, Any], list[str]]:
+    """Lesion doses and the dose–response fit with its bootstrap, and the caveats it raised (in order)."""
+    warn: list[str] = []
+    lesion_doses = _lesion_doses(data)
+    return lesion_doses, _dose_response(lesion_doses, n_bootstrap, g, warn), warn
+
+
+def _other_criteria_rates(data: CohortData, others: list[str], first_tx: pd.Series,
+                          confirmation_min_days: float | None) -> list[dict[str, Any]]:
+    """Response-rate rows of the criteria ``others`` (only their best responses are kept: see ``_analyse``)."""
+    by_criteria = response.assess_timepoints_by_criteria(data.lesions, data.measurements, others,
+                                                         first_treatment=first_tx)
+    return [_rates_row(other, _best_for_all(data.patients, by_criteria.pop(other), confirmation_min_days)
+                       ["best_response"]) for other in others]
+
+
+def _analyse(data: CohortData, criteria: str, available: list[str], first_tx: pd.Series, baselines: pd.DataFrame,
+             other_task: ChildTask[list[dict[str, Any]]] | None,
+             dose_task: ChildTask[tuple[pd.DataFrame, dict[str, Any], list[str]]], warn: list[str],
+             confirmation_min_days: float | None, progress: ProgressCallback | None) -> CohortAnalysis:
+    """The rest of :func:`analyse_cohort`, collecting the two worker tasks where their results are needed."""
+    n = data.n_patients
+    treatments = _treatment_table(data)
     if data.measurements.empty:
         tp = pd.DataFrame(columns=["patient_id", "date", "days", "overall_response",
                                    "change_from_baseline_fraction"])
@@ -362,16 +401,8 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
         raise InputError(f"criteria {criteria}: the measurements sheet lacks the columns it needs "
                          f"({', '.join(response.MEASURE_COLUMNS[response.CRITERIA[criteria].measure])})")
     else:
-        by_criteria = response.assess_timepoints_by_criteria(
-            data.lesions, data.measurements, [criteria, *[c for c in available if c != criteria]],
-            first_treatment=first_tx)
-        tp = by_criteria.pop(criteria)
-        # Only the other criteria's best responses are kept (their time-point tables, ~35 MB each at 50 000
-        # patients, would otherwise stay in memory through the liver-only assessment and the lab grading).
-        other_rows = [_rates_row(other, _best_for_all(data.patients, by_criteria.pop(other),
-                                                      confirmation_min_days)["best_response"])
-                      for other in available if other != criteria]
-        del by_criteria
+        tp = response.assess_timepoints_by_criteria(data.lesions, data.measurements, [criteria],
+                                                    first_treatment=first_tx)[criteria]
     hepatic_tp = (response.assess_timepoints(hepatic_lesions(data.lesions), data.measurements, criteria,
                                              first_treatment=first_tx)
                   if not data.measurements.empty else None)
@@ -383,6 +414,7 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     best = _best_for_all(data.patients, tp, confirmation_min_days)
     best["note"] = best["patient_id"].map(baselines.set_index("patient_id")["reason"]).fillna("").to_numpy(object)
     primary_rates = rates.response_rates(best["best_response"].replace({"NN": "SD"}).tolist())
+    other_rows = other_task.result() if other_task is not None else []
     rates_by = pd.DataFrame([_rates_row(criteria, best["best_response"]), *other_rows])
 
     report(progress, 0.3, "toxicity")
@@ -486,8 +518,8 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
                 warn.append(f"multivariable Cox not fitted: {err}")
 
     report(progress, 0.7, "dose–response")
-    lesion_doses = _lesion_doses(data)
-    dr = _dose_response(lesion_doses, n_bootstrap, g, warn)
+    lesion_doses, dr, dose_warnings = dose_task.result()
+    warn.extend(dose_warnings)
     nl = data.treatments.groupby("patient_id")["normal_liver_dose_gy"].max().rename("normal_liver_dose_gy")
     hep = all_tox[all_tox["term"].isin(HEPATIC_TOXICITY_TERMS)].groupby("patient_id")["grade"].max()
     liver_tox = pd.DataFrame({"patient_id": data.patients["patient_id"]}).join(nl, on="patient_id")

@@ -224,10 +224,15 @@ class CohortValidationError(InputError):
 
     def __init__(self, issues: list[Issue], source: str = "cohort") -> None:
         self.issues = issues
+        self.source = source
         shown = "\n".join(f"  - {i}" for i in issues[:MAX_ISSUES_SHOWN])
         more = f"\n  ... and {len(issues) - MAX_ISSUES_SHOWN} more" if len(issues) > MAX_ISSUES_SHOWN else ""
         super().__init__(f"{source}: {len(issues)} problem(s); fix them and run again "
                          f"(template: docs/cohort-template.md, `sirtkit cohort template`):\n{shown}{more}")
+
+    def __reduce__(self) -> tuple[type[CohortValidationError], tuple[list[Issue], str], dict[str, Any]]:
+        """Pickled with its issues (the cohort is read in a worker process; the error travels back to the CLI)."""
+        return type(self), (self.issues, self.source), self.__dict__
 
 
 @dataclass

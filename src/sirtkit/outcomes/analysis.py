@@ -13,14 +13,13 @@ Every table is a DataFrame (written to CSV by the report) and every headline num
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sirtkit._concurrent import ChildTask, run_in_child
+from sirtkit._concurrent import ChildTask, concurrency_enabled, run_in_child
 from sirtkit.errors import InputError
 from sirtkit.outcomes import doseresponse, literature, markers, rates, response, survival, toxicity
 from sirtkit.outcomes.cohort import ENDPOINT_DEFINITIONS, CohortData, derive_endpoints, hepatic_lesions
@@ -30,8 +29,6 @@ from sirtkit.progress import ProgressCallback, report
 __all__ = ["COVARIATES", "ENDPOINTS", "HEPATIC_TOXICITY_TERMS", "CohortAnalysis", "Covariate", "analyse_cohort"]
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 #: Time-to-event end points (CLINICAL.md §8): key → label.
 ENDPOINTS: dict[str, str] = {"os": "Overall survival", "pfs": "Progression-free survival",
@@ -360,32 +357,25 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     warn.extend(_baseline_warnings(baselines))
     available = _criteria_available(data.measurements)
     criteria = response.get_criteria(criteria).name
-    # Two independent parts run in forked worker processes while this one goes on (sirtkit._concurrent; inline
-    # under SIRTKIT_SERIAL=1 or without fork, with the same results): the lesion dose–response with its
-    # bootstrap (the only user of ``g``), and the best responses of the other criteria (their time points are
-    # computed there from the same input; assess_timepoints_by_criteria equals one call per criterion, tested).
-    # Above WORKER_MAX_MEASUREMENTS the workers run inline: each builds its own copies of the measurements.
-    run = run_in_child if len(data.measurements) <= WORKER_MAX_MEASUREMENTS else _run_inline
-    dose_task = run(_lesion_dose_response, data, n_bootstrap, g, label="dose–response")
-    others = [c for c in available if c != criteria] if not data.measurements.empty else []
-    other_task = (run(_other_criteria_rates, data, others, first_tx, confirmation_min_days,
-                      label="response by other criteria")
-                  if criteria in available and others else None)
+    # Two independent parts run in forked worker processes while this one goes on (sirtkit._concurrent): the
+    # lesion dose–response with its bootstrap (the only user of ``g``), and the best responses of the other
+    # criteria (their time points computed there from the same input; assess_timepoints_by_criteria equals
+    # one call per criterion, tested). Without fork, under SIRTKIT_SERIAL=1, or above WORKER_MAX_MEASUREMENTS
+    # (each worker builds its own copies of the measurements), everything runs here, in the order it always
+    # did. The results are the same either way (tested).
+    workers = concurrency_enabled() and len(data.measurements) <= WORKER_MAX_MEASUREMENTS
+    others = ([c for c in available if c != criteria]
+              if criteria in available and not data.measurements.empty else [])
+    dose_task = run_in_child(_lesion_dose_response, data, n_bootstrap, g, label="dose–response") if workers else None
+    other_task = (run_in_child(_other_criteria_rates, data, others, first_tx, confirmation_min_days,
+                               label="response by other criteria") if workers and others else None)
     try:
-        return _analyse(data, criteria, available, first_tx, baselines, other_task, dose_task, warn,
-                        confirmation_min_days, progress)
+        return _analyse(data, criteria, available, others, first_tx, baselines, warn, confirmation_min_days,
+                        n_bootstrap, g, other_task, dose_task, progress)
     finally:  # no-ops once collected; stop the workers when this process failed first
-        dose_task.cancel()
-        if other_task is not None:
-            other_task.cancel()
-
-
-def _run_inline(fn: Callable[..., T], *args: Any, label: str = "", **kwargs: Any) -> ChildTask[T]:
-    """:func:`~sirtkit._concurrent.run_in_child`'s inline path: ``fn`` runs now; the task returns or raises its outcome."""
-    try:
-        return ChildTask(None, None, (True, fn(*args, **kwargs)), label)
-    except Exception as err:
-        return ChildTask(None, None, (False, err), label)
+        for task in (dose_task, other_task):
+            if task is not None:
+                task.cancel()
 
 
 def _lesion_dose_response(data: CohortData, n_bootstrap: int,
@@ -405,13 +395,15 @@ def _other_criteria_rates(data: CohortData, others: list[str], first_tx: pd.Seri
                        ["best_response"]) for other in others]
 
 
-def _analyse(data: CohortData, criteria: str, available: list[str], first_tx: pd.Series, baselines: pd.DataFrame,
-             other_task: ChildTask[list[dict[str, Any]]] | None,
-             dose_task: ChildTask[tuple[pd.DataFrame, dict[str, Any], list[str]]], warn: list[str],
-             confirmation_min_days: float | None, progress: ProgressCallback | None) -> CohortAnalysis:
-    """The rest of :func:`analyse_cohort`, collecting the two worker tasks where their results are needed."""
+def _analyse(data: CohortData, criteria: str, available: list[str], others: list[str], first_tx: pd.Series,
+             baselines: pd.DataFrame, warn: list[str], confirmation_min_days: float | None, n_bootstrap: int,
+             g: np.random.Generator, other_task: ChildTask[list[dict[str, Any]]] | None,
+             dose_task: ChildTask[tuple[pd.DataFrame, dict[str, Any], list[str]]] | None,
+             progress: ProgressCallback | None) -> CohortAnalysis:
+    """The rest of :func:`analyse_cohort`, collecting the worker tasks (if any) where their results are needed."""
     n = data.n_patients
     treatments = _treatment_table(data)
+    other_rows: list[dict[str, Any]] = []
     if data.measurements.empty:
         tp = pd.DataFrame(columns=["patient_id", "date", "days", "overall_response",
                                    "change_from_baseline_fraction"])
@@ -420,8 +412,17 @@ def _analyse(data: CohortData, criteria: str, available: list[str], first_tx: pd
         raise InputError(f"criteria {criteria}: the measurements sheet lacks the columns it needs "
                          f"({', '.join(response.MEASURE_COLUMNS[response.CRITERIA[criteria].measure])})")
     else:
-        tp = response.assess_timepoints_by_criteria(data.lesions, data.measurements, [criteria],
-                                                    first_treatment=first_tx)[criteria]
+        by_criteria = response.assess_timepoints_by_criteria(
+            data.lesions, data.measurements, [criteria] if other_task is not None else [criteria, *others],
+            first_treatment=first_tx)
+        tp = by_criteria.pop(criteria)
+        # Only the other criteria's best responses are kept (their time-point tables, ~35 MB each at 50 000
+        # patients, would otherwise stay in memory through the liver-only assessment and the lab grading).
+        if other_task is None:
+            other_rows = [_rates_row(other, _best_for_all(data.patients, by_criteria.pop(other),
+                                                          confirmation_min_days)["best_response"])
+                          for other in others]
+        del by_criteria
     hepatic_tp = (response.assess_timepoints(hepatic_lesions(data.lesions), data.measurements, criteria,
                                              first_treatment=first_tx)
                   if not data.measurements.empty else None)
@@ -433,7 +434,8 @@ def _analyse(data: CohortData, criteria: str, available: list[str], first_tx: pd
     best = _best_for_all(data.patients, tp, confirmation_min_days)
     best["note"] = best["patient_id"].map(baselines.set_index("patient_id")["reason"]).fillna("").to_numpy(object)
     primary_rates = rates.response_rates(best["best_response"].replace({"NN": "SD"}).tolist())
-    other_rows = other_task.result() if other_task is not None else []
+    if other_task is not None:
+        other_rows = other_task.result()
     rates_by = pd.DataFrame([_rates_row(criteria, best["best_response"]), *other_rows])
 
     report(progress, 0.3, "toxicity")
@@ -537,8 +539,12 @@ def _analyse(data: CohortData, criteria: str, available: list[str], first_tx: pd
                 warn.append(f"multivariable Cox not fitted: {err}")
 
     report(progress, 0.7, "dose–response")
-    lesion_doses, dr, dose_warnings = dose_task.result()
-    warn.extend(dose_warnings)
+    if dose_task is not None:
+        lesion_doses, dr, dose_warnings = dose_task.result()
+        warn.extend(dose_warnings)
+    else:
+        lesion_doses = _lesion_doses(data)
+        dr = _dose_response(lesion_doses, n_bootstrap, g, warn)
     nl = data.treatments.groupby("patient_id")["normal_liver_dose_gy"].max().rename("normal_liver_dose_gy")
     hep = all_tox[all_tox["term"].isin(HEPATIC_TOXICITY_TERMS)].groupby("patient_id")["grade"].max()
     liver_tox = pd.DataFrame({"patient_id": data.patients["patient_id"]}).join(nl, on="patient_id")

@@ -359,7 +359,8 @@ def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd
     # names that strip to the same text, the last of them is used).
     names = [str(c).strip() for c in raw.columns]
     if len(set(names)) == len(names):
-        df = raw.set_axis(names, axis=1, copy=False)
+        df = raw.copy(deep=False)
+        df.columns = pd.Index(names)
     else:
         df = pd.DataFrame({n: raw[c] for n, c in zip(names, raw.columns, strict=True)}, index=raw.index, copy=False)
     known = {c.name for c in spec.columns}

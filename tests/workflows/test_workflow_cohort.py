@@ -72,3 +72,11 @@ def test_validation_error_survives_the_worker_process() -> None:
                                                                                   "sheet/table is missing")])
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is CohortValidationError and str(back) == str(err) and back.issues == err.issues
+
+
+def test_report_marker_matches_the_report() -> None:
+    """The workflow checks the output folder with the report's marker before importing the report stack."""
+    from sirtkit.report.cohort import REPORT_MARKER
+    from sirtkit.workflows import cohort as wf
+
+    assert wf._REPORT_MARKER == REPORT_MARKER

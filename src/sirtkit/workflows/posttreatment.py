@@ -33,7 +33,7 @@ from sirtkit.imaging.quantify import (
     fwhm_problem,
     read_recovery_curve,
 )
-from sirtkit.imaging.segload import load_segmentation
+from sirtkit.imaging.segload import LoadedSegmentation, load_segmentation
 from sirtkit.imaging.volume import Volume
 from sirtkit.physics.nuclides import Nuclide, get_nuclide, implausible_activity_message
 from sirtkit.physics.tissue import (
@@ -48,7 +48,7 @@ from sirtkit.text import csv_row
 from sirtkit.units import require_fraction
 from sirtkit.workflows.vois import VoiSet, build_voi_set
 
-__all__ = ["DoseCase", "DoseResult", "ImagingCaseChecks", "VoiDose", "run_dose"]
+__all__ = ["DoseCase", "DoseInputs", "DoseResult", "ImagingCaseChecks", "VoiDose", "read_dose_inputs", "run_dose"]
 
 log = logging.getLogger(__name__)
 
@@ -725,13 +725,44 @@ def _mird_lung_note(case: DoseCase, summary: Any, nuclide: Nuclide, lung_voxels:
                  f"{case.delivered_activity_gbq:.3f} GBq × LSF {lsf:.4f} / {mass:g} kg = {dose:.1f} Gy.")
 
 
-def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> DoseResult:
-    """Compute the absorbed-dose map and per-VOI figures for ``case``.
+# The DoseCase fields that decide what read_dose_inputs reads: inputs read for one case serve another only
+# when these agree (image-based planning reads once for its plan and for its predicted dose).
+_INPUT_FIELDS = ("emission", "segmentation", "ct", "rtstruct_image", "emission_unit", "timezone", "series_uid",
+                 "nuclide", "segment_labels")
+
+
+@dataclass(frozen=True)
+class DoseInputs:
+    """The images a dose is computed from, read and checked once (:func:`read_dose_inputs`).
+
+    ``emission`` has its negative values set to 0; ``segmentation`` is ``None`` without one. ``notes`` and
+    ``warnings`` are those of the reading (they go into the dose result's). ``key`` holds the case fields
+    they were read for (:data:`_INPUT_FIELDS`).
+    """
+
+    key: tuple[Any, ...]
+    emission: Volume
+    ct: Volume | None
+    segmentation: LoadedSegmentation | None
+    notes: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+
+def _input_key(case: DoseCase) -> tuple[Any, ...]:
+    return tuple(getattr(case, name) for name in _INPUT_FIELDS)
+
+
+def read_dose_inputs(case: DoseCase, *, keep_native: bool = False,
+                     progress: ProgressCallback | None = None) -> DoseInputs:
+    """Read and check the emission image, the CT and the segmentation of ``case``.
+
+    ``keep_native`` keeps the segmentation's masks on their own grid as well (image-based planning measures
+    compartment volumes on them); a dose needs only their volumes.
 
     Raises
     ------
     InputError
-        Unreadable files, missing liver segment, inconsistent units or timing; the message says
+        Unreadable files, a CT given as the emission image, inconsistent units or timing; the message says
         what to give instead.
     """
     notes: list[str] = []
@@ -751,7 +782,6 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
         notes.append("The emission series has no " + ", ".join(emission.metadata["missing_type2"])
                      + " (optional DICOM attributes; DICOM outputs carry them empty).")
     emission = _clip_negative(emission, notes, warnings)
-    vois: VoiSet | None = None
     # The CT is read first: an RTSTRUCT is rasterised on the image its contours were drawn on (usually it).
     ct = None
     if case.ct is not None:
@@ -764,14 +794,43 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
             ct = read_volume(case.ct, assume_timezone=zone)
     if ct is not None and (ct.metadata.get("modality") not in (None, "CT") or ct.quantity not in ("ct", "unknown")):
         raise UnitsError(f"{case.ct}: --ct is {ct.metadata.get('modality') or ct.quantity}, not a CT; give the CT series")
-    voi_volumes: list[dict[str, Any]] = []
+    loaded = None
     if case.segmentation is not None:
         report(progress, 0.10, "reading segmentation")
         drawn_on = [read_volume(case.rtstruct_image)] if case.rtstruct_image is not None else []
         loaded = load_segmentation(case.segmentation, emission, labels=case.segment_labels,
-                                   images=drawn_on + ([ct] if ct is not None else []), keep_native=False)
+                                   images=drawn_on + ([ct] if ct is not None else []), keep_native=keep_native)
         notes.extend(loaded.notes)
         warnings.extend(loaded.warnings)
+    return DoseInputs(_input_key(case), emission, ct, loaded, tuple(notes), tuple(warnings))
+
+
+def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None,
+             inputs: DoseInputs | None = None) -> DoseResult:
+    """Compute the absorbed-dose map and per-VOI figures for ``case``.
+
+    ``inputs``: the case's images already read by :func:`read_dose_inputs` (for this case, or for one that
+    differs only in fields that do not change what is read — activity, LSF, lung mass, engine…); read here
+    when not given.
+
+    Raises
+    ------
+    InputError
+        Unreadable files, missing liver segment, inconsistent units or timing; the message says
+        what to give instead.
+    ValueError
+        ``inputs`` were read for other files or reading options (a programming error).
+    """
+    if inputs is None:
+        inputs = read_dose_inputs(case, progress=progress)
+    elif inputs.key != _input_key(case):
+        raise ValueError("run_dose: the inputs were read for another case (files or reading options differ)")
+    notes = list(inputs.notes)
+    warnings = list(inputs.warnings)
+    emission, ct, loaded = inputs.emission, inputs.ct, inputs.segmentation
+    vois: VoiSet | None = None
+    voi_volumes: list[dict[str, Any]] = []
+    if loaded is not None:
         voi_volumes = [{"name": v.name, "own_grid_ml": v.own_grid_ml, "dose_grid_ml": v.dose_grid_ml,
                         "contour_ml": v.contour_ml} for v in loaded.volumes]
         vois = build_voi_set(loaded.masks, case.voi_roles)

@@ -135,7 +135,7 @@ def _territory_masks(vois: VoiSet) -> tuple[str, np.ndarray, list[tuple[str, np.
         liver = normal_whole | (tumours_all if tumours_all is not None else False)
     territory_name = "perfused territory" if perfused is not None else "whole liver"
     territory = perfused if perfused is not None else liver
-    tumours = [(n, vois.masks[n].array.astype(bool) & territory) for n in vois.names_with_role("tumor")]
+    tumours = [(n, np.logical_and(vois.masks[n].array, territory)) for n in vois.names_with_role("tumor")]
     tumours = [(n, m) for n, m in tumours if m.any()]
     if not tumours:
         raise InputError("no tumour segment overlaps the treated territory: planning needs at least one tumour "

@@ -92,6 +92,20 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 R = TypeVar("R")
 
 
+# Third-party modules an image command (dose, predict, compare) imports for its dose engine, figures and
+# report: imported in a background thread while the command reads its images (sirtkit._concurrent.prewarm;
+# issue 9). Only modules the command imports anyway; nothing here is imported by the readers.
+IMAGE_COMMAND_MODULES = ("scipy.fft", "matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg",
+                         "matplotlib.colors", "jinja2")
+
+
+def prewarm_image_command() -> None:
+    """Start importing :data:`IMAGE_COMMAND_MODULES` on the second core (returns at once)."""
+    from sirtkit._concurrent import prewarm
+
+    prewarm(*IMAGE_COMMAND_MODULES)
+
+
 def build_from_options(model: type[M], values: dict[str, Any]) -> M:
     """Validate command-line option values as ``model``; problems name the option (``--lung-shunt-fraction``),
     not the internal field."""

@@ -1030,11 +1030,15 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
                 dosimetry.write_metrics_csv(metrics, stage / names["metrics_csv"])
                 names["voi_table_csv"] = f"{prefix}voi_table.csv"
                 _write_voi_table_csv(result, stage / names["voi_table_csv"])
-            from sirtkit.workflows._dicom_outputs import write_dicom_dose_outputs
+            dicom_names: dict[str, str] = {}
+            dicom_notes: list[str] = []
+            if result.provenance.get("dicom_reference_file") or dose_grid == "ct":  # else no DICOM to write
+                # pydicom and highdicom take ≈ 0.25 s to import: only when a DICOM object is written
+                from sirtkit.workflows._dicom_outputs import write_dicom_dose_outputs
 
-            dicom_names, dicom_notes = write_dicom_dose_outputs(
-                result, stage, prefix, dose_grid=dose_grid,
-                ct=ct if ct is not None else getattr(result.case, "ct", None))
+                dicom_names, dicom_notes = write_dicom_dose_outputs(
+                    result, stage, prefix, dose_grid=dose_grid,
+                    ct=ct if ct is not None else getattr(result.case, "ct", None))
             names |= dicom_names
             from sirtkit.serialize import to_jsonable
 

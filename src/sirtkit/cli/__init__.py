@@ -21,6 +21,13 @@ import sys
 from difflib import get_close_matches
 from typing import Any
 
+# One OpenBLAS thread, set before NumPy and SciPy load OpenBLAS (this module is the console script's entry):
+# sirtkit's BLAS calls are tiny (3 × 3 geometry, p × p Cox information matrices), and after each call
+# OpenBLAS's worker threads busy-wait, taking the second core from the work sirtkit runs there itself
+# (FFT threads, the background imports and figure process of sirtkit._concurrent): ≈ 10 % of a dose
+# command's CPU time went to that spinning (perf, issue 9). A value the user set is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import typer
 from typer.core import TyperCommand, TyperGroup
 

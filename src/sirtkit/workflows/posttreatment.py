@@ -486,7 +486,9 @@ def _lsf_sentence(summary: Any) -> str:
 
 def _check_alignment(emission: Volume, compartments: dict[str, Volume], warnings: list[str]) -> None:
     """Warn when shifting the liver ∪ lung segmentation by ~10 mm captures clearly more counts."""
-    values = np.clip(np.asarray(emission.array, dtype=np.float64), 0.0, None)
+    values = np.asarray(emission.array, dtype=np.float64)
+    if np.any(values < 0):  # the workflows clip negatives first; a full-size copy only when still needed
+        values = np.clip(values, 0.0, None)
     union = np.zeros(emission.shape, dtype=bool)
     for m in compartments.values():
         union |= np.asarray(m.array, dtype=bool)

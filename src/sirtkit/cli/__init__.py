@@ -182,6 +182,10 @@ def main() -> None:
     run — and every output file was closed and renamed into place before the command returned, and
     stdout/stderr are flushed here first, so nothing is left unwritten (unlike ``os._exit``).
     """
+    # A command allocates hundreds of thousands of container objects while importing its stack and few
+    # reference cycles: the cyclic collector runs less often (documented tuning, gc.set_threshold), which
+    # saved ≈ 0.05–0.1 s of CPU in a dose command (issue 9). Cycles are still collected.
+    gc.set_threshold(50_000, 20, 100)
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _PipeGuard(stdout), _PipeGuard(stderr)
     try:

@@ -99,10 +99,15 @@ IMAGE_COMMAND_MODULES = ("scipy.fft", "matplotlib", "matplotlib.figure", "matplo
                          "matplotlib.colors", "jinja2")
 
 
-def prewarm_image_command() -> None:
-    """Start importing :data:`IMAGE_COMMAND_MODULES` on the second core (returns at once)."""
+def prewarm_image_command(*inputs: Path | None) -> None:
+    """Start reading the command's NRRD ``inputs`` ahead and importing :data:`IMAGE_COMMAND_MODULES`, on the
+    second core (returns at once): their decompression and these imports overlap the command's own imports."""
     from sirtkit._concurrent import prewarm
+    from sirtkit.imaging.files import prefetch_nrrd
 
+    for path in inputs:
+        if path is not None:
+            prefetch_nrrd(path)
     prewarm(*IMAGE_COMMAND_MODULES)
 
 

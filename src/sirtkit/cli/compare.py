@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder that sirtkit did not write."),
     ) -> None:
         """Compare a predicted and a delivered dose map: per-VOI differences, DVHs and a 3-D gamma index."""
-        prewarm_image_command()
+        prewarm_image_command(predicted, delivered, segmentation)
         from sirtkit.workflows.compare import CompareCase, run_compare, write_compare_outputs
 
         check_output_folder(out, force=force)

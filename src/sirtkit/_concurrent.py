@@ -14,7 +14,10 @@ project runs on. Two kinds of work leave a core idle:
   parent's memory copy-on-write (no pickling of inputs), writes only where it is told, and ends with
   ``os._exit`` so that none of the parent's atexit handlers or output-folder clean-up run in it.
 
-Both fall back to doing the work inline, in order, where ``os.fork`` does not exist (Windows) or when the
+Both are off unless the process enables them (:func:`enable`): the ``sirtkit`` command does, first thing,
+because it owns its process. A library caller — a notebook, a test, a future web service with its own
+threads — gets everything inline, in order, unless it opts in: ``fork`` in a process whose other threads
+hold locks is unsafe. They also run inline where ``os.fork`` does not exist (Windows) and when the
 environment variable ``SIRTKIT_SERIAL=1`` is set (for debugging and for comparing outputs): results are
 the same either way, only the wall time differs.
 """
@@ -32,16 +35,24 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ChildTask", "ChildTaskError", "concurrency_enabled", "prewarm", "run_in_child", "wait_prewarm"]
+__all__ = ["ChildTask", "ChildTaskError", "concurrency_enabled", "enable", "prewarm", "run_in_child",
+           "wait_prewarm"]
 
 T = TypeVar("T")
 
 _threads: list[threading.Thread] = []
+_enabled = False
+
+
+def enable(on: bool = True) -> None:
+    """Allow (or stop) background threads and forked children in this process (the CLI's entry point does)."""
+    global _enabled
+    _enabled = on
 
 
 def concurrency_enabled() -> bool:
-    """False where ``os.fork`` is missing or ``SIRTKIT_SERIAL`` is set to a non-empty value other than 0."""
-    return hasattr(os, "fork") and os.environ.get("SIRTKIT_SERIAL", "") in ("", "0")
+    """True when :func:`enable` was called, ``os.fork`` exists and ``SIRTKIT_SERIAL`` is unset (or 0)."""
+    return _enabled and hasattr(os, "fork") and os.environ.get("SIRTKIT_SERIAL", "") in ("", "0")
 
 
 def prewarm(*modules: str) -> None:

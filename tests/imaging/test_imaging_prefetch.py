@@ -16,6 +16,9 @@ from sirtkit.imaging.files import discard_prefetched, prefetch_nrrd, read_nrrd_c
 
 @pytest.fixture(autouse=True)
 def _concurrent(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sirtkit import _concurrent
+
+    monkeypatch.setattr(_concurrent, "_enabled", True)  # as the CLI's entry point does
     monkeypatch.setenv("SIRTKIT_SERIAL", "0")
     discard_prefetched()
 

@@ -186,6 +186,9 @@ def main() -> None:
     # reference cycles: the cyclic collector runs less often (documented tuning, gc.set_threshold), which
     # saved ≈ 0.05–0.1 s of CPU in a dose command (issue 9). Cycles are still collected.
     gc.set_threshold(50_000, 20, 100)
+    from sirtkit import _concurrent
+
+    _concurrent.enable()  # this process is the command's own: background reads/imports, forked figure drawing
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _PipeGuard(stdout), _PipeGuard(stderr)
     try:

@@ -363,3 +363,27 @@ def test_resolution_and_lung_mass_unit_slips_refused(phantom_files, changes, mat
     with pytest.raises(pydantic.ValidationError, match=match):
         ImagePlanCase(patient_id="P", spect=phantom_files["counts"], segmentation=phantom_files["seg"], **changes)
     assert _case(phantom_files, fwhm_mm=2.0, lung_mass_kg=1.2).fwhm_mm == 2.0
+
+
+@pytest.mark.parametrize("where", ["child", "parent"])
+def test_a_failure_while_the_figure_is_drawn_elsewhere_leaves_nothing(phantom_files, tmp_path, monkeypatch, where):
+    """The dose-map figure is drawn in a forked child (as under the `sirtkit` command): an error in the
+    child comes back with its own type and message; an error in the parent stops the child. Either way
+    the output folder is not created and no staging folder is left."""
+    from sirtkit import _concurrent
+    from sirtkit.workflows import posttreatment
+
+    monkeypatch.setattr(_concurrent, "_enabled", True)
+    monkeypatch.setenv("SIRTKIT_SERIAL", "0")
+    result = run_dose(_case(phantom_files))
+
+    def broken(*args, **kwargs):
+        raise UnitsError("figure: broken on purpose")
+
+    if where == "child":
+        monkeypatch.setattr(posttreatment, "_overlay_png", broken)
+    else:
+        monkeypatch.setattr(posttreatment.dosimetry, "write_metrics_csv", broken)
+    with pytest.raises(UnitsError, match="broken on purpose"):
+        write_dose_outputs(result, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []

@@ -537,16 +537,9 @@ def read_segmentation_on_grid(path: str | Path, reference: Volume, *, labels: Ma
         As :func:`read_segmentation` and :func:`masks_onto`.
     """
     p = Path(path)
-    lower = p.name.lower()
-    if p.is_file() and lower.endswith((".nrrd", ".nhdr", ".nii", ".nii.gz")):
-        native: dict[str, Volume] = {}
-        if lower.endswith((".nrrd", ".nhdr")):
-            try:
-                on_grid = _read_slicer_or_labelmap_nrrd(p, labels, reference, native, crop_native=crop_native)
-            except GeometryError as err:  # the Volume's own checks do not know the file
-                raise err if str(p) in str(err) else GeometryError(f"{p}: {err}") from err
-        else:
-            on_grid = _labelmap_masks(read_volume(p), labels, reference, str(p), native, crop_native=crop_native)
+    native: dict[str, Volume] = {}
+    on_grid = _label_file_on_grid(p, reference, labels, native=native, crop_native=crop_native)
+    if on_grid is not None:
         return native, on_grid
     native = read_segmentation(p, labels=labels)
     return native, masks_onto({n: m for n, m in native.items() if m.array.any()}, reference, source=str(p))
@@ -567,19 +560,28 @@ def read_segmentation_volumes_on_grid(path: str | Path, reference: Volume, *, la
         As :func:`read_segmentation_on_grid`.
     """
     p = Path(path)
-    lower = p.name.lower()
-    if p.is_file() and lower.endswith((".nrrd", ".nhdr", ".nii", ".nii.gz")):
-        volumes: dict[str, float] = {}
-        if lower.endswith((".nrrd", ".nhdr")):
-            try:
-                on_grid = _read_slicer_or_labelmap_nrrd(p, labels, reference, native_volumes_ml=volumes)
-            except GeometryError as err:  # the Volume's own checks do not know the file
-                raise err if str(p) in str(err) else GeometryError(f"{p}: {err}") from err
-        else:
-            on_grid = _labelmap_masks(read_volume(p), labels, reference, str(p), native_volumes_ml=volumes)
+    volumes: dict[str, float] = {}
+    on_grid = _label_file_on_grid(p, reference, labels, native_volumes_ml=volumes)
+    if on_grid is not None:
         return volumes, on_grid
     native, on_grid = read_segmentation_on_grid(p, reference, labels=labels)
     return {n: float(np.count_nonzero(m.array)) * m.voxel_volume_ml for n, m in native.items()}, on_grid
+
+
+def _label_file_on_grid(p: Path, reference: Volume, labels: Mapping[int, str] | None, *,
+                        native: dict[str, Volume] | None = None, native_volumes_ml: dict[str, float] | None = None,
+                        crop_native: bool = False) -> dict[str, Volume] | None:
+    """Masks on ``reference`` of a ``.seg.nrrd``, NRRD or NIfTI label map decoded once, filling ``native`` /
+    ``native_volumes_ml`` from the same layers (see :func:`_layer_masks`); ``None`` for other formats."""
+    lower = p.name.lower()
+    if not (p.is_file() and lower.endswith((".nrrd", ".nhdr", ".nii", ".nii.gz"))):
+        return None
+    if lower.endswith((".nii", ".nii.gz")):
+        return _labelmap_masks(read_volume(p), labels, reference, str(p), native, native_volumes_ml, crop_native)
+    try:
+        return _read_slicer_or_labelmap_nrrd(p, labels, reference, native, native_volumes_ml, crop_native)
+    except GeometryError as err:  # the Volume's own checks do not know the file
+        raise err if str(p) in str(err) else GeometryError(f"{p}: {err}") from err
 
 
 def masks_to_labelmap(masks: Mapping[str, Volume]) -> tuple[Volume, dict[int, str]]:

@@ -1,6 +1,6 @@
 """The `sirtkit` command uses the second core (issue 9: inputs read ahead, report stack imported in the
-background, the dose-map figure drawn in a forked child): its files are the same as when everything runs
-in order (`SIRTKIT_SERIAL=1`), and an NRRD dose imports no DICOM library.
+background) and its own allocator settings: its files are the same as when everything runs in order
+(`SIRTKIT_SERIAL=1`), and an NRRD dose imports no DICOM library.
 
 Whole processes (the console entry point `sirtkit.cli.main`, which enables the concurrency); the tolerance is
 none: every data file and figure byte-identical, JSON and HTML identical but for the run's own time stamp

@@ -365,12 +365,13 @@ def test_resolution_and_lung_mass_unit_slips_refused(phantom_files, changes, mat
     assert _case(phantom_files, fwhm_mm=2.0, lung_mass_kg=1.2).fwhm_mm == 2.0
 
 
-@pytest.mark.parametrize("where", ["child", "parent"])
-def test_a_failure_while_the_figure_is_drawn_elsewhere_leaves_nothing(phantom_files, tmp_path, monkeypatch, where):
-    """The dose-map figure is drawn in a forked child (as under the `sirtkit` command): an error in the
-    child comes back with its own type and message; an error in the parent stops the child. Either way
-    the output folder is not created and no staging folder is left."""
+@pytest.mark.parametrize("where", ["figure", "data"])
+def test_a_failure_while_writing_outputs_leaves_nothing(phantom_files, tmp_path, monkeypatch, where):
+    """An error while a figure is drawn or a data file is written, with the command's background threads
+    on (as under the `sirtkit` command), comes back with its own type and message; the output folder is not
+    created and no staging folder is left."""
     from sirtkit import _concurrent
+    from sirtkit.report import render
     from sirtkit.workflows import posttreatment
 
     monkeypatch.setattr(_concurrent, "_enabled", True)
@@ -378,10 +379,10 @@ def test_a_failure_while_the_figure_is_drawn_elsewhere_leaves_nothing(phantom_fi
     result = run_dose(_case(phantom_files))
 
     def broken(*args, **kwargs):
-        raise UnitsError("figure: broken on purpose")
+        raise UnitsError("broken on purpose")
 
-    if where == "child":
-        monkeypatch.setattr(posttreatment, "_overlay_png", broken)
+    if where == "figure":
+        monkeypatch.setattr(render, "figure_png", broken)
     else:
         monkeypatch.setattr(posttreatment.dosimetry, "write_metrics_csv", broken)
     with pytest.raises(UnitsError, match="broken on purpose"):

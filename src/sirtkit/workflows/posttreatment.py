@@ -970,14 +970,6 @@ def _write_voi_table_csv(result: DoseResult, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
 
 
-def _overlay_png(dose: Volume, background: Volume | None, masks: Mapping[str, Volume], title: str) -> bytes:
-    """PNG of the dose-map figure (orthogonal slices over the background, VOI contours)."""
-    from sirtkit.report.plots_dose import plot_dose_overlay
-    from sirtkit.report.render import figure_png
-
-    return figure_png(plot_dose_overlay(dose, background=background, masks=masks, title=title))
-
-
 def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-treatment dosimetry",
                        subtitle: str = "", pdf: bool = False, prefix: str = "",
                        sections: list[dict[str, Any]] | None = None, failures: list[str] | None = None,
@@ -998,9 +990,8 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
     import json
 
     from sirtkit import __version__
-    from sirtkit._concurrent import run_in_child
     from sirtkit.imaging import write_volume
-    from sirtkit.report.plots_dose import plot_dvh
+    from sirtkit.report.plots_dose import plot_dose_overlay, plot_dvh
     from sirtkit.report.render import (
         atomic_write_text,
         figure_png,
@@ -1019,41 +1010,34 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
     contour_masks = {} if result.vois is None else {
         n: m for n, m in result.vois.masks.items() if result.vois.roles[n] in ("liver", "tumor", "lung", "perfused")}
     with staged_output(out_dir, force=force, kind="dose") as stage:
-        # The dose-map figure is drawn on the second core (a forked child) while this process writes the data
-        # files and draws the DVH (issue 9: matplotlib's drawing holds the GIL; same PNG bytes as drawn here).
-        overlay_task = run_in_child(_overlay_png, result.dose, result.background, contour_masks,
-                                    f"{title}: absorbed dose (Gy)", label="dose-map figure")
-        try:
-            write_volume(result.dose, stage / names["dose"], compress=False)
-            if result.dvhs:
-                dosimetry.write_dvh_csv(result.dvhs, stage / names["dvh_csv"])
-            metrics = [v.metrics for v in result.voi_doses]
-            if metrics:
-                dosimetry.write_metrics_csv(metrics, stage / names["metrics_csv"])
-                names["voi_table_csv"] = f"{prefix}voi_table.csv"
-                _write_voi_table_csv(result, stage / names["voi_table_csv"])
-            dicom_names: dict[str, str] = {}
-            dicom_notes: list[str] = []
-            if result.provenance.get("dicom_reference_file") or dose_grid == "ct":  # else no DICOM to write
-                # pydicom and highdicom take ≈ 0.25 s to import: only when a DICOM object is written
-                from sirtkit.workflows._dicom_outputs import write_dicom_dose_outputs
+        write_volume(result.dose, stage / names["dose"], compress=False)
+        if result.dvhs:
+            dosimetry.write_dvh_csv(result.dvhs, stage / names["dvh_csv"])
+        metrics = [v.metrics for v in result.voi_doses]
+        if metrics:
+            dosimetry.write_metrics_csv(metrics, stage / names["metrics_csv"])
+            names["voi_table_csv"] = f"{prefix}voi_table.csv"
+            _write_voi_table_csv(result, stage / names["voi_table_csv"])
+        dicom_names: dict[str, str] = {}
+        dicom_notes: list[str] = []
+        if result.provenance.get("dicom_reference_file") or dose_grid == "ct":  # else no DICOM to write
+            # pydicom and highdicom take ≈ 0.25 s to import: only when a DICOM object is written
+            from sirtkit.workflows._dicom_outputs import write_dicom_dose_outputs
 
-                dicom_names, dicom_notes = write_dicom_dose_outputs(
-                    result, stage, prefix, dose_grid=dose_grid,
-                    ct=ct if ct is not None else getattr(result.case, "ct", None))
-            names |= dicom_names
-            from sirtkit.serialize import to_jsonable
+            dicom_names, dicom_notes = write_dicom_dose_outputs(
+                result, stage, prefix, dose_grid=dose_grid,
+                ct=ct if ct is not None else getattr(result.case, "ct", None))
+        names |= dicom_names
+        from sirtkit.serialize import to_jsonable
 
-            document = {**(to_jsonable(extra_json) if extra_json else {}), "dosimetry": result.summary(),
-                        "dicom_export": {"dose_grid": dose_grid, "files": sorted(dicom_names.values()),
-                                         "notes": dicom_notes}}
-            atomic_write_text(stage / names["json"], json.dumps(document, indent=2, ensure_ascii=False))
-            dvh_png = figure_png(plot_dvh(dvh_curves(result.dvhs), title=f"{title}: cumulative DVH")) \
-                if result.dvhs else None
-            overlay_png = overlay_task.result()
-        except BaseException:
-            overlay_task.cancel()
-            raise
+        document = {**(to_jsonable(extra_json) if extra_json else {}), "dosimetry": result.summary(),
+                    "dicom_export": {"dose_grid": dose_grid, "files": sorted(dicom_names.values()),
+                                     "notes": dicom_notes}}
+        atomic_write_text(stage / names["json"], json.dumps(document, indent=2, ensure_ascii=False))
+        dvh_png = figure_png(plot_dvh(dvh_curves(result.dvhs), title=f"{title}: cumulative DVH")) if result.dvhs \
+            else None
+        overlay_png = figure_png(plot_dose_overlay(result.dose, background=result.background, masks=contour_masks,
+                                                   title=f"{title}: absorbed dose (Gy)"))
         figures = []
         if dvh_png is not None:
             (stage / names["dvh_png"]).write_bytes(dvh_png)

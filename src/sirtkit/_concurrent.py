@@ -35,7 +35,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ChildTask", "ChildTaskError", "concurrency_enabled", "enable", "prewarm", "run_in_child",
+__all__ = ["ChildTask", "ChildTaskError", "concurrency_enabled", "enable", "owns_process", "prewarm", "run_in_child",
            "wait_prewarm"]
 
 T = TypeVar("T")
@@ -48,6 +48,12 @@ def enable(on: bool = True) -> None:
     """Allow (or stop) background threads and forked children in this process (the CLI's entry point does)."""
     global _enabled
     _enabled = on
+
+
+def owns_process() -> bool:
+    """True when the process enabled this module (the ``sirtkit`` command's entry point): it may tune
+    process-wide settings (allocator) for its one command."""
+    return _enabled
 
 
 def concurrency_enabled() -> bool:

@@ -170,40 +170,6 @@ class _PipeGuard:
         return getattr(self._stream, name)
 
 
-# glibc mallopt parameters (malloc.h): M_TRIM_THRESHOLD = -1, M_MMAP_MAX = -4, M_ARENA_MAX = -8.
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_MAX = -4
-_M_ARENA_MAX = -8
-_TRIM_THRESHOLD_BYTES = 2**31 - 1  # mallopt takes a C int
-
-
-def _reuse_freed_memory() -> None:
-    """Let glibc's malloc serve large arrays from the heap and keep freed memory for the next ones.
-
-    By default every array over 32 MB is a fresh ``mmap`` and is returned to the kernel when freed, so each
-    new one is faulted in and zeroed again page by page: a dose command spent ≈ 0.5 s of its ≈ 2.4 s CPU in
-    those page faults (perf: ``clear_page_erms``), most of it on temporaries the size of the emission image.
-    With ``M_MMAP_MAX = 0`` (glibc falls back to ``mmap`` itself when the heap cannot grow) and a high trim
-    threshold, freed arrays are reused: system time 0.7 → 0.2 s, peak memory +37 MB (issue 9). One arena
-    (``M_ARENA_MAX = 1``): the read-ahead threads allocate from the same reusable heap (a thread's own arena
-    cannot grow past 64 MB and mapped each image afresh: +0.2 s system time). Only for the command's own
-    short-lived process; a no-op where the C library is not glibc (``mallopt`` missing).
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    mallopt.restype = ctypes.c_int
-    mallopt(_M_MMAP_MAX, 0)
-    mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_BYTES)
-    mallopt(_M_ARENA_MAX, 1)
-
-
 def main() -> None:
     """Console-script entry point (output to a closed pipe: see :class:`_PipeGuard`).
 
@@ -220,7 +186,6 @@ def main() -> None:
     # reference cycles: the cyclic collector runs less often (documented tuning, gc.set_threshold), which
     # saved ≈ 0.05–0.1 s of CPU in a dose command (issue 9). Cycles are still collected.
     gc.set_threshold(50_000, 20, 100)
-    _reuse_freed_memory()
     from sirtkit import _concurrent
 
     _concurrent.enable()  # this process is the command's own: background reads, imports and workers

@@ -110,3 +110,12 @@ def test_off_unless_the_process_enables_it(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("SIRTKIT_SERIAL", "0")
     assert not _concurrent.concurrency_enabled()
     assert run_in_child(os.getpid).result() == os.getpid()  # ran here, inline
+
+
+def test_background_future_holds_result_or_exception(mode: str) -> None:
+    """`background` (a thread when enabled, inline otherwise): the future gives the value or the error."""
+    from sirtkit._concurrent import background
+
+    assert background(sum, [1, 2, 3]).result() == 6
+    with pytest.raises(InputError, match="bad value"):
+        background(_raise_input_error, "x").result()

@@ -33,9 +33,10 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ChildTask", "ChildTaskError", "concurrency_enabled", "enable", "owns_process", "prewarm", "run_in_child",
+__all__ = ["ChildTask", "ChildTaskError", "background", "concurrency_enabled", "enable", "owns_process", "prewarm", "run_in_child",
            "wait_prewarm"]
 
 T = TypeVar("T")
@@ -86,6 +87,27 @@ def wait_prewarm() -> None:
     """Wait for every :func:`prewarm` thread (before a ``fork``: no import lock may be held by another thread)."""
     while _threads:
         _threads.pop().join()
+
+
+def background(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+    """Run ``fn(*args, **kwargs)`` in a daemon thread; its :class:`~concurrent.futures.Future` holds the
+    result or the exception. Inline (the future already done) unless concurrency is enabled. For NumPy work
+    that releases the GIL (an S-value kernel computed while the segmentation is read)."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as err:  # handed to whoever collects the future
+            future.set_exception(err)
+
+    if concurrency_enabled():
+        thread = threading.Thread(target=run, name="sirtkit-background", daemon=True)
+        _threads.append(thread)  # joined before a fork (wait_prewarm)
+        thread.start()
+    else:
+        run()
+    return future
 
 
 class ChildTaskError(RuntimeError):

@@ -7,8 +7,10 @@ VOI → files (dose NRRD, RTDOSE when a DICOM reference exists, DVH/metrics CSV,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -748,6 +750,9 @@ class DoseInputs:
     segmentation: LoadedSegmentation | None
     notes: tuple[str, ...]
     warnings: tuple[str, ...]
+    # The VSV kernel for the emission grid, computed in the background while the segmentation is read
+    # (get_kernel caches it; the dose step waits for it, and computes it itself if this failed).
+    kernel_ready: Future[Any] | None = None
 
 
 def _input_key(case: DoseCase) -> tuple[Any, ...]:
@@ -784,6 +789,12 @@ def read_dose_inputs(case: DoseCase, *, keep_native: bool = False,
         notes.append("The emission series has no " + ", ".join(emission.metadata["missing_type2"])
                      + " (optional DICOM attributes; DICOM outputs carry them empty).")
     emission = _clip_negative(emission, notes, warnings)
+    kernel_ready = None
+    if case.engine == "vsv":  # both nuclides of a DoseCase have kernels
+        from sirtkit._concurrent import background
+        from sirtkit.dosimetry.kernels import get_kernel
+
+        kernel_ready = background(get_kernel, emission.spacing_mm, nuclide=case.nuclide)
     # The CT is read first: an RTSTRUCT is rasterised on the image its contours were drawn on (usually it).
     ct = None
     if case.ct is not None:
@@ -804,7 +815,7 @@ def read_dose_inputs(case: DoseCase, *, keep_native: bool = False,
                                    images=drawn_on + ([ct] if ct is not None else []), keep_native=keep_native)
         notes.extend(loaded.notes)
         warnings.extend(loaded.warnings)
-    return DoseInputs(_input_key(case), emission, ct, loaded, tuple(notes), tuple(warnings))
+    return DoseInputs(_input_key(case), emission, ct, loaded, tuple(notes), tuple(warnings), kernel_ready)
 
 
 def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None,
@@ -848,6 +859,9 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None,
     density, lung_voxels, density_info = _density(case, emission, vois, ct, notes, warnings)
     nuclide = get_nuclide(case.nuclide)
     report(progress, 0.30, f"computing dose ({case.engine.upper()})")
+    if inputs.kernel_ready is not None:
+        with contextlib.suppress(Exception):  # an error is raised, worded, where the dose step needs the kernel
+            inputs.kernel_ready.result()
     dose = _dose_map(case, activity, nuclide, density, lung_voxels, progress)
     _mird_lung_note(case, summary, nuclide, lung_voxels, notes)
     modality = _emission_modality(case, emission, notes)

@@ -41,6 +41,7 @@ class Candidate:
     argv: Sequence[str]
     src: Path = REPO / "src"
     ok_status: tuple[int, ...] = (0,)
+    env: Mapping[str, str] = field(default_factory=dict)  # added to the environment (e.g. SIRTKIT_SERIAL=1)
 
 
 @dataclass
@@ -69,7 +70,7 @@ def load_average() -> str:
 
 
 def _run_once(candidate: Candidate, cwd: Path) -> tuple[float, float, float]:
-    env = {**os.environ, "PYTHONPATH": str(candidate.src), "MPLBACKEND": "Agg", "COLUMNS": "100"}
+    env = {**os.environ, "PYTHONPATH": str(candidate.src), "MPLBACKEND": "Agg", "COLUMNS": "100", **candidate.env}
     t0 = time.perf_counter()
     proc = subprocess.Popen(list(candidate.argv), cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)

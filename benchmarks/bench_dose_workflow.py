@@ -12,7 +12,9 @@ Measured side by side, interleaved, in one run (``_wholeproc.py``):
   same readers, and the same partial-volume mask rule, the command uses);
 * **floor (pynrrd)** — for the record: pynrrd + NumPy only, nearest-neighbour layers onto the emission
   grid (``_read_inputs.py``); it does not import sirtkit, so it is the same for every version measured;
-* the command itself, writing all its files to a temporary folder.
+* the command itself, writing all its files to a temporary folder;
+* the same command with ``SIRTKIT_SERIAL=1`` (no read-ahead, background imports or figure process: what
+  the second core buys).
 
 ``--before-src DIR`` adds the same read and command processes run against another source tree (for
 example ``git archive <commit> src | tar -x -C /tmp/before``), measured in the same rounds.
@@ -55,6 +57,8 @@ def _candidates(command: str, out: Path, before: Path | None) -> list[Candidate]
                                                  str(emission), str(seg)]),
         Candidate(f"{command}: read (sirtkit)", [sys.executable, "-c", _READ, str(emission), str(seg)]),
         Candidate(f"{command}: sirtkit {command}", sirtkit_argv(*run, "-o", str(out / "after")), ok_status=ok),
+        Candidate(f"{command}: sirtkit {command} (serial)", sirtkit_argv(*run, "-o", str(out / "serial")),
+                  ok_status=ok, env={"SIRTKIT_SERIAL": "1"}),
     ]
     if before is not None:
         cands += [

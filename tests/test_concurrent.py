@@ -34,7 +34,14 @@ def _unpicklable() -> object:
 def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every behaviour holds with a forked child and with the inline fallback (SIRTKIT_SERIAL=1)."""
     monkeypatch.setenv("SIRTKIT_SERIAL", "1" if request.param == "serial" else "0")
+    monkeypatch.setattr(_concurrent, "_enabled", True)
     return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _enabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As the CLI's entry point does (a library caller gets everything inline by default)."""
+    monkeypatch.setattr(_concurrent, "_enabled", True)
 
 
 def test_child_result_and_files(tmp_path: Path, mode: str) -> None:
@@ -95,3 +102,20 @@ def test_serial_mode_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIRTKIT_SERIAL", "1")
     prewarm("colorsys")
     assert not _concurrent._threads
+
+
+def test_off_unless_the_process_enables_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Library callers (notebooks, services) never get a fork or a thread unless they opt in."""
+    monkeypatch.setattr(_concurrent, "_enabled", False)
+    monkeypatch.setenv("SIRTKIT_SERIAL", "0")
+    assert not _concurrent.concurrency_enabled()
+    assert run_in_child(os.getpid).result() == os.getpid()  # ran here, inline
+
+
+def test_background_future_holds_result_or_exception(mode: str) -> None:
+    """`background` (a thread when enabled, inline otherwise): the future gives the value or the error."""
+    from sirtkit._concurrent import background
+
+    assert background(sum, [1, 2, 3]).result() == 6
+    with pytest.raises(InputError, match="bad value"):
+        background(_raise_input_error, "x").result()

@@ -14,7 +14,10 @@ project runs on. Two kinds of work leave a core idle:
   parent's memory copy-on-write (no pickling of inputs), writes only where it is told, and ends with
   ``os._exit`` so that none of the parent's atexit handlers or output-folder clean-up run in it.
 
-Both fall back to doing the work inline, in order, where ``os.fork`` does not exist (Windows) or when the
+Both are off unless the process enables them (:func:`enable`): the ``sirtkit`` command does, first thing,
+because it owns its process. A library caller — a notebook, a test, a future web service with its own
+threads — gets everything inline, in order, unless it opts in: ``fork`` in a process whose other threads
+hold locks is unsafe. They also run inline where ``os.fork`` does not exist (Windows) and when the
 environment variable ``SIRTKIT_SERIAL=1`` is set (for debugging and for comparing outputs): results are
 the same either way, only the wall time differs.
 """
@@ -30,18 +33,33 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ChildTask", "ChildTaskError", "concurrency_enabled", "prewarm", "run_in_child", "wait_prewarm"]
+__all__ = ["ChildTask", "ChildTaskError", "background", "concurrency_enabled", "enable", "owns_process", "prewarm", "run_in_child",
+           "wait_prewarm"]
 
 T = TypeVar("T")
 
 _threads: list[threading.Thread] = []
+_enabled = False
+
+
+def enable(on: bool = True) -> None:
+    """Allow (or stop) background threads and forked children in this process (the CLI's entry point does)."""
+    global _enabled
+    _enabled = on
+
+
+def owns_process() -> bool:
+    """True when the process enabled this module (the ``sirtkit`` command's entry point): it may tune
+    process-wide settings (allocator) for its one command."""
+    return _enabled
 
 
 def concurrency_enabled() -> bool:
-    """False where ``os.fork`` is missing or ``SIRTKIT_SERIAL`` is set to a non-empty value other than 0."""
-    return hasattr(os, "fork") and os.environ.get("SIRTKIT_SERIAL", "") in ("", "0")
+    """True when :func:`enable` was called, ``os.fork`` exists and ``SIRTKIT_SERIAL`` is unset (or 0)."""
+    return _enabled and hasattr(os, "fork") and os.environ.get("SIRTKIT_SERIAL", "") in ("", "0")
 
 
 def prewarm(*modules: str) -> None:
@@ -69,6 +87,27 @@ def wait_prewarm() -> None:
     """Wait for every :func:`prewarm` thread (before a ``fork``: no import lock may be held by another thread)."""
     while _threads:
         _threads.pop().join()
+
+
+def background(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
+    """Run ``fn(*args, **kwargs)`` in a daemon thread; its :class:`~concurrent.futures.Future` holds the
+    result or the exception. Inline (the future already done) unless concurrency is enabled. For NumPy work
+    that releases the GIL (an S-value kernel computed while the segmentation is read)."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as err:  # handed to whoever collects the future
+            future.set_exception(err)
+
+    if concurrency_enabled():
+        thread = threading.Thread(target=run, name="sirtkit-background", daemon=True)
+        _threads.append(thread)  # joined before a fork (wait_prewarm)
+        thread.start()
+    else:
+        run()
+    return future
 
 
 class ChildTaskError(RuntimeError):

@@ -167,3 +167,27 @@ def test_volumes_without_own_grid_masks_label_maps_with_an_empty_and_a_lost_segm
     assert counted.volumes == full.volumes and counted.warnings == full.warnings == ()
     # one voxel; NIfTI stores the spacing as float32, hence rel 1e-7
     assert counted.volumes[1].own_grid_ml == pytest.approx(1.0 * 1.1 * 0.9 / 1000, rel=1e-7)
+
+
+@pytest.mark.parametrize(("image", "seg"), [("patient_1_pet", "patient_1_seg"), ("patient_2_spect", "patient_2_seg")])
+def test_cropped_own_grid_masks_are_the_same_voxels(image: str, seg: str) -> None:
+    """`crop_native=True` (what `sirtkit predict` measures volumes on): every own-grid mask is the uncropped
+    mask's box — the same voxels at the same patient positions (affine origin moved by whole voxels), and
+    the dose-grid masks are unchanged. Exact (no tolerance beyond floating-point 1e-9 mm on positions)."""
+    from sirtkit.imaging.segmentation import read_segmentation_on_grid
+
+    reference = read_volume(sample_path(image))
+    full, on_full = read_segmentation_on_grid(sample_path(seg), reference)
+    cropped, on_cropped = read_segmentation_on_grid(sample_path(seg), reference, crop_native=True)
+    assert list(cropped) == list(full)
+    first = next(iter(cropped.values()))
+    assert first.array.size < next(iter(full.values())).array.size / 4
+    offset = np.rint(next(iter(full.values())).patient_to_index(first.index_to_patient((0.0, 0.0, 0.0)))).astype(int)
+    for name, mask in full.items():
+        c = cropped[name]
+        assert c.same_grid(first) and c.metadata == mask.metadata
+        assert np.allclose(mask.index_to_patient(offset.astype(float)), c.affine[:3, 3], atol=1e-9)
+        box = tuple(slice(o, o + n) for o, n in zip(offset, c.shape, strict=True))
+        assert np.array_equal(mask.array[box], c.array), name
+        assert np.count_nonzero(mask.array) == np.count_nonzero(c.array), name
+        assert np.array_equal(on_full[name].array, on_cropped[name].array), name

@@ -363,3 +363,28 @@ def test_resolution_and_lung_mass_unit_slips_refused(phantom_files, changes, mat
     with pytest.raises(pydantic.ValidationError, match=match):
         ImagePlanCase(patient_id="P", spect=phantom_files["counts"], segmentation=phantom_files["seg"], **changes)
     assert _case(phantom_files, fwhm_mm=2.0, lung_mass_kg=1.2).fwhm_mm == 2.0
+
+
+@pytest.mark.parametrize("where", ["figure", "data"])
+def test_a_failure_while_writing_outputs_leaves_nothing(phantom_files, tmp_path, monkeypatch, where):
+    """An error while a figure is drawn or a data file is written, with the command's background threads
+    on (as under the `sirtkit` command), comes back with its own type and message; the output folder is not
+    created and no staging folder is left."""
+    from sirtkit import _concurrent
+    from sirtkit.report import render
+    from sirtkit.workflows import posttreatment
+
+    monkeypatch.setattr(_concurrent, "_enabled", True)
+    monkeypatch.setenv("SIRTKIT_SERIAL", "0")
+    result = run_dose(_case(phantom_files))
+
+    def broken(*args, **kwargs):
+        raise UnitsError("broken on purpose")
+
+    if where == "figure":
+        monkeypatch.setattr(render, "figure_png", broken)
+    else:
+        monkeypatch.setattr(posttreatment.dosimetry, "write_metrics_csv", broken)
+    with pytest.raises(UnitsError, match="broken on purpose"):
+        write_dose_outputs(result, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []

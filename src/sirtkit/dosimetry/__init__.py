@@ -30,7 +30,7 @@ if TYPE_CHECKING:
         dose_vsv,
         fft_convolve_linear,
     )
-    from sirtkit.dosimetry.export import read_rtdose, write_dvh_csv, write_metrics_csv, write_rtdose
+    from sirtkit.dosimetry.export import read_rtdose, write_rtdose
     from sirtkit.dosimetry.export_dicom import write_dose_parametric_map, write_dose_sr
     from sirtkit.dosimetry.kernels import (
         LANCONELLI_VOXEL_SIZES_MM,
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         tcp_logistic,
         tcp_poisson,
     )
+    from sirtkit.dosimetry.tables import write_dvh_csv, write_metrics_csv
 
 # public name → module that defines it (imported on first access)
 _LAZY: dict[str, str] = {
@@ -60,8 +61,8 @@ _LAZY: dict[str, str] = {
                      "dose_metrics", "volume_at_dose"), "sirtkit.dosimetry.dvh"),
     **dict.fromkeys(("LIVER_DENSITY_G_PER_ML", "density_from_ct", "dose_ldm", "dose_vsv", "fft_convolve_linear"),
                     "sirtkit.dosimetry.engines"),
-    **dict.fromkeys(("read_rtdose", "write_dvh_csv", "write_metrics_csv", "write_rtdose"),
-                    "sirtkit.dosimetry.export"),
+    **dict.fromkeys(("read_rtdose", "write_rtdose"), "sirtkit.dosimetry.export"),
+    **dict.fromkeys(("write_dvh_csv", "write_metrics_csv"), "sirtkit.dosimetry.tables"),
     **dict.fromkeys(("write_dose_parametric_map", "write_dose_sr"), "sirtkit.dosimetry.export_dicom"),
     **dict.fromkeys(("LANCONELLI_VOXEL_SIZES_MM", "Kernel", "generate_kernel", "get_kernel",
                      "load_lanconelli_table"), "sirtkit.dosimetry.kernels"),

@@ -25,8 +25,10 @@ from __future__ import annotations
 import logging
 import math
 import struct
+import threading
 import zlib
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,8 @@ from sirtkit._files import atomic_write as _atomic_write
 from sirtkit.errors import GeometryError, InputError
 from sirtkit.imaging.volume import Volume
 
-__all__ = ["CORRUPT_FILE_ERRORS", "NRRD_SPACE_TO_LPS", "atomic_write", "check_plausible_grid", "read_nrrd_checked",
+__all__ = ["CORRUPT_FILE_ERRORS", "NRRD_SPACE_TO_LPS", "atomic_write", "check_plausible_grid", "discard_prefetched",
+           "prefetch_nrrd", "read_nrrd_checked",
            "read_volume", "write_volume"]
 
 # What the decoders raise for a truncated or corrupt file (gzip stream cut short: EOFError; damaged
@@ -129,29 +132,73 @@ def nrrd_geometry(header: dict[str, Any], path: Path) -> tuple[np.ndarray, list[
     return affine, non_spatial
 
 
+# Files being read ahead by prefetch_nrrd: (resolved path, inode, size, mtime) → the reading's outcome.
+_PREFETCHED: dict[tuple[str, int, int, int], Future[tuple[np.ndarray, dict[str, Any]]]] = {}
+_PREFETCH_LOCK = threading.Lock()
+
+
+def _file_key(path: Path) -> tuple[str, int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def prefetch_nrrd(path: str | Path) -> None:
+    """Start reading an attached-data ``.nrrd`` file in a background thread (returns at once).
+
+    The next :func:`read_nrrd_checked` of the same, unchanged file (same inode, size and modification
+    time) takes the result instead of reading it again, with the same checks and the same errors. A
+    command calls this for its image files first thing, so that their decompression (zlib releases the
+    GIL) runs on the second core while the command imports its modules (issue 9). Does nothing for other
+    files, when the file is already being read ahead, or without concurrency (``SIRTKIT_SERIAL=1``).
+    """
+    from sirtkit._concurrent import concurrency_enabled
+
+    p = Path(path)
+    if not concurrency_enabled() or p.suffix.lower() != ".nrrd":
+        return
+    key = _file_key(p)
+    if key is None:
+        return
+    future: Future[tuple[np.ndarray, dict[str, Any]]] = Future()
+    with _PREFETCH_LOCK:
+        if key in _PREFETCHED:
+            return
+        _PREFETCHED[key] = future
+
+    def run() -> None:
+        try:
+            future.set_result(_read_nrrd_raw(p))
+        except BaseException as err:  # handed to the reader, which reports it as it would have
+            future.set_exception(err)
+
+    threading.Thread(target=run, name="sirtkit-prefetch", daemon=True).start()
+
+
+def discard_prefetched() -> None:
+    """Forget files read ahead and never read (their arrays are freed when their threads end)."""
+    with _PREFETCH_LOCK:
+        _PREFETCHED.clear()
+
+
+def _take_prefetched(path: Path) -> Future[tuple[np.ndarray, dict[str, Any]]] | None:
+    if not _PREFETCHED:
+        return None
+    key = _file_key(path)
+    with _PREFETCH_LOCK:
+        return _PREFETCHED.pop(key, None) if key is not None else None
+
+
 def read_nrrd_checked(path: Path, what: str = "NRRD file") -> tuple[np.ndarray, dict[str, Any]]:
     """``nrrd.read`` (C order) after checking the header: the voxel count is bounded, and a detached
     ``data file`` must be a regular file beside the header (never a device such as /dev/zero, a pipe, or a
-    file elsewhere on the system). Every failure is an InputError naming the file."""
+    file elsewhere on the system). Every failure is an InputError naming the file. A file read ahead by
+    :func:`prefetch_nrrd` (and unchanged since) is taken from there."""
     try:
-        with path.open("rb") as fh:
-            header = nrrd.read_header(fh)
-        sizes = [int(n) for n in np.atleast_1d(header.get("sizes", []))]
-        if not sizes or any(n < 1 for n in sizes) or math.prod(sizes) > MAX_VOXELS:
-            raise InputError(f"{path}: NRRD sizes {sizes} are not a plausible image (1 to {MAX_VOXELS} voxels)")
-        data_file = header.get("data file") or header.get("datafile")
-        if data_file is not None:
-            files = data_file if isinstance(data_file, list) else [str(data_file)]
-            for name in files:
-                if str(name).startswith("LIST"):
-                    raise InputError(f"{path}: NRRD 'data file: LIST' (several data files) is not supported")
-                target = (path.parent / str(name)).resolve()
-                if target.parent != path.parent.resolve() or not target.is_file():
-                    raise InputError(
-                        f"{path}: NRRD 'data file: {name}' must name a regular file in the same folder as the "
-                        "header; keep the .nhdr and its .raw/.raw.gz together"
-                    )
-        return nrrd.read(str(path), index_order="C")
+        ahead = _take_prefetched(path)
+        return ahead.result() if ahead is not None else _read_nrrd_raw(path)
     except InputError:
         raise
     except (nrrd.NRRDError, KeyError, TypeError, *CORRUPT_FILE_ERRORS) as err:  # empty: StopIteration; bad type: KeyError
@@ -159,6 +206,28 @@ def read_nrrd_checked(path: Path, what: str = "NRRD file") -> tuple[np.ndarray, 
             f"{path}: cannot read {what} ({str(err)[:200] or 'empty file, or it ends early'}); check that it is "
             "complete and uncorrupted"
         ) from err
+
+
+def _read_nrrd_raw(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """The header checks and ``nrrd.read`` of :func:`read_nrrd_checked`, errors not yet worded."""
+    with path.open("rb") as fh:
+        header = nrrd.read_header(fh)
+    sizes = [int(n) for n in np.atleast_1d(header.get("sizes", []))]
+    if not sizes or any(n < 1 for n in sizes) or math.prod(sizes) > MAX_VOXELS:
+        raise InputError(f"{path}: NRRD sizes {sizes} are not a plausible image (1 to {MAX_VOXELS} voxels)")
+    data_file = header.get("data file") or header.get("datafile")
+    if data_file is not None:
+        files = data_file if isinstance(data_file, list) else [str(data_file)]
+        for name in files:
+            if str(name).startswith("LIST"):
+                raise InputError(f"{path}: NRRD 'data file: LIST' (several data files) is not supported")
+            target = (path.parent / str(name)).resolve()
+            if target.parent != path.parent.resolve() or not target.is_file():
+                raise InputError(
+                    f"{path}: NRRD 'data file: {name}' must name a regular file in the same folder as the "
+                    "header; keep the .nhdr and its .raw/.raw.gz together"
+                )
+    return nrrd.read(str(path), index_order="C")
 
 
 def _read_nrrd(path: Path, quantity: str | None, unit: str | None) -> Volume:

@@ -22,15 +22,20 @@ import numpy as np
 from pydantic import ConfigDict, Field
 
 from sirtkit.errors import InputError
-from sirtkit.imaging import read_volume
-from sirtkit.imaging.segload import load_segmentation, on_common_grid
+from sirtkit.imaging.segload import on_common_grid
 from sirtkit.imaging.volume import Volume
 from sirtkit.planning.devices import DeviceName, get_device
 from sirtkit.planning.methods import LIVER_DENSITY_G_PER_ML
 from sirtkit.planning.targets import IntentName
 from sirtkit.progress import ProgressCallback, report
 from sirtkit.workflows.planning import PlanCase, PlanResult, run_plan
-from sirtkit.workflows.posttreatment import DoseCase, DoseResult, ImagingCaseChecks, run_dose
+from sirtkit.workflows.posttreatment import (
+    DoseCase,
+    DoseResult,
+    ImagingCaseChecks,
+    read_dose_inputs,
+    run_dose,
+)
 from sirtkit.workflows.vois import VoiSet, build_voi_set
 
 __all__ = ["ImagePlanCase", "ImagePlanResult", "MeasuredCompartment", "measure_compartments", "run_image_plan"]
@@ -130,7 +135,7 @@ def _territory_masks(vois: VoiSet) -> tuple[str, np.ndarray, list[tuple[str, np.
         liver = normal_whole | (tumours_all if tumours_all is not None else False)
     territory_name = "perfused territory" if perfused is not None else "whole liver"
     territory = perfused if perfused is not None else liver
-    tumours = [(n, vois.masks[n].array.astype(bool) & territory) for n in vois.names_with_role("tumor")]
+    tumours = [(n, np.logical_and(vois.masks[n].array, territory)) for n in vois.names_with_role("tumor")]
     tumours = [(n, m) for n, m in tumours if m.any()]
     if not tumours:
         raise InputError("no tumour segment overlaps the treated territory: planning needs at least one tumour "
@@ -176,16 +181,33 @@ def measure_compartments(spect: Volume, masks_on_spect: dict[str, Volume], masks
     return name, tuple(comps), liver_counts, lung_counts, float(liver_n.sum()) * native_ml
 
 
+def _predicted_dose_case(case: ImagePlanCase, nuclide: Literal["Y-90", "Ho-166"], *, delivered_activity_gbq: float,
+                         lung_shunt_fraction: float | None = None, lung_mass_kg: float | None = None) -> DoseCase:
+    """The dose case of the predicted dose map: the device's nuclide (Ho-166 for holmium: its dose constant,
+    kernel and half-life) from a Tc-99m MAA or a Ho-166 scout SPECT, scaled to the planned delivered activity."""
+    return DoseCase(
+        emission=case.spect, segmentation=case.segmentation, quantification="relative",
+        delivered_activity_gbq=delivered_activity_gbq, lung_shunt_fraction=lung_shunt_fraction,
+        voi_roles=case.voi_roles, engine=case.engine, segment_labels=case.segment_labels, nuclide=nuclide,
+        lung_mass_kg=lung_mass_kg, emission_modality="ho166_spect" if nuclide == "Ho-166" else "tc99m_spect",
+        fwhm_mm=case.fwhm_mm,
+        rtstruct_image=case.ct,  # not `ct`: the plan's lung mass convention stays as planned
+    )
+
+
 def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = None,
                    predict_dose: bool = True) -> ImagePlanResult:
     """Measure compartments on the images, plan the activity, and compute the predicted dose map."""
     report(progress, 0.02, "reading SPECT and segmentation")
-    spect = read_volume(case.spect)
-    ct = read_volume(case.ct) if case.ct is not None else None
-    # Read once: volumes are measured on the segmentation's own grid (RTSTRUCT: the image it was drawn on),
-    # counts on the SPECT grid.
-    loaded = load_segmentation(case.segmentation, spect, labels=case.segment_labels,
-                               images=[ct] if ct is not None else [])
+    # The images are read once, as the predicted dose reads them (read_dose_inputs): volumes are measured on
+    # the segmentation's own grid (RTSTRUCT: the image it was drawn on), counts on the SPECT grid, and the
+    # same images then give the predicted dose map.
+    nuclide: Literal["Y-90", "Ho-166"] = "Ho-166" if get_device(case.device).nuclide.name == "Ho-166" else "Y-90"
+    reading = _predicted_dose_case(case, nuclide, delivered_activity_gbq=1.0)  # reading fields only
+    inputs = read_dose_inputs(reading, keep_native=True)
+    loaded = inputs.segmentation
+    assert loaded is not None  # ImagePlanCase requires a segmentation
+    spect = inputs.emission
     masks_native, masks_on_spect = on_common_grid(loaded.native), loaded.masks
     report(progress, 0.15, "measuring compartments")
     territory, comps, liver_counts, lung_counts, liver_ml = measure_compartments(
@@ -231,17 +253,9 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
         def sub(fraction: float, message: str) -> None:
             report(progress, 0.3 + 0.7 * fraction, f"predicted dose: {message}")
 
-        # The predicted dose map is for the device's nuclide (Ho-166 for holmium: its dose constant, kernel and
-        # half-life), from a Tc-99m MAA SPECT or a Ho-166 scout SPECT.
-        nuclide: Literal["Y-90", "Ho-166"] = "Ho-166" if get_device(case.device).nuclide.name == "Ho-166" else "Y-90"
-        predicted = run_dose(DoseCase(
-            emission=case.spect, segmentation=case.segmentation, quantification="relative",
-            delivered_activity_gbq=plan.plan.activity_delivered_gbq,
-            lung_shunt_fraction=plan.lung_shunt_fraction, voi_roles=case.voi_roles, engine=case.engine,
-            segment_labels=case.segment_labels, nuclide=nuclide, lung_mass_kg=plan.lung_mass_kg,
-            emission_modality="ho166_spect" if nuclide == "Ho-166" else "tc99m_spect", fwhm_mm=case.fwhm_mm,
-            rtstruct_image=case.ct,  # not `ct`: the plan's lung mass convention stays as planned
-        ), progress=sub)
+        predicted = run_dose(_predicted_dose_case(
+            case, nuclide, delivered_activity_gbq=plan.plan.activity_delivered_gbq,
+            lung_shunt_fraction=plan.lung_shunt_fraction, lung_mass_kg=plan.lung_mass_kg), progress=sub, inputs=inputs)
     report(progress, 1.0, "done")
     return ImagePlanResult(case, territory, comps, liver_counts, lung_counts, liver_ml, plan_case, plan, predicted,
                            loaded.warnings)

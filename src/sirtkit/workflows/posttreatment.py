@@ -7,8 +7,10 @@ VOI → files (dose NRRD, RTDOSE when a DICOM reference exists, DVH/metrics CSV,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,7 +35,7 @@ from sirtkit.imaging.quantify import (
     fwhm_problem,
     read_recovery_curve,
 )
-from sirtkit.imaging.segload import load_segmentation
+from sirtkit.imaging.segload import LoadedSegmentation, load_segmentation
 from sirtkit.imaging.volume import Volume
 from sirtkit.physics.nuclides import Nuclide, get_nuclide, implausible_activity_message
 from sirtkit.physics.tissue import (
@@ -48,7 +50,7 @@ from sirtkit.text import csv_row
 from sirtkit.units import require_fraction
 from sirtkit.workflows.vois import VoiSet, build_voi_set
 
-__all__ = ["DoseCase", "DoseResult", "ImagingCaseChecks", "VoiDose", "run_dose"]
+__all__ = ["DoseCase", "DoseInputs", "DoseResult", "ImagingCaseChecks", "VoiDose", "read_dose_inputs", "run_dose"]
 
 log = logging.getLogger(__name__)
 
@@ -486,7 +488,9 @@ def _lsf_sentence(summary: Any) -> str:
 
 def _check_alignment(emission: Volume, compartments: dict[str, Volume], warnings: list[str]) -> None:
     """Warn when shifting the liver ∪ lung segmentation by ~10 mm captures clearly more counts."""
-    values = np.clip(np.asarray(emission.array, dtype=np.float64), 0.0, None)
+    values = np.asarray(emission.array, dtype=np.float64)
+    if np.any(values < 0):  # the workflows clip negatives first; a full-size copy only when still needed
+        values = np.clip(values, 0.0, None)
     union = np.zeros(emission.shape, dtype=bool)
     for m in compartments.values():
         union |= np.asarray(m.array, dtype=bool)
@@ -725,13 +729,47 @@ def _mird_lung_note(case: DoseCase, summary: Any, nuclide: Nuclide, lung_voxels:
                  f"{case.delivered_activity_gbq:.3f} GBq × LSF {lsf:.4f} / {mass:g} kg = {dose:.1f} Gy.")
 
 
-def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> DoseResult:
-    """Compute the absorbed-dose map and per-VOI figures for ``case``.
+# The DoseCase fields that decide what read_dose_inputs reads: inputs read for one case serve another only
+# when these agree (image-based planning reads once for its plan and for its predicted dose).
+_INPUT_FIELDS = ("emission", "segmentation", "ct", "rtstruct_image", "emission_unit", "timezone", "series_uid",
+                 "nuclide", "segment_labels")
+
+
+@dataclass(frozen=True)
+class DoseInputs:
+    """The images a dose is computed from, read and checked once (:func:`read_dose_inputs`).
+
+    ``emission`` has its negative values set to 0; ``segmentation`` is ``None`` without one. ``notes`` and
+    ``warnings`` are those of the reading (they go into the dose result's). ``key`` holds the case fields
+    they were read for (:data:`_INPUT_FIELDS`).
+    """
+
+    key: tuple[Any, ...]
+    emission: Volume
+    ct: Volume | None
+    segmentation: LoadedSegmentation | None
+    notes: tuple[str, ...]
+    warnings: tuple[str, ...]
+    # The VSV kernel for the emission grid, computed in the background while the segmentation is read
+    # (get_kernel caches it; the dose step waits for it, and computes it itself if this failed).
+    kernel_ready: Future[Any] | None = None
+
+
+def _input_key(case: DoseCase) -> tuple[Any, ...]:
+    return tuple(getattr(case, name) for name in _INPUT_FIELDS)
+
+
+def read_dose_inputs(case: DoseCase, *, keep_native: bool = False,
+                     progress: ProgressCallback | None = None) -> DoseInputs:
+    """Read and check the emission image, the CT and the segmentation of ``case``.
+
+    ``keep_native`` keeps the segmentation's masks on their own grid as well (image-based planning measures
+    compartment volumes on them); a dose needs only their volumes.
 
     Raises
     ------
     InputError
-        Unreadable files, missing liver segment, inconsistent units or timing; the message says
+        Unreadable files, a CT given as the emission image, inconsistent units or timing; the message says
         what to give instead.
     """
     notes: list[str] = []
@@ -751,7 +789,12 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
         notes.append("The emission series has no " + ", ".join(emission.metadata["missing_type2"])
                      + " (optional DICOM attributes; DICOM outputs carry them empty).")
     emission = _clip_negative(emission, notes, warnings)
-    vois: VoiSet | None = None
+    kernel_ready = None
+    if case.engine == "vsv":  # both nuclides of a DoseCase have kernels
+        from sirtkit._concurrent import background
+        from sirtkit.dosimetry.kernels import get_kernel
+
+        kernel_ready = background(get_kernel, emission.spacing_mm, nuclide=case.nuclide)
     # The CT is read first: an RTSTRUCT is rasterised on the image its contours were drawn on (usually it).
     ct = None
     if case.ct is not None:
@@ -764,14 +807,43 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
             ct = read_volume(case.ct, assume_timezone=zone)
     if ct is not None and (ct.metadata.get("modality") not in (None, "CT") or ct.quantity not in ("ct", "unknown")):
         raise UnitsError(f"{case.ct}: --ct is {ct.metadata.get('modality') or ct.quantity}, not a CT; give the CT series")
-    voi_volumes: list[dict[str, Any]] = []
+    loaded = None
     if case.segmentation is not None:
         report(progress, 0.10, "reading segmentation")
         drawn_on = [read_volume(case.rtstruct_image)] if case.rtstruct_image is not None else []
         loaded = load_segmentation(case.segmentation, emission, labels=case.segment_labels,
-                                   images=drawn_on + ([ct] if ct is not None else []), keep_native=False)
+                                   images=drawn_on + ([ct] if ct is not None else []), keep_native=keep_native)
         notes.extend(loaded.notes)
         warnings.extend(loaded.warnings)
+    return DoseInputs(_input_key(case), emission, ct, loaded, tuple(notes), tuple(warnings), kernel_ready)
+
+
+def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None,
+             inputs: DoseInputs | None = None) -> DoseResult:
+    """Compute the absorbed-dose map and per-VOI figures for ``case``.
+
+    ``inputs``: the case's images already read by :func:`read_dose_inputs` (for this case, or for one that
+    differs only in fields that do not change what is read — activity, LSF, lung mass, engine…); read here
+    when not given.
+
+    Raises
+    ------
+    InputError
+        Unreadable files, missing liver segment, inconsistent units or timing; the message says
+        what to give instead.
+    ValueError
+        ``inputs`` were read for other files or reading options (a programming error).
+    """
+    if inputs is None:
+        inputs = read_dose_inputs(case, progress=progress)
+    elif inputs.key != _input_key(case):
+        raise ValueError("run_dose: the inputs were read for another case (files or reading options differ)")
+    notes = list(inputs.notes)
+    warnings = list(inputs.warnings)
+    emission, ct, loaded = inputs.emission, inputs.ct, inputs.segmentation
+    vois: VoiSet | None = None
+    voi_volumes: list[dict[str, Any]] = []
+    if loaded is not None:
         voi_volumes = [{"name": v.name, "own_grid_ml": v.own_grid_ml, "dose_grid_ml": v.dose_grid_ml,
                         "contour_ml": v.contour_ml} for v in loaded.volumes]
         vois = build_voi_set(loaded.masks, case.voi_roles)
@@ -787,6 +859,9 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None) -> Dos
     density, lung_voxels, density_info = _density(case, emission, vois, ct, notes, warnings)
     nuclide = get_nuclide(case.nuclide)
     report(progress, 0.30, f"computing dose ({case.engine.upper()})")
+    if inputs.kernel_ready is not None:
+        with contextlib.suppress(Exception):  # an error is raised, worded, where the dose step needs the kernel
+            inputs.kernel_ready.result()
     dose = _dose_map(case, activity, nuclide, density, lung_voxels, progress)
     _mird_lung_note(case, summary, nuclide, lung_voxels, notes)
     modality = _emission_modality(case, emission, notes)
@@ -946,6 +1021,8 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
         "html": f"{prefix}report.html",
     }
     written: dict[str, Path] = {}
+    contour_masks = {} if result.vois is None else {
+        n: m for n, m in result.vois.masks.items() if result.vois.roles[n] in ("liver", "tumor", "lung", "perfused")}
     with staged_output(out_dir, force=force, kind="dose") as stage:
         write_volume(result.dose, stage / names["dose"], compress=False)
         if result.dvhs:
@@ -955,10 +1032,15 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
             dosimetry.write_metrics_csv(metrics, stage / names["metrics_csv"])
             names["voi_table_csv"] = f"{prefix}voi_table.csv"
             _write_voi_table_csv(result, stage / names["voi_table_csv"])
-        from sirtkit.workflows._dicom_outputs import write_dicom_dose_outputs
+        dicom_names: dict[str, str] = {}
+        dicom_notes: list[str] = []
+        if result.provenance.get("dicom_reference_file") or dose_grid == "ct":  # else no DICOM to write
+            # pydicom and highdicom take ≈ 0.25 s to import: only when a DICOM object is written
+            from sirtkit.workflows._dicom_outputs import write_dicom_dose_outputs
 
-        dicom_names, dicom_notes = write_dicom_dose_outputs(
-            result, stage, prefix, dose_grid=dose_grid, ct=ct if ct is not None else getattr(result.case, "ct", None))
+            dicom_names, dicom_notes = write_dicom_dose_outputs(
+                result, stage, prefix, dose_grid=dose_grid,
+                ct=ct if ct is not None else getattr(result.case, "ct", None))
         names |= dicom_names
         from sirtkit.serialize import to_jsonable
 
@@ -968,8 +1050,6 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
         atomic_write_text(stage / names["json"], json.dumps(document, indent=2, ensure_ascii=False))
         dvh_png = figure_png(plot_dvh(dvh_curves(result.dvhs), title=f"{title}: cumulative DVH")) if result.dvhs \
             else None
-        contour_masks = {} if result.vois is None else {
-            n: m for n, m in result.vois.masks.items() if result.vois.roles[n] in ("liver", "tumor", "lung", "perfused")}
         overlay_png = figure_png(plot_dose_overlay(result.dose, background=result.background, masks=contour_masks,
                                                    title=f"{title}: absorbed dose (Gy)"))
         figures = []

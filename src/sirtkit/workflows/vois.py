@@ -64,9 +64,10 @@ class VoiSet:
 
 
 def _union(masks: list[Volume]) -> np.ndarray:
-    out = np.zeros(masks[0].shape, dtype=bool)
-    for m in masks:
-        out |= m.array.astype(bool)
+    """A new boolean array: the union of ``masks`` (the first copied, the others or-ed in place, no copies)."""
+    out = np.array(masks[0].array, dtype=bool)
+    for m in masks[1:]:
+        np.logical_or(out, m.array, out=out)
     return out
 
 

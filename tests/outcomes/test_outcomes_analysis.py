@@ -100,9 +100,11 @@ def test_confirmation_never_raises_orr(small_cohort: CohortData) -> None:
 def test_workers_inline_and_forked_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 9: the dose–response and other-criteria parts run in forked workers for small cohorts and inline
     above WORKER_MAX_MEASUREMENTS; both give the same analysis (same warnings in the same order)."""
+    from sirtkit import _concurrent
     from sirtkit.outcomes import analysis as an
     from sirtkit.outcomes.synthetic import synthetic_cohort
 
+    monkeypatch.setattr(_concurrent, "_enabled", True)  # as the sirtkit command does (_concurrent.enable)
     data = synthetic_cohort(120, rng=8)
     forked = an.analyse_cohort(data, n_bootstrap=40, rng=2)
     monkeypatch.setattr(an, "WORKER_MAX_MEASUREMENTS", 0)

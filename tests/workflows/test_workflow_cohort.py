@@ -49,9 +49,14 @@ def test_invalid_workbook_writes_nothing(tmp_path: Path) -> None:
 def test_forked_workers_write_what_serial_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 9: the analysis, its dose–response and other-criteria workers, the tables and the figures run in
     forked processes; every table, summary.json and figure is byte-identical to the inline (serial) run."""
+    from sirtkit import _concurrent
+
     src = write_synthetic_cohort(tmp_path / "cohort", 150, 4)
+    monkeypatch.setattr(_concurrent, "_enabled", True)  # as the sirtkit command does (_concurrent.enable)
+    assert _concurrent.concurrency_enabled()
     forked = run_cohort_report(src, tmp_path / "forked", pdf=False, n_bootstrap=50)
     monkeypatch.setenv("SIRTKIT_SERIAL", "1")
+    assert not _concurrent.concurrency_enabled()
     serial = run_cohort_report(src, tmp_path / "serial", pdf=False, n_bootstrap=50)
     assert [p.name for p in forked.files.tables] == [p.name for p in serial.files.tables]
     assert [p.name for p in forked.files.figures] == [p.name for p in serial.files.figures]

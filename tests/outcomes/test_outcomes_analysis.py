@@ -95,3 +95,21 @@ def test_confirmation_never_raises_orr(small_cohort: CohortData) -> None:
     assert b.rates.orr.count <= a.rates.orr.count
     assert b.rates.dcr.count <= a.rates.dcr.count
     assert b.summary()["confirmation_min_days"] == 28
+
+
+def test_workers_inline_and_forked_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 9: the dose–response and other-criteria parts run in forked workers for small cohorts and inline
+    above WORKER_MAX_MEASUREMENTS; both give the same analysis (same warnings in the same order)."""
+    from sirtkit import _concurrent
+    from sirtkit.outcomes import analysis as an
+    from sirtkit.outcomes.synthetic import synthetic_cohort
+
+    monkeypatch.setattr(_concurrent, "_enabled", True)  # as the sirtkit command does (_concurrent.enable)
+    data = synthetic_cohort(120, rng=8)
+    forked = an.analyse_cohort(data, n_bootstrap=40, rng=2)
+    monkeypatch.setattr(an, "WORKER_MAX_MEASUREMENTS", 0)
+    inline = an.analyse_cohort(data, n_bootstrap=40, rng=2)
+    assert forked.warnings == inline.warnings
+    assert forked.dose_response == inline.dose_response
+    assert forked.rates_by_criteria.equals(inline.rates_by_criteria) and len(forked.rates_by_criteria) > 1
+    assert forked.lesion_doses.equals(inline.lesion_doses)

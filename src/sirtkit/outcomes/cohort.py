@@ -224,10 +224,15 @@ class CohortValidationError(InputError):
 
     def __init__(self, issues: list[Issue], source: str = "cohort") -> None:
         self.issues = issues
+        self.source = source
         shown = "\n".join(f"  - {i}" for i in issues[:MAX_ISSUES_SHOWN])
         more = f"\n  ... and {len(issues) - MAX_ISSUES_SHOWN} more" if len(issues) > MAX_ISSUES_SHOWN else ""
         super().__init__(f"{source}: {len(issues)} problem(s); fix them and run again "
                          f"(template: docs/cohort-template.md, `sirtkit cohort template`):\n{shown}{more}")
+
+    def __reduce__(self) -> tuple[type[CohortValidationError], tuple[list[Issue], str], dict[str, Any]]:
+        """Pickled with its issues (the cohort is read in a worker process; the error travels back to the CLI)."""
+        return type(self), (self.issues, self.source), self.__dict__
 
 
 @dataclass
@@ -350,8 +355,14 @@ def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd
     Text columns (IDs, categories) are object columns of ``str`` with ``None`` for empty cells (object
     columns hash and group several times faster than pandas' ``string`` dtype).
     """
-    # The raw cells are only read, never modified: a shallow frame with stripped column names (no copy).
-    df = pd.DataFrame({str(c).strip(): raw[c] for c in raw.columns}, index=raw.index, copy=False)
+    # The raw cells are only read, never modified: the raw frame with stripped column names (no copy; with
+    # names that strip to the same text, the last of them is used).
+    names = [str(c).strip() for c in raw.columns]
+    if len(set(names)) == len(names):
+        df = raw.copy(deep=False)
+        df.columns = pd.Index(names)
+    else:
+        df = pd.DataFrame({n: raw[c] for n, c in zip(names, raw.columns, strict=True)}, index=raw.index, copy=False)
     known = {c.name for c in spec.columns}
     for extra in sorted(set(df.columns) - known):
         logger.info("%s: column %r is not in the template and is ignored", spec.name, extra)
@@ -457,6 +468,8 @@ def _coerce_table(spec: TableSpec, raw: pd.DataFrame, issues: list[Issue]) -> pd
         for r in _rows(dup.to_numpy())[:MAX_ISSUES_SHOWN]:
             key = ", ".join(f"{k}={out[k].iloc[r]}" for k in spec.key)
             issues.append(Issue(spec.name, int(r) + 2, spec.key[-1], f"duplicate row ({key}); keep one"))
+    if isinstance(out.index, pd.RangeIndex) and out.index.start == 0 and out.index.step == 1:
+        return out  # already the default index (CSV and workbook sheets): no copy of every column
     return out.reset_index(drop=True)
 
 

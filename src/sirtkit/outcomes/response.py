@@ -652,10 +652,13 @@ def best_overall_responses(timepoints: pd.DataFrame, *, confirmation_min_days: f
     cols = ["patient_id", "best_response", "best_change_fraction"]
     if len(timepoints) == 0:
         return pd.DataFrame({c: [] for c in cols})
-    tp = timepoints.sort_values(["patient_id", "days"], kind="stable").reset_index(drop=True)
+    # Patients as integer codes in sorted-ID order: every group-by below hashes integers, not text, and
+    # groups in the same (sorted) order; the IDs are restored at the end.
+    codes, ids = pd.factorize(timepoints["patient_id"].to_numpy(object), sort=True)
+    tp = timepoints.assign(_patient=codes).sort_values(["_patient", "days"], kind="stable").reset_index(drop=True)
     resp = tp["overall_response"].astype(str)
     is_pd = resp == "PD"
-    pid = tp["patient_id"]
+    pid = tp["_patient"]
     pd_before = is_pd.astype(int).groupby(pid).cumsum() - is_pd.astype(int)
     first_pd_or_before = pd_before == 0  # rows up to and including the first PD
     # Best change of the target sum: the most negative change at the assessments BEFORE the first PD, as best
@@ -679,13 +682,13 @@ def best_overall_responses(timepoints: pd.DataFrame, *, confirmation_min_days: f
         any_pd = is_pd.groupby(pid).any()
         code = np.select([best_rank == 0, best_rank == 1, (best_rank == 2) & nn_only, best_rank == 2, any_pd],
                          ["CR", "PR", "NN", "SD", "PD"], default="NE")
-        return pd.DataFrame({"patient_id": best_rank.index, "best_response": code,
+        return pd.DataFrame({"patient_id": ids.take(best_rank.index.to_numpy()), "best_response": code,
                              "best_change_fraction": best_change.reindex(best_rank.index).to_numpy()})
     rows: list[tuple[object, str, float]] = []
     for key, part in tp.groupby(pid, sort=True):
         best = best_overall_response(part["days"].tolist(), part["overall_response"].tolist(),
                                      confirmation_min_days=confirmation_min_days, sd_min_days=sd_min_days)
-        rows.append((key, best.value, float(best_change.get(key, np.nan))))
+        rows.append((ids[key], best.value, float(best_change.get(key, np.nan))))
     return pd.DataFrame(rows, columns=["patient_id", "best_response", "best_change_fraction"])
 
 

@@ -119,3 +119,35 @@ def test_background_future_holds_result_or_exception(mode: str) -> None:
     assert background(sum, [1, 2, 3]).result() == 6
     with pytest.raises(InputError, match="bad value"):
         background(_raise_input_error, "x").result()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_cancel_after_an_interrupted_result_is_safe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while waiting in `result()`: the interrupt propagates, and `cancel()` in the caller's clean-up
+    then stops and reaps the child without an error of its own (it used to close the pipe twice: EBADF)."""
+    import signal
+    import time
+
+    monkeypatch.setenv("SIRTKIT_SERIAL", "0")
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    task = run_in_child(time.sleep, 30)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Interrupted):
+            task.result()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    started = time.monotonic()
+    task.cancel()
+    task.cancel()  # twice: still a no-op
+    assert time.monotonic() - started < 5
+    with pytest.raises(ChildTaskError, match="cancelled"):
+        task.result()

@@ -126,12 +126,16 @@ class ChildTask(Generic[T]):
     def _collect(self) -> tuple[bool, Any]:
         if self._outcome is not None:
             return self._outcome
-        assert self._fd is not None and self._pid is not None
+        if self._fd is None or self._pid is None:  # an earlier result() was interrupted part-way
+            self.cancel()
+            return self._collect()
         chunks = []
-        with os.fdopen(self._fd, "rb") as pipe:  # read everything first: a full pipe would block the child
+        fd, self._fd = self._fd, None  # the file object below owns (and closes) it, even when interrupted
+        with os.fdopen(fd, "rb") as pipe:  # read everything first: a full pipe would block the child
             while chunk := pipe.read(1 << 20):
                 chunks.append(chunk)
-        _, status = os.waitpid(self._pid, 0)
+        pid, self._pid = self._pid, None  # reaped below (cancel() must not wait for it again)
+        _, status = os.waitpid(pid, 0)
         data = b"".join(chunks)
         if not data:
             code = os.waitstatus_to_exitcode(status)
@@ -152,14 +156,23 @@ class ChildTask(Generic[T]):
         raise value
 
     def cancel(self) -> None:
-        """Stop a child that is still running and reap it (used when the parent fails first)."""
-        if self._outcome is None and self._pid is not None:
+        """Stop a child that is still running and reap it (used when the parent fails first).
+
+        A no-op once the result was collected; safe after a :meth:`result` that an interrupt (Ctrl-C) cut
+        short, which may already have closed the pipe or reaped the child.
+        """
+        if self._outcome is not None:
+            return
+        self._outcome = (False, ChildTaskError(f"{self.label}: cancelled"))
+        if self._pid is not None:
+            pid, self._pid = self._pid, None
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self._pid, signal.SIGKILL)
-            self._outcome = (False, ChildTaskError(f"{self.label}: cancelled"))
-            if self._fd is not None:
-                os.close(self._fd)
-            os.waitpid(self._pid, 0)
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
 
 def _pickled_outcome(ok: bool, value: Any) -> bytes:

@@ -12,7 +12,6 @@ Every table is a DataFrame (written to CSV by the report) and every headline num
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -376,8 +375,7 @@ def analyse_cohort(data: CohortData, *, criteria: str = "recist1.1", confirmatio
     finally:  # no-ops once collected; stop the workers when this process failed first
         for task in (dose_task, other_task):
             if task is not None:
-                with contextlib.suppress(OSError):  # EBADF after an interrupted result(): see workflows.cohort
-                    task.cancel()
+                task.cancel()
 
 
 def _lesion_dose_response(data: CohortData, n_bootstrap: int,

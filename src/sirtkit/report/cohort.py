@@ -282,8 +282,7 @@ def _all_figures(a: CohortAnalysis, progress: ProgressCallback | None) -> dict[s
         figs = _figures(a, progress, names=[k for k in order if k not in _CHILD_FIGURES])
         figs.update(child.result())
     finally:
-        with contextlib.suppress(OSError):  # EBADF after an interrupted result(): see workflows.cohort
-            child.cancel()  # a no-op once collected; stops the child when drawing here failed
+        child.cancel()  # a no-op once collected; stops the child when drawing here failed
     return {k: figs[k] for k in order}
 
 
@@ -419,8 +418,7 @@ def write_cohort_report(a: CohortAnalysis, out_dir: str | os.PathLike[str], *, p
             report(progress, 0.9, "tables")
             table_paths = tables.result()
         finally:
-            with contextlib.suppress(OSError):  # EBADF after an interrupted result(): see workflows.cohort
-                tables.cancel()  # a no-op once collected; stops the child before the staging folder is removed
+            tables.cancel()  # a no-op once collected; stops the child before the staging folder is removed
         report(progress, 0.95, "moving into place")
     report(progress, 1.0, "report written")
     rel = lambda p: out / p.relative_to(tmp)  # noqa: E731

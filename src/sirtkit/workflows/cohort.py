@@ -84,10 +84,7 @@ def run_cohort_report(source: str | os.PathLike[str], out_dir: str | os.PathLike
         _import_report_stack(pdf=pdf)
         analysis = task.result()
     finally:
-        # A no-op once collected; stops the child when this process fails first (Ctrl-C). OSError: cancel()
-        # closes the result pipe again after a result() that Ctrl-C interrupted (EBADF).
-        with contextlib.suppress(OSError):
-            task.cancel()
+        task.cancel()  # a no-op once collected; stops the child when this process fails first (Ctrl-C)
     from sirtkit.report.cohort import write_cohort_report
 
     report(progress, 0.6, "report")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sirtkit import _concurrent
-from sirtkit._concurrent import ChildTaskError, prewarm, run_in_child, wait_prewarm
+from sirtkit._concurrent import ChildTaskError, prewarm, run_in_child
 from sirtkit.errors import InputError
 
 
@@ -88,20 +88,28 @@ def test_large_result_does_not_block_on_the_pipe(mode: str) -> None:
     assert data == bytes(5_000_000)
 
 
-def test_prewarm_imports_in_background_and_ignores_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prewarm_imports_while_waiting_and_skips_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Queued modules are imported on this thread while a wait is not over (a failing one is skipped), and
+    not once it is."""
+    from sirtkit._concurrent import import_while_waiting
+
     monkeypatch.setenv("SIRTKIT_SERIAL", "0")
-    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
-    prewarm("sirtkit_no_such_module_xyz", "colorsys")  # stops at the first failure, silently
-    prewarm("colorsys")
-    wait_prewarm()
-    assert "colorsys" in sys.modules
-    assert not _concurrent._threads
+    monkeypatch.setattr(_concurrent, "_pending", [])
+    for name in ("colorsys", "sndhdr_no_such_module_xyz", "this"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    prewarm("sirtkit_no_such_module_xyz", "colorsys")
+    import_while_waiting(lambda: False)
+    assert "colorsys" in sys.modules and _concurrent._pending == []
+    prewarm("this")
+    import_while_waiting(lambda: True)  # the wait is over: nothing imported
+    assert "this" not in sys.modules and _concurrent._pending == ["this"]
 
 
-def test_serial_mode_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serial_mode_queues_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIRTKIT_SERIAL", "1")
+    monkeypatch.setattr(_concurrent, "_pending", [])
     prewarm("colorsys")
-    assert not _concurrent._threads
+    assert not _concurrent._threads and not _concurrent._pending
 
 
 def test_off_unless_the_process_enables_it(monkeypatch: pytest.MonkeyPatch) -> None:

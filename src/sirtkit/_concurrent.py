@@ -1,18 +1,23 @@
-"""Use the second core: imports in a background thread, output work in a forked child process.
+"""Use the second core: work in background threads or forked children, imports while waiting.
 
 Issue 9 ("as fast as the data allows") measures whole commands in wall time on the 2-core machines the
-project runs on. Two kinds of work leave a core idle:
+project runs on. What this module offers:
 
-* **Imports of the report stack** (matplotlib, Jinja2, WeasyPrint — about half a second to two seconds)
-  while the command reads its inputs. Reading is mostly zlib inflation, the pandas C tokenizer and large
-  NumPy operations, all of which release the GIL, so :func:`prewarm` imports those modules in a daemon
-  thread meanwhile. It only changes *when* a module is imported: an import that fails in the thread is
-  ignored there and fails again, with its normal error, where the command imports it itself.
-* **Rendering figures and reports** (matplotlib's drawing and WeasyPrint's layout hold the GIL) while the
-  parent writes its data files. :func:`run_in_child` runs a function in a ``fork``-ed child process and
-  hands back its (picklable) result or re-raises its exception in the parent. The child shares the
-  parent's memory copy-on-write (no pickling of inputs), writes only where it is told, and ends with
-  ``os._exit`` so that none of the parent's atexit handlers or output-folder clean-up run in it.
+* :func:`background` runs NumPy/zlib work that releases the GIL in a daemon thread (an image read ahead
+  by :func:`sirtkit.imaging.files.prefetch_nrrd`, an S-value kernel computed while the segmentation is
+  read) and hands back a :class:`~concurrent.futures.Future`.
+* :func:`prewarm` queues the modules a command will import later (matplotlib, Jinja2) and
+  :func:`import_while_waiting` imports them on the main thread while it waits for such a future. An
+  earlier version imported them in a thread: the thread then held the GIL against the main thread's own
+  NumPy work (each NumPy call could wait up to the 5 ms switch interval): putting the MAA sample's
+  segmentation on the SPECT grid took 385 instead of 20 ms (py-spy, whole ``sirtkit predict``). A module that fails to import is skipped and fails again, with its normal
+  error, where the command imports it itself.
+* :func:`run_in_child` runs a function in a ``fork``-ed child process and hands back its (picklable) result
+  or re-raises its exception in the parent (the cohort report draws figures and writes tables in children
+  while the parent lays out the PDF). The child shares the parent's memory copy-on-write (no pickling of
+  inputs), writes only where it is told, and ends with ``os._exit`` so that none of the parent's atexit
+  handlers or output-folder clean-up run in it. Every page either process writes afterwards is copied, so
+  it pays only for long, separable work.
 
 Both are off unless the process enables them (:func:`enable`): the ``sirtkit`` command does, first thing,
 because it owns its process. A library caller — a notebook, a test, a future web service with its own
@@ -36,12 +41,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ChildTask", "ChildTaskError", "background", "concurrency_enabled", "enable", "owns_process", "prewarm", "run_in_child",
+__all__ = ["ChildTask", "ChildTaskError", "background", "concurrency_enabled", "enable", "import_while_waiting", "owns_process", "prewarm", "run_in_child",
            "wait_prewarm"]
 
 T = TypeVar("T")
 
 _threads: list[threading.Thread] = []
+_pending: list[str] = []  # modules queued by prewarm()
 _enabled = False
 
 
@@ -63,28 +69,29 @@ def concurrency_enabled() -> bool:
 
 
 def prewarm(*modules: str) -> None:
-    """Import ``modules`` (in order) in a background daemon thread; returns at once.
+    """Queue ``modules`` to be imported while this process would otherwise wait (returns at once).
 
-    Give only modules the command will import anyway, and that the main thread does not import at the
-    same moment through a circular chain (the report stack while the main thread reads images or CSVs).
+    They are imported, in order, by :func:`import_while_waiting` — on the main thread, while it waits for
+    work running on the second core (an image read ahead): no thread holds the GIL against the main
+    thread's own NumPy work. Give only modules the command will import anyway; a module that fails to
+    import is skipped here and fails again, with its normal error, where the command imports it.
     """
-    if not modules or not concurrency_enabled():
-        return
+    if modules and concurrency_enabled():
+        _pending.extend(modules)
 
-    def run() -> None:
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:
-                return
 
-    thread = threading.Thread(target=run, name="sirtkit-prewarm", daemon=True)
-    _threads.append(thread)
-    thread.start()
+def import_while_waiting(done: Callable[[], bool]) -> None:
+    """Import queued :func:`prewarm` modules one at a time until ``done()`` is true or none is left."""
+    while _pending and not done():
+        name = _pending.pop(0)
+        try:
+            importlib.import_module(name)
+        except Exception:
+            continue
 
 
 def wait_prewarm() -> None:
-    """Wait for every :func:`prewarm` thread (before a ``fork``: no import lock may be held by another thread)."""
+    """Wait for every :func:`background` thread (before a ``fork``: no lock may be held by another thread)."""
     while _threads:
         _threads.pop().join()
 

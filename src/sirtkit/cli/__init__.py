@@ -36,6 +36,9 @@ from sirtkit.cli._help import hide_flag_types
 
 __all__ = ["COMMANDS", "app", "main"]
 
+# The commands that read images and draw dose figures (sirtkit.cli._common.start_image_command).
+_IMAGE_COMMANDS = ("dose", "predict", "compare")
+
 # name → (module, help shown by `sirtkit --help`), in display order. The help must equal the command's own
 # (its docstring; for `cohort` the group's help), which a test checks, so listing needs no import.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -189,6 +192,11 @@ def main() -> None:
     from sirtkit import _concurrent
 
     _concurrent.enable()  # this process is the command's own: background reads, imports and workers
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if command in _IMAGE_COMMANDS:  # inputs read ahead, allocator set, before the command line is parsed
+        from sirtkit.cli._common import start_image_command
+
+        start_image_command(sys.argv[2:])
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _PipeGuard(stdout), _PipeGuard(stderr)
     try:

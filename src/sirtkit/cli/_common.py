@@ -93,7 +93,7 @@ R = TypeVar("R")
 
 
 # Third-party modules an image command (dose, predict, compare) imports for its dose engine, figures and
-# report: imported in a background thread while the command reads its images (sirtkit._concurrent.prewarm;
+# report: imported while the command waits for its images to be read ahead (sirtkit._concurrent.prewarm;
 # issue 9). Only modules the command imports anyway; nothing here is imported by the readers.
 IMAGE_COMMAND_MODULES = ("scipy.fft", "matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg",
                          "matplotlib.colors", "jinja2")
@@ -135,18 +135,23 @@ def reuse_freed_memory() -> None:
     mallopt(_M_ARENA_MAX, 1)
 
 
-def prewarm_image_command(*inputs: Path | None) -> None:
-    """Start reading the command's NRRD ``inputs`` ahead and importing :data:`IMAGE_COMMAND_MODULES`, on the
-    second core (returns at once): their decompression and these imports overlap the command's own imports.
-    Also sets the allocator for image-sized arrays (:func:`reuse_freed_memory`)."""
+def start_image_command(args: Sequence[str]) -> None:
+    """Before the command line is even parsed: set the allocator for image-sized arrays
+    (:func:`reuse_freed_memory`), start reading every existing ``.nrrd`` named in ``args`` ahead, and start
+    importing :data:`IMAGE_COMMAND_MODULES` — all on the second core while the command imports its modules.
+
+    Called by :func:`sirtkit.cli.main` for ``dose``, ``predict`` and ``compare`` (a file named but not read by the command
+    is read ahead for nothing, never wrongly: a file changed since is read again).
+    """
     from sirtkit._concurrent import owns_process, prewarm
     from sirtkit.imaging.files import prefetch_nrrd
 
     if owns_process():
         reuse_freed_memory()
-    for path in inputs:
-        if path is not None:
-            prefetch_nrrd(path)
+    for arg in args:
+        value = arg.partition("=")[2] if arg.startswith("--") else arg
+        if value.lower().endswith(".nrrd"):
+            prefetch_nrrd(Path(value))
     prewarm(*IMAGE_COMMAND_MODULES)
 
 

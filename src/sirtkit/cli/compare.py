@@ -14,7 +14,6 @@ from sirtkit.cli._common import (
     emit_json,
     handle_errors,
     parse_roles,
-    prewarm_image_command,
     print_notes,
     progress_bar,
 )
@@ -46,7 +45,6 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder that sirtkit did not write."),
     ) -> None:
         """Compare a predicted and a delivered dose map: per-VOI differences, DVHs and a 3-D gamma index."""
-        prewarm_image_command(predicted, delivered, segmentation)
         from sirtkit.workflows.compare import CompareCase, run_compare, write_compare_outputs
 
         check_output_folder(out, force=force)

@@ -16,7 +16,6 @@ from sirtkit.cli._common import (
     handle_errors,
     parse_roles,
     parse_time,
-    prewarm_image_command,
     print_notes,
     print_selected_columns,
     progress_bar,
@@ -73,7 +72,6 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder that sirtkit did not write."),
     ) -> None:
         """Compute a voxel dose map with DVHs, metrics, pictures and an HTML report."""
-        prewarm_image_command(emission, segmentation)
         from sirtkit.workflows.posttreatment import DoseCase, run_dose, write_dose_outputs
 
         if quantification not in ("relative", "absolute"):

@@ -15,7 +15,6 @@ from sirtkit.cli._common import (
     handle_errors,
     parse_roles,
     parse_time,
-    prewarm_image_command,
     progress_bar,
 )
 from sirtkit.cli._help import VOI_ROLE_HELP
@@ -60,7 +59,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Measure compartments on the images, plan the activity under the device/intent limits, and
         compute the predicted dose map (MAA scaled to the planned activity). Exit 1 if a hard limit fails."""
-        prewarm_image_command(spect, segmentation)
         from sirtkit.cli.demo import render_image_plan
         from sirtkit.workflows.imageplan import ImagePlanCase, run_image_plan, write_image_plan_outputs
 

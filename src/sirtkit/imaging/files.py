@@ -198,7 +198,12 @@ def read_nrrd_checked(path: Path, what: str = "NRRD file") -> tuple[np.ndarray, 
     :func:`prefetch_nrrd` (and unchanged since) is taken from there."""
     try:
         ahead = _take_prefetched(path)
-        return ahead.result() if ahead is not None else _read_nrrd_raw(path)
+        if ahead is None:
+            return _read_nrrd_raw(path)
+        from sirtkit._concurrent import import_while_waiting
+
+        import_while_waiting(ahead.done)  # the command's queued imports, while the file is still being read
+        return ahead.result()
     except InputError:
         raise
     except (nrrd.NRRDError, KeyError, TypeError, *CORRUPT_FILE_ERRORS) as err:  # empty: StopIteration; bad type: KeyError

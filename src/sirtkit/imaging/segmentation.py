@@ -269,19 +269,35 @@ def _crop_to_labels(data: np.ndarray, affine: np.ndarray, layers: Sequence[int])
     """
     from sirtkit.imaging.resample import _nonzero_range
 
-    lo: np.ndarray | None = None
-    hi: np.ndarray | None = None
-    for layer in layers:
-        found = _nonzero_range(data[..., layer])
-        if found is not None:
-            lo = found[0] if lo is None else np.minimum(lo, found[0])
-            hi = found[1] if hi is None else np.maximum(hi, found[1])
-    if lo is None or hi is None:
-        lo, hi = np.zeros(3, dtype=np.int64), np.zeros(3, dtype=np.int64)
+    found = _nonzero_range(_any_label(data, layers))
+    lo, hi = found if found is not None else (np.zeros(3, dtype=np.int64), np.zeros(3, dtype=np.int64))
     box = tuple(slice(int(a), int(b) + 1) for a, b in zip(lo, hi, strict=True))
     cropped_affine = affine.copy()
     cropped_affine[:3, 3] = affine[:3, :3] @ lo.astype(np.float64) + affine[:3, 3]
     return data[box], cropped_affine
+
+
+def _any_label(data: np.ndarray, layers: Sequence[int]) -> np.ndarray:
+    """Boolean 3-D map of voxels labelled in any of ``layers`` of ``data`` (layer axis last).
+
+    When the layers are all of a C-contiguous array and fill 1, 2, 4 or 8 bytes per voxel (a Slicer
+    ``.seg.nrrd`` with up to 8 uint8 layers), each voxel's labels are read as one unsigned integer: one
+    contiguous comparison instead of one strided comparison per layer.
+
+    Examples
+    --------
+    >>> d = np.zeros((1, 2, 2, 4), np.uint8); d[0, 1, 0, 3] = 7
+    >>> _any_label(d, [0, 1, 2, 3]).tolist(), _any_label(d, [0, 1]).any()
+    ([[[False, False], [True, False]]], np.False_)
+    """
+    width = data.shape[-1] * data.dtype.itemsize
+    if (list(layers) == list(range(data.shape[-1])) and data.flags.c_contiguous and width in (1, 2, 4, 8)
+            and np.issubdtype(data.dtype, np.integer)):
+        return data.view(f"u{width}")[..., 0] != 0
+    out = data[..., layers[0]] != 0
+    for layer in layers[1:]:
+        out |= data[..., layer] != 0
+    return out
 
 
 def _label_counts(arr: np.ndarray, values: Sequence[int]) -> dict[int, int]:

@@ -41,7 +41,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ChildTask", "ChildTaskError", "background", "concurrency_enabled", "enable", "import_while_waiting", "owns_process", "prewarm", "run_in_child",
+__all__ = ["ChildTask", "ChildTaskError", "background", "concurrency_enabled", "enable", "import_while_waiting", "owns_process", "prewarm", "reuse_freed_memory",
+           "run_in_child",
            "wait_prewarm"]
 
 T = TypeVar("T")
@@ -227,3 +228,39 @@ def run_in_child(fn: Callable[..., T], *args: Any, label: str = "background task
             os._exit(code)
     os.close(write_fd)
     return ChildTask(pid, read_fd, None, label)
+
+
+# glibc mallopt parameters (malloc.h): M_TRIM_THRESHOLD = -1, M_MMAP_MAX = -4, M_ARENA_MAX = -8.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_MAX = -4
+_M_ARENA_MAX = -8
+_TRIM_THRESHOLD_BYTES = 2**31 - 1  # mallopt takes a C int
+
+
+def reuse_freed_memory() -> None:
+    """Let glibc's malloc serve large arrays from the heap and keep freed memory for the next ones.
+
+    By default every array over 32 MB is a fresh ``mmap`` and is returned to the kernel when freed, so each
+    new one is faulted in and zeroed again page by page: a dose command spent ≈ 0.5 s of its ≈ 2.4 s CPU in
+    those page faults (perf: ``clear_page_erms``), most of it on temporaries the size of the emission image.
+    With ``M_MMAP_MAX = 0`` (glibc falls back to ``mmap`` itself when the heap cannot grow) and a high trim
+    threshold, freed arrays are reused: system time 0.7 → 0.2 s, peak memory +37 MB (issue 9). One arena
+    (``M_ARENA_MAX = 1``): the read-ahead threads allocate from the same reusable heap (a thread's own arena
+    cannot grow past 64 MB and mapped each image afresh: +0.2 s system time). Only in a process the
+    ``sirtkit`` command owns (not when its commands run inside another program, such as the tests), and only
+    for the image commands (a command that forks workers, like ``cohort``, would copy every reused page); a
+    no-op where the C library is not glibc (``mallopt`` missing).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt.restype = ctypes.c_int
+    mallopt(_M_MMAP_MAX, 0)
+    mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_BYTES)
+    mallopt(_M_ARENA_MAX, 1)

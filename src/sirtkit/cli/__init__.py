@@ -24,20 +24,23 @@ from typing import Any
 # One OpenBLAS thread, set before NumPy and SciPy load OpenBLAS (this module is the console script's entry):
 # sirtkit's BLAS calls are tiny (3 × 3 geometry, p × p Cox information matrices), and after each call
 # OpenBLAS's worker threads busy-wait, taking the second core from the work sirtkit runs there itself
-# (FFT threads, the background imports and figure process of sirtkit._concurrent): ≈ 10 % of a dose
-# command's CPU time went to that spinning (perf, issue 9). A value the user set is kept.
+# (FFT threads, the read-ahead and worker processes of sirtkit._concurrent): ≈ 10 % of a dose command's
+# CPU time went to that spinning (perf, issue 9). A value the user set is kept.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import typer
-from typer.core import TyperCommand, TyperGroup
+from sirtkit import _readahead  # standard library only
 
-from sirtkit import __version__
-from sirtkit.cli._help import hide_flag_types
+# An image command starts reading its inputs now, before NumPy and Typer load (sirtkit._readahead).
+_readahead.start_for_command(sys.argv)
+
+import typer  # noqa: E402 - after the read-ahead has started
+from typer.core import TyperCommand, TyperGroup  # noqa: E402
+
+from sirtkit import __version__  # noqa: E402
+from sirtkit.cli._help import hide_flag_types  # noqa: E402
 
 __all__ = ["COMMANDS", "app", "main"]
 
-# The commands that read images and draw dose figures (sirtkit.cli._common.start_image_command).
-_IMAGE_COMMANDS = ("dose", "predict", "compare")
 
 # name → (module, help shown by `sirtkit --help`), in display order. The help must equal the command's own
 # (its docstring; for `cohort` the group's help), which a test checks, so listing needs no import.
@@ -193,7 +196,7 @@ def main() -> None:
 
     _concurrent.enable()  # this process is the command's own: background reads, imports and workers
     command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
-    if command in _IMAGE_COMMANDS:  # inputs read ahead, allocator set, before the command line is parsed
+    if command in _readahead.IMAGE_COMMANDS:  # inputs read ahead, allocator set, before the command line is parsed
         from sirtkit.cli._common import start_image_command
 
         start_image_command(sys.argv[2:])

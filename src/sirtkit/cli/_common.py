@@ -99,42 +99,6 @@ IMAGE_COMMAND_MODULES = ("scipy.fft", "matplotlib", "matplotlib.figure", "matplo
                          "matplotlib.colors", "jinja2")
 
 
-# glibc mallopt parameters (malloc.h): M_TRIM_THRESHOLD = -1, M_MMAP_MAX = -4, M_ARENA_MAX = -8.
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_MAX = -4
-_M_ARENA_MAX = -8
-_TRIM_THRESHOLD_BYTES = 2**31 - 1  # mallopt takes a C int
-
-
-def reuse_freed_memory() -> None:
-    """Let glibc's malloc serve large arrays from the heap and keep freed memory for the next ones.
-
-    By default every array over 32 MB is a fresh ``mmap`` and is returned to the kernel when freed, so each
-    new one is faulted in and zeroed again page by page: a dose command spent ≈ 0.5 s of its ≈ 2.4 s CPU in
-    those page faults (perf: ``clear_page_erms``), most of it on temporaries the size of the emission image.
-    With ``M_MMAP_MAX = 0`` (glibc falls back to ``mmap`` itself when the heap cannot grow) and a high trim
-    threshold, freed arrays are reused: system time 0.7 → 0.2 s, peak memory +37 MB (issue 9). One arena
-    (``M_ARENA_MAX = 1``): the read-ahead threads allocate from the same reusable heap (a thread's own arena
-    cannot grow past 64 MB and mapped each image afresh: +0.2 s system time). Only in a process the
-    ``sirtkit`` command owns (not when its commands run inside another program, such as the tests), and only
-    for the image commands (a command that forks workers, like ``cohort``, would copy every reused page); a
-    no-op where the C library is not glibc (``mallopt`` missing).
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    mallopt.restype = ctypes.c_int
-    mallopt(_M_MMAP_MAX, 0)
-    mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_BYTES)
-    mallopt(_M_ARENA_MAX, 1)
-
-
 def start_image_command(args: Sequence[str]) -> None:
     """Before the command line is even parsed: set the allocator for image-sized arrays
     (:func:`reuse_freed_memory`), start reading every existing ``.nrrd`` named in ``args`` ahead, and start
@@ -143,7 +107,7 @@ def start_image_command(args: Sequence[str]) -> None:
     Called by :func:`sirtkit.cli.main` for ``dose``, ``predict`` and ``compare`` (a file named but not read by the command
     is read ahead for nothing, never wrongly: a file changed since is read again).
     """
-    from sirtkit._concurrent import owns_process, prewarm
+    from sirtkit._concurrent import owns_process, prewarm, reuse_freed_memory
     from sirtkit.imaging.files import prefetch_nrrd
 
     if owns_process():

@@ -22,13 +22,12 @@ Examples
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import struct
-import threading
 import zlib
 from collections.abc import Callable
-from concurrent.futures import Future
 from datetime import tzinfo
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from typing import Any
 import nrrd
 import numpy as np
 
+from sirtkit import _readahead
 from sirtkit._files import atomic_write as _atomic_write
 from sirtkit.errors import GeometryError, InputError
 from sirtkit.imaging.volume import Volume
@@ -132,78 +132,35 @@ def nrrd_geometry(header: dict[str, Any], path: Path) -> tuple[np.ndarray, list[
     return affine, non_spatial
 
 
-# Files being read ahead by prefetch_nrrd: (resolved path, inode, size, mtime) → the reading's outcome.
-_PREFETCHED: dict[tuple[str, int, int, int], Future[tuple[np.ndarray, dict[str, Any]]]] = {}
-_PREFETCH_LOCK = threading.Lock()
-
-
-def _file_key(path: Path) -> tuple[str, int, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
-
-
 def prefetch_nrrd(path: str | Path) -> None:
-    """Start reading an attached-data ``.nrrd`` file in a background thread (returns at once).
+    """Start inflating an attached-gzip ``.nrrd`` file in a background thread (returns at once).
 
     The next :func:`read_nrrd_checked` of the same, unchanged file (same inode, size and modification
-    time) takes the result instead of reading it again, with the same checks and the same errors. A
-    command calls this for its image files first thing, so that their decompression (zlib releases the
-    GIL) runs on the second core while the command imports its modules (issue 9). Does nothing for other
-    files, when the file is already being read ahead, or without concurrency (``SIRTKIT_SERIAL=1``).
+    time) takes the inflated data instead of inflating it again, with the same checks, arrays and errors
+    (:mod:`sirtkit._readahead`). The image commands call this for their inputs first thing, so that the
+    inflation (zlib releases the GIL) runs on the second core while they import their modules (issue 9).
+    Does nothing for other files or without concurrency (``SIRTKIT_SERIAL=1``).
     """
     from sirtkit._concurrent import concurrency_enabled
 
     p = Path(path)
-    if not concurrency_enabled() or p.suffix.lower() != ".nrrd":
-        return
-    key = _file_key(p)
-    if key is None:
-        return
-    future: Future[tuple[np.ndarray, dict[str, Any]]] = Future()
-    with _PREFETCH_LOCK:
-        if key in _PREFETCHED:
-            return
-        _PREFETCHED[key] = future
-
-    def run() -> None:
-        try:
-            future.set_result(_read_nrrd_raw(p))
-        except BaseException as err:  # handed to the reader, which reports it as it would have
-            future.set_exception(err)
-
-    threading.Thread(target=run, name="sirtkit-prefetch", daemon=True).start()
+    if concurrency_enabled() and p.suffix.lower() == ".nrrd":
+        _readahead.start(p)
 
 
 def discard_prefetched() -> None:
-    """Forget files read ahead and never read (their arrays are freed when their threads end)."""
-    with _PREFETCH_LOCK:
-        _PREFETCHED.clear()
-
-
-def _take_prefetched(path: Path) -> Future[tuple[np.ndarray, dict[str, Any]]] | None:
-    if not _PREFETCHED:
-        return None
-    key = _file_key(path)
-    with _PREFETCH_LOCK:
-        return _PREFETCHED.pop(key, None) if key is not None else None
+    """Forget files read ahead and never read (their buffers are freed when their threads end)."""
+    _readahead.discard()
 
 
 def read_nrrd_checked(path: Path, what: str = "NRRD file") -> tuple[np.ndarray, dict[str, Any]]:
     """``nrrd.read`` (C order) after checking the header: the voxel count is bounded, and a detached
     ``data file`` must be a regular file beside the header (never a device such as /dev/zero, a pipe, or a
-    file elsewhere on the system). Every failure is an InputError naming the file. A file read ahead by
-    :func:`prefetch_nrrd` (and unchanged since) is taken from there."""
+    file elsewhere on the system). Every failure is an InputError naming the file. Attached gzip data is
+    inflated in one pass (:mod:`sirtkit._readahead`, or taken from a read-ahead of the unchanged file) and
+    handed to pynrrd as raw data: the same array as ``nrrd.read``, without its two extra copies."""
     try:
-        ahead = _take_prefetched(path)
-        if ahead is None:
-            return _read_nrrd_raw(path)
-        from sirtkit._concurrent import import_while_waiting
-
-        import_while_waiting(ahead.done)  # the command's queued imports, while the file is still being read
-        return ahead.result()
+        return _read_nrrd_raw(path)
     except InputError:
         raise
     except (nrrd.NRRDError, KeyError, TypeError, *CORRUPT_FILE_ERRORS) as err:  # empty: StopIteration; bad type: KeyError
@@ -214,9 +171,11 @@ def read_nrrd_checked(path: Path, what: str = "NRRD file") -> tuple[np.ndarray, 
 
 
 def _read_nrrd_raw(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
-    """The header checks and ``nrrd.read`` of :func:`read_nrrd_checked`, errors not yet worded."""
+    """The header checks and the data of :func:`read_nrrd_checked`, errors not yet worded."""
+    ahead = _readahead.take(path)
     with path.open("rb") as fh:
         header = nrrd.read_header(fh)
+        offset = fh.tell()
     sizes = [int(n) for n in np.atleast_1d(header.get("sizes", []))]
     if not sizes or any(n < 1 for n in sizes) or math.prod(sizes) > MAX_VOXELS:
         raise InputError(f"{path}: NRRD sizes {sizes} are not a plausible image (1 to {MAX_VOXELS} voxels)")
@@ -232,6 +191,20 @@ def _read_nrrd_raw(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
                     f"{path}: NRRD 'data file: {name}' must name a regular file in the same folder as the "
                     "header; keep the .nhdr and its .raw/.raw.gz together"
                 )
+    inflated = None
+    if str(header.get("encoding", "")).lower() in ("gzip", "gz") and data_file is None:
+        if ahead is not None:
+            from sirtkit._concurrent import import_while_waiting
+
+            import_while_waiting(ahead.done)  # the command's queued imports, while the file is still inflating
+            inflated = ahead.result()
+        else:
+            inflated = _readahead.inflate_attached_gzip(path)
+    if inflated is not None and inflated[0] == offset:  # the data starts where pynrrd's header ends
+        raw = {**header, "encoding": "raw"}
+        data = nrrd.read_data(raw, io.BytesIO(inflated[1]), None, index_order="C")
+        if data.nbytes == len(inflated[1]):  # else (too much data) pynrrd below reports the size mismatch
+            return data, header
     return nrrd.read(str(path), index_order="C")
 
 

@@ -41,9 +41,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ChildTask", "ChildTaskError", "background", "concurrency_enabled", "enable", "import_while_waiting", "owns_process", "prewarm", "reuse_freed_memory",
-           "run_in_child",
-           "wait_prewarm"]
+__all__ = ["ChildTask", "ChildTaskError", "background", "concurrency_enabled", "enable", "import_while_waiting",
+           "prewarm", "reuse_freed_memory", "run_in_child", "wait_prewarm"]
 
 T = TypeVar("T")
 
@@ -56,12 +55,6 @@ def enable(on: bool = True) -> None:
     """Allow (or stop) background threads and forked children in this process (the CLI's entry point does)."""
     global _enabled
     _enabled = on
-
-
-def owns_process() -> bool:
-    """True when the process enabled this module (the ``sirtkit`` command's entry point): it may tune
-    process-wide settings (allocator) for its one command."""
-    return _enabled
 
 
 def concurrency_enabled() -> bool:

@@ -161,21 +161,26 @@ def command_paths(argv: list[str]) -> list[Path]:
     return paths
 
 
-def start_for_command(argv: list[str]) -> None:
-    """In the ``sirtkit`` command's own process, for an image command: set the allocator and start reading
+def start_for_command(argv: list[str], *, command_process: bool = False) -> bool:
+    """For an image command in the ``sirtkit`` command's own process: set the allocator and start reading
     its ``.nrrd`` inputs ahead — on the command's first line, before NumPy and the command line parser load.
+    Returns whether ``argv`` runs an image command there (idempotent: a file already read ahead is not read
+    again).
 
-    Does nothing in any other process (``argv[0]`` is not ``sirtkit``: a test, a notebook), without
-    ``fork`` (no :mod:`sirtkit._concurrent`), or with ``SIRTKIT_SERIAL=1``.
+    ``command_process``: the caller is the command's entry point; otherwise the process is taken to be the
+    command only when ``argv[0]`` is ``sirtkit`` (not a test or a notebook importing :mod:`sirtkit.cli`).
+    No read-ahead without ``fork`` or with ``SIRTKIT_SERIAL=1`` (:func:`sirtkit._concurrent.concurrency_enabled`).
     """
-    if not argv or Path(argv[0]).name != "sirtkit" or os.environ.get("SIRTKIT_SERIAL", "") not in ("", "0"):
-        return
+    if not argv or not (command_process or Path(argv[0]).name == "sirtkit"):
+        return False
     command = next((a for a in argv[1:] if not a.startswith("-")), None)
-    if command not in IMAGE_COMMANDS or not hasattr(os, "fork"):
-        return
+    if command not in IMAGE_COMMANDS:
+        return False
     from sirtkit import _concurrent
 
     _concurrent.enable()
     _concurrent.reuse_freed_memory()
-    for path in command_paths(argv[1:]):
-        start(path)
+    if _concurrent.concurrency_enabled():
+        for path in command_paths(argv[1:]):
+            start(path)
+    return True

@@ -195,11 +195,10 @@ def main() -> None:
     from sirtkit import _concurrent
 
     _concurrent.enable()  # this process is the command's own: background reads, imports and workers
-    command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
-    if command in _readahead.IMAGE_COMMANDS:  # inputs read ahead, allocator set, before the command line is parsed
-        from sirtkit.cli._common import start_image_command
+    if _readahead.start_for_command(sys.argv, command_process=True):  # image command: inputs read ahead
+        from sirtkit.cli._common import prewarm_image_command
 
-        start_image_command(sys.argv[2:])
+        prewarm_image_command()
     stdout, stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _PipeGuard(stdout), _PipeGuard(stderr)
     try:

@@ -99,23 +99,11 @@ IMAGE_COMMAND_MODULES = ("scipy.fft", "matplotlib", "matplotlib.figure", "matplo
                          "matplotlib.colors", "jinja2")
 
 
-def start_image_command(args: Sequence[str]) -> None:
-    """Before the command line is even parsed: set the allocator for image-sized arrays
-    (:func:`reuse_freed_memory`), start reading every existing ``.nrrd`` named in ``args`` ahead, and start
-    importing :data:`IMAGE_COMMAND_MODULES` — all on the second core while the command imports its modules.
+def prewarm_image_command() -> None:
+    """Queue :data:`IMAGE_COMMAND_MODULES` to be imported while the command waits for its inputs, which
+    :func:`sirtkit._readahead.start_for_command` started reading ahead."""
+    from sirtkit._concurrent import prewarm
 
-    Called by :func:`sirtkit.cli.main` for ``dose``, ``predict`` and ``compare`` (a file named but not read by the command
-    is read ahead for nothing, never wrongly: a file changed since is read again).
-    """
-    from sirtkit._concurrent import owns_process, prewarm, reuse_freed_memory
-    from sirtkit.imaging.files import prefetch_nrrd
-
-    if owns_process():
-        reuse_freed_memory()
-    for arg in args:
-        value = arg.partition("=")[2] if arg.startswith("--") else arg
-        if value.lower().endswith(".nrrd"):
-            prefetch_nrrd(Path(value))
     prewarm(*IMAGE_COMMAND_MODULES)
 
 

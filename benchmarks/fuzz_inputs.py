@@ -157,76 +157,20 @@ def _tumour_block(liver: np.ndarray) -> np.ndarray:
     return block & liver
 
 
-def _write_rtstruct(path: Path, pet_files: list[Path], rois: dict[str, np.ndarray], affine: np.ndarray) -> None:
-    """An RTSTRUCT (one closed contour per slice and ROI: the outline of the mask's bounding box)."""
-    import pydicom
-    from pydicom.dataset import FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+def _write_rtstruct(path: Path, pet_folder: Path, rois: dict[str, np.ndarray], affine: np.ndarray) -> None:
+    """An RTSTRUCT drawn on the PET series (one closed contour per slice and ROI: the outline of the mask's
+    bounding box), written as a planning system exports it (:func:`sirtkit.imaging.phantom.write_rtstruct_dicom`)."""
+    from sirtkit.imaging.phantom import write_rtstruct_dicom
 
-    ref = pydicom.dcmread(pet_files[0], stop_before_pixels=True)
-    ds = pydicom.Dataset()
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = pydicom.uid.UID("1.2.840.10008.5.1.4.1.1.481.3")
-    meta.MediaStorageSOPInstanceUID = generate_uid(entropy_srcs=["sirtkit-fuzz-rtstruct"])
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "RTSTRUCT"
-    for keyword in ("PatientID", "PatientName", "StudyInstanceUID", "StudyDate", "StudyTime", "StudyID"):
-        if keyword in ref:
-            setattr(ds, keyword, getattr(ref, keyword))
-    ds.SeriesInstanceUID = generate_uid(entropy_srcs=["sirtkit-fuzz-rtstruct-series"])
-    ds.StructureSetLabel = "fuzz"
-    frame = str(ref.FrameOfReferenceUID)
-    slices = [pydicom.dcmread(f, stop_before_pixels=True) for f in pet_files]
-    by_z = {round(float(sl.ImagePositionPatient[2]), 3): sl for sl in slices}
-    # As planning systems write it: frame of reference → study → series → the images contoured on.
-    series_item = pydicom.Dataset()
-    series_item.SeriesInstanceUID = str(ref.SeriesInstanceUID)
-    series_item.ContourImageSequence = []
-    for sl in slices:
-        image = pydicom.Dataset()
-        image.ReferencedSOPClassUID = sl.SOPClassUID
-        image.ReferencedSOPInstanceUID = sl.SOPInstanceUID
-        series_item.ContourImageSequence.append(image)
-    study_item = pydicom.Dataset()
-    study_item.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"  # Detached Study Management (PS3.3 C.8.8.5)
-    study_item.ReferencedSOPInstanceUID = str(ref.StudyInstanceUID)
-    study_item.RTReferencedSeriesSequence = [series_item]
-    item = pydicom.Dataset()
-    item.FrameOfReferenceUID = frame
-    item.RTReferencedStudySequence = [study_item]
-    ds.ReferencedFrameOfReferenceSequence = [item]
-    ds.StructureSetROISequence = []
-    ds.ROIContourSequence = []
-    for number, (name, mask) in enumerate(rois.items(), start=1):
-        roi = pydicom.Dataset()
-        roi.ROINumber = number
-        roi.ROIName = name
-        roi.ReferencedFrameOfReferenceUID = frame
-        ds.StructureSetROISequence.append(roi)
-        contour_item = pydicom.Dataset()
-        contour_item.ReferencedROINumber = number
-        contour_item.ContourSequence = []
+    contours: dict[str, list[np.ndarray]] = {}
+    for name, mask in rois.items():
+        contours[name] = []
         for k in sorted(set(np.argwhere(mask)[:, 0].tolist())):
             jj, ii = np.nonzero(mask[k])
             corners = [(jj.min() - 0.5, ii.min() - 0.5), (jj.min() - 0.5, ii.max() + 0.5),
                        (jj.max() + 0.5, ii.max() + 0.5), (jj.max() + 0.5, ii.min() - 0.5)]
-            points = [affine @ np.array([k, j, i, 1.0]) for j, i in corners]
-            c = pydicom.Dataset()
-            z = round(float(points[0][2]), 3)
-            if z in by_z:
-                image = pydicom.Dataset()
-                image.ReferencedSOPClassUID = by_z[z].SOPClassUID
-                image.ReferencedSOPInstanceUID = by_z[z].SOPInstanceUID
-                c.ContourImageSequence = [image]
-            c.ContourGeometricType = "CLOSED_PLANAR"
-            c.NumberOfContourPoints = len(points)
-            c.ContourData = [f"{v:.3f}" for p in points for v in p[:3]]
-            contour_item.ContourSequence.append(c)
-        ds.ROIContourSequence.append(contour_item)
-    ds.save_as(path, enforce_file_format=True)
+            contours[name].append(np.array([(affine @ np.array([k, j, i, 1.0]))[:3] for j, i in corners]))
+    write_rtstruct_dicom(path, contours, ct_folder=pet_folder)
 
 
 def build_seeds(folder: Path) -> Seeds:
@@ -255,7 +199,7 @@ def build_seeds(folder: Path) -> Seeds:
     labels = write_volume(labelmap, folder / "labels.nrrd")
     pet_files = sorted(pet_folder.iterdir())
     rtstruct = folder / "rtstruct.dcm"
-    _write_rtstruct(rtstruct, pet_files, {"Liver": liver, "Tumor": tumour}, pet.affine)
+    _write_rtstruct(rtstruct, pet_folder, {"Liver": liver, "Tumor": tumour}, pet.affine)
     sources = [pydicom.dcmread(f) for f in pet_files]
     seg = write_dicom_seg({"Liver": masks["normal liver"].with_array(liver), "Tumor": masks["tumour"]},
                           sources, folder / "seg.dcm")

@@ -46,12 +46,10 @@ def _circle(radius: float, z: float, centre: tuple[float, float] = (0.0, 0.0), n
     return np.stack([centre[0] + radius * np.cos(t), centre[1] + radius * np.sin(t), np.full(n, z)], axis=1)
 
 
-def _elements(ds: pydicom.Dataset, out: list[tuple[pydicom.Dataset, int]]) -> list[tuple[pydicom.Dataset, int]]:
-    for el in ds:
-        out.append((ds, el.tag))
-        if el.VR == "SQ":
-            for item in el.value:
-                _elements(item, out)
+def _elements(ds: pydicom.Dataset) -> list[tuple[pydicom.Dataset, int]]:
+    """(dataset, tag) of every element, sequences included, in pydicom's walk order."""
+    out: list[tuple[pydicom.Dataset, int]] = []
+    ds.walk(lambda parent, el: out.append((parent, el.tag)))
     return out
 
 
@@ -82,7 +80,7 @@ def _mutate(ds: pydicom.Dataset, rng: random.Random) -> None:
                 pts *= 1e6
             item.ContourData = [f"{v:.6g}" for v in pts.ravel()]
             continue
-        targets = _elements(ds, [])
+        targets = _elements(ds)
         parent, tag = rng.choice(targets)
         if tag not in parent:
             continue

@@ -338,18 +338,15 @@ def test_seeded_rtstruct_mutations_never_crash(tmp_path: Path) -> None:
     base = pydicom.dcmread(source)
     damaged = [b"", b"nan", b"-inf", b"1e400", b"\\\\\\", b"abc", b"-1", b"0", b"1.2.3", b"\x00\xff" * 10, b"1" * 70000]
 
-    def elements(ds: pydicom.Dataset, out: list[tuple[pydicom.Dataset, int]]) -> list[tuple[pydicom.Dataset, int]]:
-        for el in ds:
-            out.append((ds, el.tag))
-            if el.VR == "SQ":
-                for item in el.value:
-                    elements(item, out)
+    def elements(ds: pydicom.Dataset) -> list[tuple[pydicom.Dataset, int]]:
+        out: list[tuple[pydicom.Dataset, int]] = []
+        ds.walk(lambda parent, el: out.append((parent, el.tag)))  # every element, sequences included
         return out
 
     rng = random.Random(20261129)
     for n in range(50):
         ds = copy.deepcopy(base)
-        targets = elements(ds, [])
+        targets = elements(ds)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for _ in range(rng.randint(1, 3)):

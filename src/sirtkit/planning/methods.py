@@ -623,6 +623,11 @@ def _solve(
                                                  if c.kind in NORMAL_KINDS) / total for m in models]
             shared[Constraint.WHOLE_NORMAL_LIVER_LIMIT] = (whole_normal_liver_limit_gy, per)
     plan_notes = list(notes)
+    if whole_normal_liver_limit_gy is not None and nonperfused_normal_liver_mass_kg is None:
+        # Ablative intents keep the perfused normal liver out of the limit only with the rest of the liver
+        # described; without it the whole-normal-liver dose is unknown, and the plan says so.
+        plan_notes.append(f"whole-normal-liver limit {whole_normal_liver_limit_gy:g} Gy not applied: the non-perfused "
+                          "liver is not described (give the whole-liver volume to check it)")
     whole_mass = _whole_liver_mass(models, whole_liver_mass_kg, nonperfused_normal_liver_mass_kg)
     if whole_liver_limit_gy is not None:
         # Whole-liver mean dose (tumours included) K·Σ A_liver/M_whole: the quantity the Ho-166 60 Gy limit

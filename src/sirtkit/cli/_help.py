@@ -11,13 +11,20 @@ from typing import Any
 
 from typer.core import TyperOption
 
-from sirtkit.imaging.segmentation import STANDARD_VOI_NAMES
+__all__ = ["hide_flag_types"]  # and VOI_ROLE_HELP, built on first use (module __getattr__)
 
-__all__ = ["VOI_ROLE_HELP", "hide_flag_types"]
 
-#: ``--voi-role`` help: the roles come from the one table segment names are read with.
-VOI_ROLE_HELP = ("SEGMENT=ROLE, repeatable; ROLE: " + ", ".join(sorted(STANDARD_VOI_NAMES)) + ", other "
-                 "(e.g. 'label_1=liver', 'Normal Tissue=normal_liver').")
+def __getattr__(name: str) -> str:
+    """``VOI_ROLE_HELP``, the ``--voi-role`` help: the roles come from the one table segment names are read
+    with. Built on first use (PEP 562): the table lives in the imaging package, which ``sirtkit --help`` and
+    ``sirtkit workup`` do not load (NumPy)."""
+    if name != "VOI_ROLE_HELP":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from sirtkit.imaging.segmentation import STANDARD_VOI_NAMES
+
+    return ("SEGMENT=ROLE, repeatable; ROLE: " + ", ".join(sorted(STANDARD_VOI_NAMES)) + ", other "
+            "(e.g. 'label_1=liver', 'Normal Tissue=normal_liver').")
+
 
 _original = TyperOption.display_type_rich
 

@@ -164,11 +164,9 @@ class _PipeGuard:
             self._divert()
 
     def _divert(self) -> None:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, self._stream.fileno())
-        finally:
-            os.close(devnull)
+        from sirtkit.cli._console import silence_stream
+
+        silence_stream(self._stream)
         with contextlib.suppress(BrokenPipeError):
             self._stream.flush()  # what was buffered for the closed pipe goes to os.devnull now
 

@@ -139,9 +139,10 @@ def _render(result: PlanResult, *, infusion: datetime | None = None) -> None:
                          f"{o.time.isoformat(timespec='minutes')} (t_cal + {o.hours_after_calibration:.2f} h)"
                          + ("" if o.within_window else " [yellow]outside window[/]"))
         console.print(vial)
-    if result.resin_draw is not None:
-        d = result.resin_draw
-        draw = Table(title="Resin draw")
+    for title, d in (("Resin draw", result.resin_draw), ("Ho-166 vial", result.holmium_vial)):
+        if d is None:
+            continue
+        draw = Table(title=title)
         draw.add_column("item")
         draw.add_column("value", justify="right")
         draw.add_row("hours after calibration at infusion", f"{d.hours_after_calibration:.2f}")
@@ -149,16 +150,6 @@ def _render(result: PlanResult, *, infusion: datetime | None = None) -> None:
         draw.add_row("fraction of vial to draw", f"{d.fraction_of_vial:.4f}")
         draw.add_row("vial activity from", escape(result.vial_activity_source or "—"))
         console.print(draw)
-    if result.holmium_vial is not None:
-        h = result.holmium_vial
-        ho = Table(title="Ho-166 vial")
-        ho.add_column("item")
-        ho.add_column("value", justify="right")
-        ho.add_row("hours after calibration at infusion", f"{h.hours_after_calibration:.2f}")
-        ho.add_row("vial activity at infusion (GBq)", f"{h.vial_activity_at_infusion_gbq:.4f}")
-        ho.add_row("fraction of vial to draw", f"{h.fraction_of_vial:.4f}")
-        ho.add_row("vial activity from", escape(result.vial_activity_source or "—"))
-        console.print(ho)
     if result.scout is not None:
         console.print("Ho-166 scout: " + ", ".join(f"{k} {v:.3g}" for k, v in result.scout.items()))
     if result.decay_table:

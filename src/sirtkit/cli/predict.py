@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("sirtkit-plan"), "--out", "-o", help="Folder for the report and maps."),
         pdf: bool = typer.Option(False, "--pdf", help="Also write a PDF report."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-        dose_grid: str = typer.Option("emission", "--dose-grid", help="Grid of the RTDOSE: emission (the dose grid) or ct (resampled onto --ct)."),
+        dose_grid: str = typer.Option("emission", "--dose-grid", help="Grid of the RTDOSE: emission (the SPECT grid; ct is not available for predict yet)."),
         force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder that sirtkit did not write."),
     ) -> None:
         """Measure compartments on the images, plan the activity under the device/intent limits, and
@@ -66,10 +66,9 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--engine {engine!r}: use vsv or ldm")
         if dose_grid not in ("emission", "ct"):
             raise InputError(f"--dose-grid {dose_grid!r}: use emission or ct")
-        # The CT of the SPECT/CT for --dose-grid ct: predict takes no --ct yet; wire it here when it does.
-        plan_ct: Path | None = None
-        if dose_grid == "ct" and plan_ct is None:
-            raise InputError("--dose-grid ct needs the CT of the SPECT/CT (--ct); use --dose-grid emission")
+        if dose_grid == "ct":  # --ct here is the image an RTSTRUCT was drawn on; RTDOSE on it is not wired yet
+            raise InputError("--dose-grid ct: sirtkit predict does not write its RTDOSE on the CT grid yet; use "
+                             "--dose-grid emission (the SPECT grid)")
         check_output_folder(out, force=force)
         case = build_from_options(ImagePlanCase, {
             "patient_id": patient_id, "spect": spect, "segmentation": segmentation, "ct": ct, "device": device,
@@ -83,7 +82,7 @@ def register(app: typer.Typer) -> None:
             result = run_image_plan(case, progress=callback)
             files = write_image_plan_outputs(
                 result, out, pdf=pdf, prefix="", force=force, dose_grid=cast(Literal["emission", "ct"], dose_grid),
-                ct=plan_ct) if result.predicted else {}
+                ct=None) if result.predicted else {}
         if json_out:
             emit_json("predict", {**result.summary(), "files": {k: str(v) for k, v in files.items()}})
         else:

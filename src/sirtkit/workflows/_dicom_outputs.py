@@ -69,6 +69,10 @@ def write_dicom_dose_outputs(result: Any, stage: Path, prefix: str, *, dose_grid
         ct_files = ct_volume.metadata.get("source_files") or []
         if ct_volume.metadata.get("series_instance_uid") and ct_files:
             rtdose_reference = _read_meta(str(ct_files[0]))
+        if rtdose_reference is None:  # nothing to reference: an RTDOSE "on the CT grid" would not be written
+            raise InputError(f"{ct}: --dose-grid ct needs the CT as a DICOM series (RTDOSE references its patient, "
+                             "study and frame of reference): give the CT's DICOM folder with --ct, or use "
+                             "--dose-grid emission")
         dose = resample_to(result.dose, ct_volume, interpolation="linear", fill_value=0.0)
         notes.append(f"RTDOSE is on the CT grid ({ct_volume.shape} voxels of "
                      f"{' × '.join(f'{s:.2f}' for s in ct_volume.spacing_mm)} mm, linear interpolation of the "
@@ -88,7 +92,7 @@ def write_dicom_dose_outputs(result: Any, stage: Path, prefix: str, *, dose_grid
         if given:
             names["seg"] = f"{prefix}vois_seg.dcm"
             write_dicom_seg(given, sources, stage / names["seg"], series_description="sirtkit dosimetry VOIs")
-            seg_dataset = pydicom.dcmread(stage / names["seg"])
+            seg_dataset = pydicom.dcmread(stage / names["seg"], stop_before_pixels=True)  # the SR references it
     names["pm"] = f"{prefix}dose_pm.dcm"
     dosimetry.write_dose_parametric_map(result.dose, sources, stage / names["pm"])
     metrics = [v.metrics for v in result.voi_doses]

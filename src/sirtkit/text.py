@@ -35,11 +35,16 @@ import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-__all__ = ["CSV_FORMULA_PREFIXES", "MAX_MESSAGE_CHARS", "bounded", "csv_cell", "csv_row", "terminal_text"]
+__all__ = ["CSV_FORMULA_PREFIXES", "DICOM_LO_MAX_CHARS", "MAX_MESSAGE_CHARS", "bounded", "csv_cell", "csv_row",
+           "dicom_lo", "dicom_text", "terminal_text"]
 
 # First characters that make a spreadsheet read a cell as a formula: OWASP "CSV Injection"
 # (= + - @, tab 0x09, carriage return 0x0D) and OWASP ASVS 5.0 V1.2.10 (also NUL).
 CSV_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\0")
+# DICOM VR LO (Long String): at most 64 characters, no backslash (it separates values), no control
+# characters other than ESC (DICOM PS3.5 Table 6.2-1).
+DICOM_LO_MAX_CHARS = 64
+_LO_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Longest message printed whole (characters): a screenful. Longer ones are cut (sirtkit convention).
 MAX_MESSAGE_CHARS = 2000
 
@@ -76,3 +81,33 @@ def bounded(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]} … [cut: {len(text)} characters in all]"
+
+
+def dicom_text(value: Any) -> str:
+    r"""The text of a DICOM string element as a person typed it: a multi-valued element (a name holding a
+    backslash, ``Liver\seg``, reads back as two values) is joined again with the backslash.
+
+    Examples
+    --------
+    >>> from pydicom.multival import MultiValue
+    >>> dicom_text(MultiValue(str, ["Liver", "seg"])), dicom_text("Tumor 1"), dicom_text(None)
+    ('Liver\\seg', 'Tumor 1', '')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return "\\".join(str(v) for v in value)
+    return str(value)
+
+
+def dicom_lo(text: str) -> str:
+    r"""``text`` as one DICOM LO value: backslashes become ``/`` (a backslash would split it into two
+    values), control characters (tab and newline included) are dropped, at most :data:`DICOM_LO_MAX_CHARS`
+    characters.
+
+    Examples
+    --------
+    >>> dicom_lo("Liver\\seg\x1b[2J\n"), len(dicom_lo("x" * 80))
+    ('Liver/seg[2J', 64)
+    """
+    return _LO_FORBIDDEN.sub("", text.replace("\\", "/"))[:DICOM_LO_MAX_CHARS]

@@ -454,3 +454,21 @@ def test_voi_vanishing_on_the_dose_grid_is_a_warning(contoured: tuple[ContouredP
     loaded = load_segmentation(path, read_volume(files["pet"]), images=[ct])
     assert _ml(loaded.native["Marker"]) > 0 and not loaded.masks["Marker"].array.any()
     assert any("'Marker'" in w and "no voxel on the dose grid" in w for w in loaded.warnings)
+
+
+def test_a_backslash_in_an_roi_name_is_read_as_typed_and_written_as_one_value(tmp_path: Path) -> None:
+    """A planning system lets a user type ``Liver\\seg 2``; in DICOM the backslash separates values, so the
+    name reads back as two. It is read as typed; a SEG written from it holds one clean LO value."""
+    from sirtkit.imaging import write_dicom_seg
+    from sirtkit.imaging.phantom import make_phantom, write_phantom_dicom
+
+    contours = [_circle(10.0, z, n=40) for z in np.arange(-6.0, 6.1, 1.5)]
+    source = write_rtstruct_dicom(tmp_path / "rs.dcm", {"Liver\\seg 2": contours}, frame_of_reference_uid="1.2.3")
+    assert [r.name for r in read_structure_set(source).rois] == ["Liver\\seg 2"]
+    phantom = make_phantom()
+    folders = write_phantom_dicom(phantom, tmp_path / "dicom")
+    sources = [pydicom.dcmread(f) for f in sorted(folders["pet"].iterdir())]
+    liver = phantom.masks["liver"]
+    seg = write_dicom_seg({"Liver\\seg\x1b[2J": liver}, sources, tmp_path / "seg.dcm")
+    label = pydicom.dcmread(seg).SegmentSequence[0].SegmentLabel
+    assert str(label) == "Liver/seg[2J" and not isinstance(label, pydicom.multival.MultiValue)

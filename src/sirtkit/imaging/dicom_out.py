@@ -42,6 +42,7 @@ from sirtkit.errors import GeometryError, InputError
 from sirtkit.imaging.files import atomic_write
 from sirtkit.imaging.resample import resample_to
 from sirtkit.imaging.volume import Volume, require_same_grid
+from sirtkit.text import dicom_lo
 
 __all__ = [
     "AXIAL_ORIENTATION",
@@ -461,7 +462,7 @@ def write_dicom_seg(
     for s, (name, _) in enumerate(items, start=1):
         category, kind = VOI_CODES.get(standard_voi_name(name) or "", (_TISSUE, _TISSUE))
         descriptions.append(hd.seg.SegmentDescription(
-            segment_number=s, segment_label=name[:64] or f"segment {s}", segmented_property_category=category,
+            segment_number=s, segment_label=dicom_lo(name) or f"segment {s}", segmented_property_category=category,
             segmented_property_type=kind, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL))
     pixel = _hd_volume(grid, stacked.astype(np.uint8), {"SegmentNumber": list(range(1, len(items) + 1))})
     try:

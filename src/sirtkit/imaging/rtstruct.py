@@ -53,6 +53,7 @@ from pydicom.multival import MultiValue
 
 from sirtkit.errors import DicomInputError, GeometryError, InputError
 from sirtkit.imaging.volume import Volume
+from sirtkit.text import dicom_text
 
 __all__ = [
     "MAX_SEARCH_FILES",
@@ -273,7 +274,7 @@ def _parse(ds: pydicom.Dataset, p: Path) -> StructureSet:
     names: dict[int, str] = {}
     for n, item in enumerate(ds.get("StructureSetROISequence") or [], start=1):
         number = _int(item.get("ROINumber"), f"{p}: Structure Set ROI item {n}, ROI Number (3006,0022)")
-        name = str(item.get("ROIName", "") or f"ROI {number}")
+        name = dicom_text(item.get("ROIName")) or f"ROI {number}"  # a backslash in the name made it two values
         if len(name) > _MAX_NAME_CHARS:
             warnings.append(f"ROI {number}: name longer than {_MAX_NAME_CHARS} characters (VR LO); shortened.")
             name = name[:_MAX_NAME_CHARS] + "…"

@@ -37,6 +37,7 @@ __all__ = [
     "albumin_g_dl_to_g_l",
     "bilirubin_mg_dl_to_umol_l",
     "bilirubin_umol_l_to_mg_dl",
+    "unit_key",
     "fraction_from_percent",
     "gbq_to_mci",
     "mci_to_gbq",
@@ -134,7 +135,7 @@ def require_positive(value: float, name: str, *, allow_zero: bool = False) -> fl
 class LabQuantity:
     """A laboratory analyte: the unit sirtkit stores, the units accepted, and the plausible range.
 
-    ``units`` maps each accepted spelling (compared case-insensitively after :func:`_unit_key`) to the
+    ``units`` maps each accepted spelling (compared case-insensitively after :func:`unit_key`) to the
     factor that converts a value in that unit to ``unit`` (``value_in_unit = value × factor``).
     ``plausible`` is the range, in ``unit``, of values seen in living adults (not a clinical threshold):
     a value outside it is refused, and a bare number is ambiguous when it lies inside the range in
@@ -185,7 +186,15 @@ LAB_QUANTITIES: dict[str, LabQuantity] = {
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
 
 
-def _unit_key(unit: str) -> str:
+def unit_key(unit: str) -> str:
+    """A unit spelling as compared: no white space (non-breaking spaces and tabs included), ⁹/³ as ^9/^3,
+    lower case.
+
+    Examples
+    --------
+    >>> unit_key("µmol/L"), unit_key("× 10⁹ / L")
+    ('µmol/l', '×10^9/l')
+    """
     return re.sub(r"\s+", "", unit).replace("⁹", "^9").replace("³", "^3").lower()
 
 
@@ -253,10 +262,10 @@ def parse_lab_value(value: float | int | str, quantity: str | LabQuantity, *, fi
     if not math.isfinite(number) or number < 0.0:
         raise UnitsError(f"{name} = {value!r}: must be a finite number ≥ 0; check the laboratory report")
     low, high = spec.plausible
-    spellings = {_unit_key(u): f for u, f in spec.units.items()}
+    spellings = {unit_key(u): f for u, f in spec.units.items()}
     allowed = ", ".join(sorted({_display(spec, u) for u in spec.units}))
     if unit_text is not None:
-        factor = spellings.get(_unit_key(unit_text))
+        factor = spellings.get(unit_key(unit_text))
         if factor is None:
             raise UnitsError(f"{name} = {value!r}: unknown unit {unit_text!r} for {spec.name}; use one of {allowed}")
         converted = number * factor
@@ -290,14 +299,14 @@ _DISPLAY = {"mg/dl": "mg/dL", "g/dl": "g/dL", "g/l": "g/L", "µmol/l": "µmol/L"
 
 
 def _display(spec: LabQuantity, unit: str) -> str:
-    key = _unit_key(unit)
+    key = unit_key(unit)
     if spec.name in ("platelets", "granulocytes"):
         return "/µL" if spec.units.get(key, spec.units.get(unit, 1.0)) == 1e-3 else "×10^9/L"
     return _DISPLAY.get(key, unit)
 
 
 def _reading(spec: LabQuantity, number: float, unit: str) -> str:
-    factor = spec.units.get(unit, spec.units.get(_unit_key(unit), 1.0))
+    factor = spec.units.get(unit, spec.units.get(unit_key(unit), 1.0))
     shown = f"{number:g} {_display(spec, unit)}"
     canonical = "×10^9/L" if spec.name in ("platelets", "granulocytes") else spec.unit
     return shown if factor == 1.0 else f"{shown} ({_fmt(number * factor)} {canonical})"

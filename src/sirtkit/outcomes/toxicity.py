@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from sirtkit.errors import InputError, UnitsError
+from sirtkit.units import LAB_QUANTITIES, unit_key
 
 __all__ = [
     "BRAAT_HEPATOTOXICITY_GRADES",
@@ -83,11 +84,9 @@ REILD_ONSET_MAX_DAYS = 61.0
 #: REILD in the same group's later series (Gil-Alzugaray et al., Hepatology 2013;57:1078–1087); it equals
 #: the CTCAE v5 grade-3 boundary for a ULN of 1 mg/dL. Configurable in :func:`detect_reild`.
 REILD_BILIRUBIN_MG_PER_DL = 3.0
-#: Total bilirubin: 1 mg/dL = 17.1 µmol/L (molar mass 584.66 g/mol).
-_BILIRUBIN_UMOL_PER_MG_DL = 17.1
-_BILIRUBIN_UNITS = {"mg/dl": 1.0, "µmol/l": 1.0 / _BILIRUBIN_UMOL_PER_MG_DL,
-                    "umol/l": 1.0 / _BILIRUBIN_UMOL_PER_MG_DL, "μmol/l": 1.0 / _BILIRUBIN_UMOL_PER_MG_DL,
-                    "mg/l": 0.1}
+#: Total bilirubin spellings → factor to mg/dL: the work-up's accepted units (sirtkit.units, 17.1 µmol/L per
+#: mg/dL) and mg/L, which some laboratory exports use.
+_BILIRUBIN_UNITS = {**LAB_QUANTITIES["bilirubin"].units, "mg/l": 0.1}
 #: Toxicity terms recording bile-duct occlusion (CTCAE v5 "Bile duct stenosis"; free-text synonym).
 BILE_DUCT_TERMS = ("bile_duct_stenosis", "biliary_obstruction")
 #: Toxicity term recording ascites (CTCAE v5 "Ascites"), any grade.
@@ -141,8 +140,8 @@ def detect_reild(labs: pd.DataFrame, toxicities: pd.DataFrame, treatments: pd.Da
     cols = ["patient_id", "sirt_date", "bilirubin_date", "bilirubin_mg_per_dl", "ascites_date", "onset_date",
             "reild", "excluded_by"]
     bil = labs[labs["test"] == "bilirubin"][["patient_id", "date", "value", "unit"]]
-    unit_key = bil["unit"].astype(object).map(lambda u: str(u).replace(" ", "").lower() if isinstance(u, str) else "")
-    factor = unit_key.map(_BILIRUBIN_UNITS)
+    keys = bil["unit"].astype(object).map(lambda u: unit_key(u) if isinstance(u, str) else "")
+    factor = keys.map(_BILIRUBIN_UNITS)
     n_unknown = int(factor.isna().sum())
     bil = bil.assign(mg_dl=bil["value"].to_numpy(float) * factor.to_numpy(float)).dropna(subset=["mg_dl"])
     bil = bil[bil["mg_dl"] >= bilirubin_mg_per_dl - 1e-9]
@@ -254,7 +253,7 @@ def _factor(test: str, unit: str | None) -> float:
         return 1.0
     if unit is None:
         return 1.0
-    key = str(unit).replace(" ", "").lower()
+    key = unit_key(str(unit))
     if key not in _UNIT_FACTORS[test]:
         raise UnitsError(f"{test} unit {unit!r} not recognised; use one of {', '.join(_UNIT_FACTORS[test])}")
     return _UNIT_FACTORS[test][key]

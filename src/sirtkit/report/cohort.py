@@ -29,14 +29,20 @@ from markupsafe import Markup, escape
 from sirtkit import __version__
 from sirtkit._concurrent import concurrency_enabled, run_in_child
 from sirtkit._outdir import staged_output
-from sirtkit.outcomes.analysis import CohortAnalysis
+from sirtkit.outcomes.analysis import MIN_EVENTS_PER_VARIABLE, CohortAnalysis
 from sirtkit.outcomes.markers import DEFAULT_MARKER_RULE, DEFAULT_SYMPTOM_RULE
-from sirtkit.outcomes.toxicity import REILD_DEFINITION, SANGRO_REILD_DEFINITION
+from sirtkit.outcomes.toxicity import (
+    REILD_BILIRUBIN_MG_PER_DL,
+    REILD_DEFINITION,
+    REILD_ONSET_MAX_DAYS,
+    SANGRO_REILD_DEFINITION,
+)
 from sirtkit.progress import ProgressCallback, report
 from sirtkit.report import plots_outcomes as plots
 from sirtkit.report.render import html_to_pdf
 from sirtkit.serialize import to_jsonable
 from sirtkit.text import csv_cell
+from sirtkit.units import BILIRUBIN_UMOL_L_PER_MG_DL
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -331,7 +337,11 @@ def render_cohort_html(a: CohortAnalysis, figures: dict[str, bytes], *, title: s
         title=title, version=__version__, generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         source=source, n_patients=a.n_patients, criteria=a.criteria, confirmation=a.confirmation_min_days, warnings=a.warnings,
         headline=_headline(a), tables=tables, figures=uris, km_figures=km_figs, marker_rule=marker_rule,
-        reild=REILD_DEFINITION, reild_rule=SANGRO_REILD_DEFINITION)
+        reild=REILD_DEFINITION, reild_rule=SANGRO_REILD_DEFINITION,
+        # The numbers the notes print, from where they are defined (and cited).
+        reild_bilirubin=f"{REILD_BILIRUBIN_MG_PER_DL:g} mg/dL "
+                        f"({REILD_BILIRUBIN_MG_PER_DL * BILIRUBIN_UMOL_L_PER_MG_DL:.1f} µmol/L)",
+        reild_days=f"{REILD_ONSET_MAX_DAYS:g}", min_events=MIN_EVENTS_PER_VARIABLE)
 
 
 def _sub(progress: ProgressCallback | None, lo: float, hi: float) -> ProgressCallback:

@@ -41,8 +41,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ChildTask", "ChildTaskError", "background", "concurrency_enabled", "enable", "import_while_waiting",
-           "prewarm", "reuse_freed_memory", "run_in_child", "wait_prewarm"]
+__all__ = ["ChildTask", "ChildTaskError", "background", "concurrency_enabled", "enable",
+           "import_while_waiting", "join_background", "prewarm", "reuse_freed_memory", "run_in_child"]
 
 T = TypeVar("T")
 
@@ -84,7 +84,7 @@ def import_while_waiting(done: Callable[[], bool]) -> None:
             continue
 
 
-def wait_prewarm() -> None:
+def join_background() -> None:
     """Wait for every :func:`background` thread (before a ``fork``: no lock may be held by another thread)."""
     while _threads:
         _threads.pop().join()
@@ -104,7 +104,7 @@ def background(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Future[T]:
 
     if concurrency_enabled():
         thread = threading.Thread(target=run, name="sirtkit-background", daemon=True)
-        _threads.append(thread)  # joined before a fork (wait_prewarm)
+        _threads.append(thread)  # joined before a fork (join_background)
         thread.start()
     else:
         run()
@@ -195,7 +195,7 @@ def run_in_child(fn: Callable[..., T], *args: Any, label: str = "background task
             return ChildTask(None, None, (True, fn(*args, **kwargs)), label)
         except Exception as err:
             return ChildTask(None, None, (False, err), label)
-    wait_prewarm()
+    join_background()
     for stream in (sys.stdout, sys.stderr):  # nothing buffered may be written twice
         with contextlib.suppress(OSError, ValueError):
             stream.flush()

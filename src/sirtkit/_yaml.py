@@ -133,8 +133,6 @@ def _check_expanded_size(root: Node) -> None:
             total += sum(size(child) for child in node.value)
         elif isinstance(node, MappingNode):
             total += sum(size(k) + size(v) for k, v in node.value)
-        elif not isinstance(node, ScalarNode):  # pragma: no cover - no other node kinds exist
-            pass
         if total > MAX_EXPANDED_NODES:
             raise YamlRefused(
                 f"expands to more than {MAX_EXPANDED_NODES} values through aliases: refused as a possible "

@@ -50,15 +50,12 @@ def render_template(name: str, **context: Any) -> str:
     return _ENV.get_template(name).render(**context)
 
 
-def figure_png(fig: Figure, *, dpi: int = 110, tight: bool = False) -> bytes:
-    """PNG bytes of a matplotlib figure.
-
-    Figures with constrained layout need no ``tight`` bounding box (which draws every figure twice);
-    figures without a layout engine pass ``tight=True``. Figures are built with
-    ``matplotlib.figure.Figure`` (no pyplot state), so nothing needs closing.
+def figure_png(fig: Figure, *, dpi: int = 110) -> bytes:
+    """PNG bytes of a matplotlib figure (drawn once: the figures set their own margins, no tight bounding
+    box). Figures are built with ``matplotlib.figure.Figure`` (no pyplot state), so nothing needs closing.
     """
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
+    fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -38,10 +37,17 @@ import pydicom
 from pydicom.sr.coding import Code
 from pydicom.uid import generate_uid
 
-from sirtkit._files import atomic_write
 from sirtkit.dosimetry.dvh import DoseMetrics
 from sirtkit.errors import GeometryError, InputError, UnitsError
-from sirtkit.imaging.dicom_out import dicom_export_grid, prepare_source_images
+from sirtkit.imaging.dicom_out import (
+    HIGHDICOM_BUILD_ERRORS,
+    derivation_error,
+    dicom_export_grid,
+    hd_volume,
+    is_orthogonal,
+    prepare_source_images,
+    save_derived,
+)
 from sirtkit.imaging.volume import Volume
 
 __all__ = [
@@ -75,13 +81,6 @@ def _software_version() -> str:
     return __version__
 
 
-def _orthogonal_grid(volume: Volume, what: str) -> tuple[Volume, str | None]:
-    d = volume.direction
-    if np.allclose(d.T @ d, np.eye(3), atol=1e-4):
-        return volume, None
-    return dicom_export_grid(volume, interpolation="linear", what=what)
-
-
 def write_dose_parametric_map(
     dose: Volume,
     source_images: Sequence[pydicom.Dataset],
@@ -111,7 +110,10 @@ def write_dose_parametric_map(
     if dose.frame_of_reference_uid and source_for and dose.frame_of_reference_uid != source_for:
         raise GeometryError(f"the dose is on frame of reference {dose.frame_of_reference_uid}, the source series on "
                             f"{source_for}: write the Parametric Map with the series the dose was computed on")
-    grid, _ = _orthogonal_grid(dose, "dose")
+    grid = dose
+    if not is_orthogonal(dose):
+        grid, note = dicom_export_grid(dose, interpolation="linear", what="dose")
+        log.warning("dose Parametric Map: %s", note)
     array = np.asarray(grid.array, dtype=np.float32)
     low, high = float(array.min()), float(array.max())
     mapping = hd.pm.RealWorldValueMapping(
@@ -119,8 +121,7 @@ def write_dose_parametric_map(
         value_range=(low, high if high > low else low + 1.0), slope=1.0, intercept=0.0,
         quantity_definition=CODE_ABSORBED_DOSE)
     window = hd.VOILUTTransformation(window_center=max(high, 1.0) / 2.0, window_width=max(high, 1.0))
-    pixel = hd.Volume(array=array, affine=np.asarray(grid.affine, dtype=np.float64), coordinate_system="PATIENT",
-                      frame_of_reference_uid=grid.frame_of_reference_uid or source_for)
+    pixel = hd_volume(grid, array, frame_of_reference_uid=source_for)
     try:
         pm = hd.pm.ParametricMap(
             source_images=sources, pixel_array=pixel, series_instance_uid=hd.UID(), series_number=series_number,
@@ -130,12 +131,10 @@ def write_dose_parametric_map(
             voi_lut_transformations=[window], content_label="DOSE", content_description="Absorbed dose (Gy)",
             series_description=series_description[:64],
         )
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError, sqlite3.Error) as err:
-        raise InputError(
-            f"cannot write the dose Parametric Map for the source series {sources[0].get('SeriesInstanceUID', '?')}: "
-            f"{str(err)[:300]}") from err
+    except HIGHDICOM_BUILD_ERRORS as err:
+        raise derivation_error("dose Parametric Map", sources, err) from err
     pm.ContentCreatorName = ""  # Type 2 (Content Identification Macro, PS3.3 C.10.9)
-    return atomic_write(path, lambda tmp: pm.save_as(tmp, enforce_file_format=True))
+    return save_derived(pm, path)
 
 
 def _measurements(metrics: DoseMetrics) -> list[hd.sr.Measurement]:
@@ -224,12 +223,12 @@ def write_dose_sr(
             sop_instance_uid=hd.UID(), instance_number=1, manufacturer="sirtkit", is_complete=True,
             is_final=False, is_verified=False, series_description=series_description[:64],
         )
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError, sqlite3.Error) as err:
-        raise InputError(f"cannot write the dose SR report: {str(err)[:300]}") from err
+    except HIGHDICOM_BUILD_ERRORS as err:
+        raise derivation_error("dose SR report", sources, err) from err
     scheme = pydicom.Dataset()
     scheme.CodingSchemeDesignator = PRIVATE_CODING_SCHEME
     scheme.CodingSchemeName = "sirtkit local codes"
     scheme.CodingSchemeResponsibleOrganization = "sirtkit project"
     scheme.CodingSchemeVersion = "1"
     sr.CodingSchemeIdentificationSequence = [scheme]
-    return atomic_write(path, lambda tmp: sr.save_as(tmp, enforce_file_format=True))
+    return save_derived(sr, path)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -47,10 +48,15 @@ from sirtkit.text import dicom_lo
 __all__ = [
     "AXIAL_ORIENTATION",
     "PATIENT_STUDY_TYPE2",
+    "HIGHDICOM_BUILD_ERRORS",
     "copy_patient_study",
+    "derivation_error",
     "dicom_export_grid",
     "ds_value",
+    "hd_volume",
+    "is_orthogonal",
     "prepare_source_images",
+    "save_derived",
     "write_dicom_seg",
 ]
 
@@ -403,12 +409,34 @@ def _nm_functional_groups(ds: pydicom.Dataset, n_frames: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------------- SEG
-def _hd_volume(volume: Volume, array: np.ndarray, channels: Any = None) -> hd.Volume:
+# What highdicom raises when it cannot derive an object (SEG, Parametric Map, SR) from the source images: a
+# missing or mis-stated attribute of the series (highdicom indexes the frames in SQLite).
+HIGHDICOM_BUILD_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, AttributeError, KeyError,
+                                                           IndexError, sqlite3.Error)
+
+
+def derivation_error(what: str, sources: Sequence[pydicom.Dataset], err: BaseException) -> InputError:
+    """The error for a derived object highdicom refused: which object, which source series, why, what to do."""
+    return InputError(
+        f"cannot write the {what} for the source series {sources[0].get('SeriesInstanceUID', '?') if sources else '?'}: "
+        f"{str(err)[:300]}; the series lacks or mis-states an attribute that {what.split(' (')[0]} needs")
+
+
+def save_derived(ds: pydicom.Dataset, path: str | os.PathLike[str]) -> Path:
+    """Write a derived object (highdicom-built) atomically, as a DICOM file with its meta header."""
+    return atomic_write(Path(path), lambda tmp: ds.save_as(tmp, enforce_file_format=True))
+
+
+def hd_volume(volume: Volume, array: np.ndarray, channels: Any = None, *,
+              frame_of_reference_uid: str | None = None) -> hd.Volume:
+    """``array`` on ``volume``'s grid as a highdicom volume (frame of reference: the volume's, else the given)."""
     return hd.Volume(array=array, affine=np.asarray(volume.affine, dtype=np.float64), coordinate_system="PATIENT",
-                     frame_of_reference_uid=volume.frame_of_reference_uid, channels=channels)
+                     frame_of_reference_uid=volume.frame_of_reference_uid or frame_of_reference_uid,
+                     channels=channels)
 
 
-def _orthogonal(volume: Volume) -> bool:
+def is_orthogonal(volume: Volume) -> bool:
+    """Whether the grid's index axes are orthogonal (else a derived object needs it resampled first)."""
     d = volume.direction
     gram = d.T @ d
     return bool(np.allclose(gram, np.eye(3), atol=_AXIS_TOLERANCE))
@@ -452,7 +480,7 @@ def write_dicom_seg(
             f"the masks are on frame of reference {grid.frame_of_reference_uid}, the source images on {source_for}: "
             "write the SEG on the series the masks were resampled onto")
     stacked = np.stack([np.asarray(m.array, dtype=bool) for _, m in items], axis=-1)
-    if not _orthogonal(grid):
+    if not is_orthogonal(grid):
         resampled = [dicom_export_grid(m, interpolation="nearest", what="mask")[0] for _, m in items]
         grid = resampled[0]
         stacked = np.stack([np.asarray(m.array, dtype=bool) for m in resampled], axis=-1)
@@ -464,7 +492,7 @@ def write_dicom_seg(
         descriptions.append(hd.seg.SegmentDescription(
             segment_number=s, segment_label=dicom_lo(name) or f"segment {s}", segmented_property_category=category,
             segmented_property_type=kind, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL))
-    pixel = _hd_volume(grid, stacked.astype(np.uint8), {"SegmentNumber": list(range(1, len(items) + 1))})
+    pixel = hd_volume(grid, stacked.astype(np.uint8), {"SegmentNumber": list(range(1, len(items) + 1))})
     try:
         seg = hd.seg.Segmentation(
             source_images=sources, pixel_array=pixel, segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
@@ -473,9 +501,7 @@ def write_dicom_seg(
             software_versions=__version__, device_serial_number="0", series_description=series_description,
             omit_empty_frames=False, content_label="VOIS", content_description=series_description[:64],
         )
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError, sqlite3.Error) as err:
-        raise InputError(
-            f"cannot write the DICOM SEG for the source series {sources[0].get('SeriesInstanceUID', '?')}: "
-            f"{str(err)[:300]}; the series lacks or mis-states an attribute that SEG needs") from err
+    except HIGHDICOM_BUILD_ERRORS as err:
+        raise derivation_error("DICOM SEG", sources, err) from err
     seg.ContentCreatorName = ""  # Type 2 (Content Identification Macro, PS3.3 C.10.9)
-    return atomic_write(path, lambda tmp: seg.save_as(tmp, enforce_file_format=True))
+    return save_derived(seg, path)

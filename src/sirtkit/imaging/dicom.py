@@ -80,9 +80,9 @@ import numpy as np
 import pydicom
 from pydicom.errors import InvalidDicomError
 
-from sirtkit.errors import DicomInputError, UnitsError
+from sirtkit.errors import DicomInputError, InputError, UnitsError
 from sirtkit.imaging.volume import Volume
-from sirtkit.physics.nuclides import Y90, Nuclide, get_nuclide
+from sirtkit.physics.nuclides import Nuclide, get_nuclide
 
 __all__ = [
     "HALF_LIFE_TOLERANCE_FRACTION",
@@ -1145,12 +1145,13 @@ def _check_nuclide(ds: pydicom.Dataset, item: pydicom.Dataset, half_life_s: floa
     if nuclide is None and declared is not None:
         try:
             nuclide = get_nuclide(declared)
-        except Exception:  # a nuclide sirtkit has no data for (F-18): no half-life check possible
-            nuclide = Y90 if declared == "Y-90" else None
+        except InputError:  # a nuclide sirtkit has no data for (F-18): no half-life check possible
+            nuclide = None
     if half_life_s is None or nuclide is None:
         return declared
     if half_life_s <= 0 or abs(half_life_s - nuclide.half_life_s) > HALF_LIFE_TOLERANCE_FRACTION * nuclide.half_life_s:
-        hint = " (the F-18 value)" if abs(half_life_s - _F18_HALF_LIFE_S) < 0.01 * _F18_HALF_LIFE_S else ""
+        f18 = abs(half_life_s - _F18_HALF_LIFE_S) < HALF_LIFE_TOLERANCE_FRACTION * _F18_HALF_LIFE_S
+        hint = " (the F-18 value)" if f18 else ""
         raise DicomInputError(
             f"{_where(ds)}: RadionuclideHalfLife (0018,1075) = {half_life_s:g} s{hint}, but the nuclide is "
             f"{nuclide.name} ({nuclide.half_life_s:g} s): the scan was set up as another nuclide, so the scanner's "

@@ -178,13 +178,15 @@ def _read_nrrd_raw(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
         offset = fh.tell()
     sizes = [int(n) for n in np.atleast_1d(header.get("sizes", []))]
     if not sizes or any(n < 1 for n in sizes) or math.prod(sizes) > MAX_VOXELS:
-        raise InputError(f"{path}: NRRD sizes {sizes} are not a plausible image (1 to {MAX_VOXELS} voxels)")
+        raise InputError(f"{path}: NRRD sizes {sizes} are not a plausible image (1 to {MAX_VOXELS} voxels): the header "
+                         "is damaged or the file is not an image; export it again")
     data_file = header.get("data file") or header.get("datafile")
     if data_file is not None:
         files = data_file if isinstance(data_file, list) else [str(data_file)]
         for name in files:
             if str(name).startswith("LIST"):
-                raise InputError(f"{path}: NRRD 'data file: LIST' (several data files) is not supported")
+                raise InputError(f"{path}: NRRD 'data file: LIST' (several data files) is not supported: save it "
+                                 "again as one .nrrd (3D Slicer: Save, NRRD)")
             target = (path.parent / str(name)).resolve()
             if target.parent != path.parent.resolve() or not target.is_file():
                 raise InputError(

@@ -126,14 +126,15 @@ def load_segmentation(
     warnings: list[str] = []
     contour_ml: dict[str, float] = {}
     on_dose_grid: dict[str, Volume] | None = None
-    if not keep_native and not (p.is_file() and _is_rtstruct(p)):
+    is_rtstruct = p.is_file() and _is_rtstruct(p)
+    if not keep_native and not is_rtstruct:
         try:
             own_ml, on_dose_grid = read_segmentation_volumes_on_grid(p, grid, labels=labels)
         except GeometryError:  # a segment vanishes on the dose grid: the path below keeps it empty and warns
             pass
         else:
             return _loaded(p, grid, on_dose_grid, {}, own_ml, contour_ml, notes, warnings)
-    if p.is_file() and _is_rtstruct(p):
+    if is_rtstruct:
         from sirtkit.imaging.rtstruct import read_rtstruct
 
         result = read_rtstruct(p, images=images, target=grid)

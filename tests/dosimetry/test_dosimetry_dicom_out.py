@@ -435,3 +435,22 @@ def test_cli_dose_grid_ct(tmp_path: Path, phantom_series: dict[str, object]) -> 
     expected = resample_to(read_volume(out / "dose.nrrd"), ct_volume, interpolation="linear", fill_value=0.0)
     assert float(np.abs(rtdose.array - expected.array).max()) <= float(ds.DoseGridScaling) + 1e-6
     assert "CT grid" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_seg_codes_a_segment_by_its_given_role_as_the_sr_does(tmp_path):
+    """A segment named 'Lesion A' mapped to the tumour role (--voi-role) is coded Neoplasm in the SEG, as the
+    SR's finding that points at it is (one rule: segmentation.voi_codes); unmapped, it stays Tissue."""
+    import pydicom
+
+    from sirtkit.imaging import write_dicom_seg
+    from sirtkit.imaging.phantom import make_phantom, write_phantom_dicom
+    from sirtkit.imaging.segmentation import voi_codes
+
+    phantom = make_phantom()
+    sources = [pydicom.dcmread(f) for f in sorted(write_phantom_dicom(phantom, tmp_path / "dicom")["pet"].iterdir())]
+    masks = {"Lesion A": phantom.masks["tumor_1"], "Other": phantom.masks["liver"]}
+    seg = write_dicom_seg(masks, sources, tmp_path / "seg.dcm", roles={"Lesion A": "tumor"})
+    types = {str(s.SegmentLabel): s.SegmentedPropertyTypeCodeSequence[0].CodeValue
+             for s in pydicom.dcmread(seg).SegmentSequence}
+    assert types == {"Lesion A": "108369006", "Other": "85756007"}
+    assert voi_codes("Lesion A", "tumor")[1].value == "108369006"

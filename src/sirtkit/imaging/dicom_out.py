@@ -449,13 +449,15 @@ def write_dicom_seg(
     *,
     series_description: str = "sirtkit segmentation",
     series_number: int = 900,
+    roles: Mapping[str, str] | None = None,
 ) -> Path:
     """Write masks as a highdicom BINARY DICOM SEG referencing the source series.
 
     Works for single-frame series (CT, PET) and NM multi-frame objects; the masks are written on their own
     grid (resampled onto an axis-aligned grid first when that grid is sheared). Segment semantics come from
-    :func:`~sirtkit.imaging.segmentation.standard_voi_name` (Liver SCT 10200004, Neoplasm SCT 108369006, Lung
-    SCT 39607008; categories Organ / Morphologically Abnormal Structure; others Tissue).
+    :func:`~sirtkit.imaging.segmentation.voi_codes`: the standard name, else the segment's role in ``roles``
+    (segment name → role, as ``--voi-role`` gives it), else Tissue (Liver SCT 10200004, Neoplasm SCT
+    108369006, Lung SCT 39607008; categories Organ / Morphologically Abnormal Structure).
 
     Raises
     ------
@@ -465,7 +467,7 @@ def write_dicom_seg(
         Masks on different grids, or not in the source series' frame of reference.
     """
     from sirtkit import __version__
-    from sirtkit.imaging.segmentation import _TISSUE, VOI_CODES, standard_voi_name
+    from sirtkit.imaging.segmentation import voi_codes
 
     if not masks or not source_images:
         raise InputError("write_dicom_seg needs at least one mask and the source images")
@@ -488,7 +490,7 @@ def write_dicom_seg(
     grid = Volume(np.zeros(grid.shape, np.uint8), grid.affine, frame_of_reference_uid=frame_for)
     descriptions = []
     for s, (name, _) in enumerate(items, start=1):
-        category, kind = VOI_CODES.get(standard_voi_name(name) or "", (_TISSUE, _TISSUE))
+        category, kind = voi_codes(name, (roles or {}).get(name))
         descriptions.append(hd.seg.SegmentDescription(
             segment_number=s, segment_label=dicom_lo(name) or f"segment {s}", segmented_property_category=category,
             segmented_property_type=kind, algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL))

@@ -115,6 +115,16 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def voi_codes(name: str, role: str | None = None) -> tuple[Code, Code]:
+    """(property category, property type) codes of a VOI for DICOM SEG and SR: by its standard name, else by
+    the role it was given (``--voi-role``), else Tissue. One rule for both objects, so that an SR finding and
+    the SEG segment it points at are coded alike."""
+    key = standard_voi_name(name) or role or ""
+    codes = globals().get("VOI_CODES") or __getattr__("VOI_CODES")  # built once, on first use
+    tissue = globals()["_TISSUE"]
+    return codes.get(key, (tissue, tissue))
+
+
 _SLICER_SEGMENT_KEY = re.compile(r"^Segment(\d+)_Name$")
 
 
@@ -643,9 +653,11 @@ def write_dicom_seg(
     *,
     series_description: str = "sirtkit segmentation",
     series_number: int = 900,
+    roles: Mapping[str, str] | None = None,
 ) -> Path:
     """Write masks as a BINARY DICOM SEG; see :func:`sirtkit.imaging.dicom_out.write_dicom_seg`."""
     from sirtkit.imaging.dicom_out import write_dicom_seg as _write
 
-    return _write(masks, source_images, path, series_description=series_description, series_number=series_number)
+    return _write(masks, source_images, path, series_description=series_description, series_number=series_number,
+                  roles=roles)
 

@@ -23,7 +23,7 @@ from sirtkit import dosimetry
 from sirtkit.errors import DicomInputError, InputError
 from sirtkit.imaging import read_volume, resample_to
 from sirtkit.imaging.dicom_out import dicom_export_grid, write_dicom_seg
-from sirtkit.imaging.segmentation import _TISSUE, VOI_CODES, standard_voi_name
+from sirtkit.imaging.segmentation import voi_codes
 
 __all__ = ["DoseGrid", "write_dicom_dose_outputs"]
 
@@ -91,14 +91,14 @@ def write_dicom_dose_outputs(result: Any, stage: Path, prefix: str, *, dose_grid
         given = {n: m for n, m in result.vois.masks.items() if n not in result.vois.derived and m.array.any()}
         if given:
             names["seg"] = f"{prefix}vois_seg.dcm"
-            write_dicom_seg(given, sources, stage / names["seg"], series_description="sirtkit dosimetry VOIs")
+            write_dicom_seg(given, sources, stage / names["seg"], series_description="sirtkit dosimetry VOIs",
+                            roles=result.vois.roles)
             seg_dataset = pydicom.dcmread(stage / names["seg"], stop_before_pixels=True)  # the SR references it
     names["pm"] = f"{prefix}dose_pm.dcm"
     dosimetry.write_dose_parametric_map(result.dose, sources, stage / names["pm"])
     metrics = [v.metrics for v in result.voi_doses]
     if metrics:
-        finding = {v.name: VOI_CODES.get(standard_voi_name(v.name) or v.role, (_TISSUE, _TISSUE))[1]
-                   for v in result.voi_doses}
+        finding = {v.name: voi_codes(v.name, v.role)[1] for v in result.voi_doses}
         names["sr"] = f"{prefix}dose_sr.dcm"
         dosimetry.write_dose_sr(metrics, stage / names["sr"], source_images=sources, segmentation=seg_dataset,
                                 finding_types=finding)

@@ -193,3 +193,14 @@ def test_recovery_curve_reading_and_refusals(tmp_path: Path) -> None:
             read_recovery_curve(bad)
     with pytest.raises(InputError, match="no such file"):
         read_recovery_curve(tmp_path / "missing.csv")
+
+
+def test_recovery_curve_errors_name_the_files_own_line(tmp_path):
+    """Comment lines are skipped, but an error names the line of the file a person opens (here line 5)."""
+    from sirtkit.errors import InputError
+    from sirtkit.imaging.quantify import read_recovery_curve
+
+    path = tmp_path / "rc.csv"
+    path.write_text("# phantom 2024\nvolume_ml,recovery_coefficient\n# spheres\n0.5,0.4\n2.0,x\n")
+    with pytest.raises(InputError, match=r"line 5: .* is not two numbers"):
+        read_recovery_curve(path)

@@ -459,24 +459,25 @@ def read_recovery_curve(path: Path) -> RecoveryCurve:
     if not p.is_file():
         raise InputError(f"recovery curve {p}: no such file (give a CSV with volume_ml or diameter_mm, "
                          "recovery_coefficient)")
-    lines = [line for line in p.read_text(encoding="utf-8-sig").splitlines() if line.strip() and
-             not line.lstrip().startswith("#")]
-    rows = list(csv.DictReader(lines))
+    kept = [(number, line) for number, line in enumerate(p.read_text(encoding="utf-8-sig").splitlines(), start=1)
+            if line.strip() and not line.lstrip().startswith("#")]
+    rows = list(csv.DictReader(line for _, line in kept))
+    line_of_row = [number for number, _ in kept[1:]]  # the file's own line numbers (comments skipped)
     header = set(rows[0]) if rows else set()
     size_key = "volume_ml" if "volume_ml" in header else "diameter_mm" if "diameter_mm" in header else None
     if size_key is None or "recovery_coefficient" not in header or len(rows) < 2:
         raise InputError(f"recovery curve {p}: need a header 'volume_ml,recovery_coefficient' (or 'diameter_mm,"
                          "recovery_coefficient') and at least two rows")
     pairs = []
-    for n, row in enumerate(rows, start=2):
+    for n, row in zip(line_of_row, rows, strict=False):
         try:
             size, rc = float(row[size_key]), float(row["recovery_coefficient"])
         except (TypeError, ValueError):
-            raise InputError(f"recovery curve {p}, row {n}: {row} is not two numbers") from None
+            raise InputError(f"recovery curve {p}, line {n}: {row} is not two numbers") from None
         if not (math.isfinite(size) and size > 0):
-            raise InputError(f"recovery curve {p}, row {n}: {size_key} must be a positive number")
+            raise InputError(f"recovery curve {p}, line {n}: {size_key} must be a positive number")
         if not (math.isfinite(rc) and 0.0 < rc <= _MAX_RECOVERY_COEFFICIENT):
-            raise InputError(f"recovery curve {p}, row {n}: recovery_coefficient {rc:g} must be in (0, "
+            raise InputError(f"recovery curve {p}, line {n}: recovery_coefficient {rc:g} must be in (0, "
                              f"{_MAX_RECOVERY_COEFFICIENT:g}] (a fraction, not a percentage)")
         volume = size if size_key == "volume_ml" else math.pi / 6.0 * (size / 10.0) ** 3
         pairs.append((volume, rc))

@@ -19,10 +19,11 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
-from sirtkit.errors import OutputWriteError
+from sirtkit.errors import InputError, OutputWriteError
 
-__all__ = ["atomic_write", "atomic_write_bytes", "default_mode", "output_error"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_stream", "default_mode", "output_error"]
 
 # What to do, by errno, when an output file cannot be written.
 _ADVICE = {
@@ -80,6 +81,27 @@ def output_error(target: Path, err: OSError) -> OutputWriteError:
     """
     advice = _ADVICE.get(err.errno or -1, "check the folder and the disk")
     return OutputWriteError(f"cannot write {target}: {err.strerror or err}; {advice}. Nothing was written.")
+
+
+def atomic_write_stream(path: str | os.PathLike[str], write: Callable[[IO[bytes]], None]) -> Path:
+    """Call ``write(handle)`` on a binary handle of a temporary file beside ``path``, then rename it to
+    ``path`` — for export writers that take a file path inside a folder the caller owns (RTDOSE, DVH and
+    metrics CSV): unlike :func:`atomic_write`, the folder must exist.
+
+    Raises
+    ------
+    InputError
+        The folder does not exist (the message says to create it).
+    """
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise InputError(f"output folder {target.parent} does not exist: create it first")
+
+    def write_file(tmp: Path) -> None:
+        with tmp.open("wb") as handle:
+            write(handle)
+
+    return atomic_write(target, write_file)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:

@@ -1,5 +1,5 @@
 """Dose export: DICOM RT Dose (and its reader for round trips); DVH / metrics CSV files are in
-:mod:`sirtkit.dosimetry.tables` (re-exported here), which needs no pydicom.
+:mod:`sirtkit.dosimetry.tables`, which needs no pydicom.
 
 RTDOSE follows DICOM.md §1 (PS3.3 C.8.8.3) and what common RT readers accept:
 
@@ -37,7 +37,7 @@ import pydicom
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
-from sirtkit.dosimetry.tables import _atomic_write, write_dvh_csv, write_metrics_csv
+from sirtkit._files import atomic_write_stream
 from sirtkit.errors import DicomInputError, GeometryError, InputError, UnitsError
 from sirtkit.imaging.dicom_out import copy_patient_study, dicom_export_grid, ds_value
 from sirtkit.imaging.volume import Volume
@@ -46,8 +46,6 @@ __all__ = [
     "RTDOSE_SOP_CLASS_UID",
     "SUMMATION_TYPES_NEEDING_PLAN",
     "read_rtdose",
-    "write_dvh_csv",
-    "write_metrics_csv",
     "write_rtdose",
 ]
 
@@ -230,7 +228,7 @@ def write_rtdose(
     def _write(handle: IO[bytes]) -> None:
         pydicom.dcmwrite(handle, ds, enforce_file_format=True)
 
-    return _atomic_write(Path(path), _write)
+    return atomic_write_stream(Path(path), _write)
 
 
 def read_rtdose(path: str | os.PathLike[str]) -> Volume:

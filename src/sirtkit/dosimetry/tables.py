@@ -9,31 +9,18 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
-from sirtkit._files import atomic_write
+from sirtkit._files import atomic_write_stream
 from sirtkit.dosimetry.dvh import DoseMetrics, Dvh
 from sirtkit.errors import InputError
 from sirtkit.text import csv_cell, csv_row
 
 __all__ = ["write_dvh_csv", "write_metrics_csv"]
-
-
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
-    """Write via a temporary file in the same folder, then rename over ``path`` (normal permissions)."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise InputError(f"output folder {path.parent} does not exist: create it first")
-
-    def write_file(tmp: Path) -> None:
-        with tmp.open("wb") as handle:
-            write(handle)
-
-    return atomic_write(path, write_file)
 
 
 def _csv_write(path: Path, header: list[str], rows: Iterable[Sequence[object]]) -> Path:
@@ -46,7 +33,7 @@ def _csv_write(path: Path, header: list[str], rows: Iterable[Sequence[object]]) 
         text.flush()
         text.detach()
 
-    return _atomic_write(path, _write)
+    return atomic_write_stream(path, _write)
 
 
 def _csv_field(value: str) -> str:
@@ -81,7 +68,7 @@ def write_dvh_csv(dvhs: Mapping[str, Dvh], path: str | os.PathLike[str]) -> Path
     def _write(handle: IO[bytes]) -> None:
         handle.write(body)
 
-    return _atomic_write(Path(path), _write)
+    return atomic_write_stream(Path(path), _write)
 
 
 def write_metrics_csv(metrics: Iterable[DoseMetrics], path: str | os.PathLike[str]) -> Path:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -77,7 +78,7 @@ from sirtkit.planning.schedule import (
     delivered_activity,
     resin_draw,
 )
-from sirtkit.planning.targets import IntentName, LiverState, select_thresholds
+from sirtkit.planning.targets import GuidelineThreshold, IntentName, LiverState, select_thresholds
 from sirtkit.units import BILIRUBIN_UMOL_L_PER_MG_DL, parse_lab_value, require_fraction
 from sirtkit.workflows._inputs import load_model
 
@@ -997,18 +998,26 @@ def _lung_mass(case: PlanCase) -> tuple[float, str]:
     return STANDARD_LUNG_MASS_KG, "standard 1.0 kg"
 
 
+# Each hard limit of a plan: its key (LimitsInput field) → the check it is enforced as. The liver limits come
+# from the guideline threshold rows of that check (planning.targets); the lung limits from the IFU constants.
+_LIMIT_CHECKS = {"lung_dose_gy": "lung_dose_session", "cumulative_lung_dose_gy": "lung_dose_cumulative",
+                 "perfused_normal_liver_dose_gy": "perfused_normal_liver_dose",
+                 "whole_normal_liver_dose_gy": "whole_normal_liver_dose", "whole_liver_dose_gy": "whole_liver_dose"}
+_LIVER_LIMIT_KEYS = ("perfused_normal_liver_dose_gy", "whole_normal_liver_dose_gy", "whole_liver_dose_gy")
+
+
+def _limits_from_rows(rows: Mapping[str, GuidelineThreshold]) -> dict[str, float | None]:
+    limits: dict[str, float | None] = {"lung_dose_gy": LUNG_DOSE_LIMIT_SESSION_GY,
+                                       "cumulative_lung_dose_gy": LUNG_DOSE_LIMIT_CUMULATIVE_GY}
+    for key in _LIVER_LIMIT_KEYS:
+        row = rows.get(_LIMIT_CHECKS[key])
+        limits[key] = row.value_gy if row is not None else None
+    return limits
+
+
 def guideline_limits(device: str, intent: str, liver: LiverState) -> dict[str, float | None]:
     """The hard limits (Gy) the guidelines set for ``device``/``intent``/``liver`` (``None`` = none)."""
-    rows = select_thresholds(device, intent, liver)
-    return {
-        "lung_dose_gy": LUNG_DOSE_LIMIT_SESSION_GY,
-        "cumulative_lung_dose_gy": LUNG_DOSE_LIMIT_CUMULATIVE_GY,
-        "perfused_normal_liver_dose_gy": (rows["perfused_normal_liver_dose"].value_gy
-                                          if "perfused_normal_liver_dose" in rows else None),
-        "whole_normal_liver_dose_gy": (rows["whole_normal_liver_dose"].value_gy
-                                       if "whole_normal_liver_dose" in rows else None),
-        "whole_liver_dose_gy": rows["whole_liver_dose"].value_gy if "whole_liver_dose" in rows else None,
-    }
+    return _limits_from_rows(select_thresholds(device, intent, liver))
 
 
 def _perfused_mass_total(case: PlanCase) -> float | None:
@@ -1068,14 +1077,12 @@ def _nonperfused(case: PlanCase) -> tuple[float | None, str]:
 def _effective_limits(case: PlanCase) -> tuple[dict[str, float | None], dict[str, str]]:
     """Hard limits after the case file (tightened or overridden), with the source of each."""
     rows = select_thresholds(case.device, case.intent, case.liver_state())
-    limits = guideline_limits(case.device, case.intent, case.liver_state())
+    limits = _limits_from_rows(rows)
     lung_src = "TheraSphere IFU; Radiopaedia LSF" if case.device != "holmium" else "Porto Ho-166 study (Q-Suite)"
-    sources = {"lung_dose_gy": lung_src, "cumulative_lung_dose_gy": "Radiopaedia LSF",
-               "perfused_normal_liver_dose_gy": rows["perfused_normal_liver_dose"].source
-               if "perfused_normal_liver_dose" in rows else "",
-               "whole_normal_liver_dose_gy": rows["whole_normal_liver_dose"].source
-               if "whole_normal_liver_dose" in rows else "",
-               "whole_liver_dose_gy": rows["whole_liver_dose"].source if "whole_liver_dose" in rows else ""}
+    sources = {"lung_dose_gy": lung_src, "cumulative_lung_dose_gy": "Radiopaedia LSF"}
+    for key in _LIVER_LIMIT_KEYS:
+        row = rows.get(_LIMIT_CHECKS[key])
+        sources[key] = row.source if row is not None else ""
     stated = {k: getattr(case.limits, k) for k in case.limits.model_fields_set}
     if case.targets.normal_liver_limit_gy is not None:
         stated["perfused_normal_liver_dose_gy"] = case.targets.normal_liver_limit_gy
@@ -1263,10 +1270,7 @@ def _thresholds(case: PlanCase, plan_targets: dict[str, float | None], limits: d
             th[check] = Threshold(value, "warn", "case file")
     if case.method == "holmium_standard":
         th.pop("perfused_dose_target", None)
-    for key, check in (("lung_dose_gy", "lung_dose_session"), ("cumulative_lung_dose_gy", "lung_dose_cumulative"),
-                       ("perfused_normal_liver_dose_gy", "perfused_normal_liver_dose"),
-                       ("whole_normal_liver_dose_gy", "whole_normal_liver_dose"),
-                       ("whole_liver_dose_gy", "whole_liver_dose")):
+    for key, check in _LIMIT_CHECKS.items():
         value = limits[key]
         if value is None:
             th.pop(check, None)

@@ -1,9 +1,11 @@
-"""Tests of :mod:`sirtkit._concurrent`: the background-import thread and the forked child task."""
+"""Tests of :mod:`sirtkit._concurrent`: the background-import thread, the forked child task and the worker
+process of the image commands."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -159,3 +161,129 @@ def test_cancel_after_an_interrupted_result_is_safe(monkeypatch: pytest.MonkeyPa
     assert time.monotonic() - started < 5
     with pytest.raises(ChildTaskError, match="cancelled"):
         task.result()
+
+
+# ------------------------------------------------------------------------------------- the worker process
+def _wait_for(path: str) -> bool:
+    """True once ``path`` exists (within 30 s): only another task running at the same time creates it."""
+    import time
+
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _create(path: str) -> int:
+    Path(path).write_text("here")
+    return os.getpid()
+
+
+def _pid_then_sleep(path: str) -> None:
+    import time
+
+    Path(path + ".part").write_text(str(os.getpid()))
+    os.replace(path + ".part", path)  # whole, at once
+    time.sleep(60)
+
+
+def _die_unless_in(pid: int) -> str:
+    """Ends a worker's task process without a result; returns normally in process ``pid``."""
+    if os.getpid() != pid:
+        os._exit(9)
+    return "inline"
+
+
+def _gone(pid: int) -> bool:
+    """The process has ended (no such process, or a zombie not yet reaped by its new parent)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+@pytest.fixture
+def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """A worker process forked from this test process (the command forks its own before any thread)."""
+    monkeypatch.setenv("SIRTKIT_SERIAL", "0")
+    monkeypatch.setattr(_concurrent, "_enabled", True)
+    _concurrent.stop_worker()
+    if not _concurrent.start_worker(("json",)):
+        pytest.skip("another thread runs in this test process: the worker is not forked")
+    assert _concurrent._worker is not None and _concurrent._worker.pid is not None
+    yield _concurrent._worker.pid
+    _concurrent.stop_worker()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork, /proc")
+def test_offloaded_tasks_run_elsewhere_side_by_side_and_answer_in_any_order(tmp_path: Path, worker: int) -> None:
+    """Each task runs in a process of its own under the worker: the first task waits for a file only the
+    second creates, so both finish only if they run at the same time; results are matched to their tasks."""
+    from sirtkit._concurrent import offload
+
+    flag = str(tmp_path / "flag")
+    first = offload(_wait_for, flag)
+    second = offload(_create, flag)
+    assert second.result() != os.getpid()
+    assert first.result() is True
+    assert offload(sum, [1, 2, 3]).result() == 6
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork, /proc")
+def test_offloaded_exception_keeps_its_type_and_the_workers_traceback(worker: int) -> None:
+    from sirtkit._concurrent import offload
+
+    with pytest.raises(InputError, match="x: bad value") as caught:
+        offload(_raise_input_error, "x").result()
+    assert any("in the worker process" in note for note in getattr(caught.value, "__notes__", []))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork, /proc")
+def test_a_lost_worker_or_task_is_run_here_instead(worker: int) -> None:
+    """A task process that ends without a result, or a killed worker, does not fail the command: the task
+    runs in the command's own process (the same function on the same arguments)."""
+    import signal
+
+    from sirtkit._concurrent import offload
+
+    assert offload(_die_unless_in, os.getpid()).result() == "inline"
+    os.kill(worker, signal.SIGKILL)
+    os.waitpid(worker, 0)
+    _concurrent._worker.pid = None  # type: ignore[union-attr]  # reaped here
+    assert offload(os.getpid).result() == os.getpid()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork, /proc")
+def test_unpicklable_arguments_run_here(worker: int) -> None:
+    from sirtkit._concurrent import offload
+
+    assert offload(_concurrent.run_in_child, lambda: 5).result().result() == 5  # a lambda: not sent anywhere
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork, /proc")
+def test_stop_worker_ends_its_running_tasks(tmp_path: Path, worker: int) -> None:
+    """A task still running when the command ends (Ctrl-C, an error) is killed with the worker."""
+    import time
+
+    from sirtkit._concurrent import offload
+
+    pid_file = tmp_path / "pid"
+    offload(_pid_then_sleep, str(pid_file))
+    assert _wait_for(str(pid_file))
+    task_pid = int(pid_file.read_text())
+    _concurrent.stop_worker()
+    deadline = time.monotonic() + 10.0
+    while not (_gone(task_pid) and _gone(worker)) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _gone(task_pid) and _gone(worker)
+
+
+def test_offload_without_a_worker_runs_inline(mode: str) -> None:
+    from sirtkit._concurrent import offload
+
+    _concurrent.stop_worker()
+    assert offload(os.getpid).result() == os.getpid()
+    with pytest.raises(InputError):
+        offload(_raise_input_error, "x").result()

@@ -18,6 +18,12 @@ project runs on. What this module offers:
   inputs), writes only where it is told, and ends with ``os._exit`` so that none of the parent's atexit
   handlers or output-folder clean-up run in it. Every page either process writes afterwards is copied, so
   it pays only for long, separable work.
+* :func:`start_worker` forks, first thing in an image command's process, a **worker process** with a small
+  heap that imports SciPy's FFT and matplotlib while the command reads its inputs; :func:`offload` then
+  sends it a function and small pickled arguments (the VSV convolution, a figure from 2-D slices), which it
+  runs in a child of its own — two figures are drawn side by side — while the command goes on. The command's
+  process then never imports those libraries. Nothing is copied on write (the worker was forked before the
+  command's arrays existed); arguments and results cross a pipe instead.
 
 Both are off unless the process enables them (:func:`enable`): the ``sirtkit`` command does, first thing,
 because it owns its process. A library caller — a notebook, a test, a future web service with its own
@@ -41,8 +47,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ChildTask", "ChildTaskError", "background", "concurrency_enabled", "enable",
-           "import_while_waiting", "join_background", "prewarm", "reuse_freed_memory", "run_in_child"]
+__all__ = ["ChildTask", "ChildTaskError", "Offloaded", "background", "concurrency_enabled", "enable",
+           "import_while_waiting", "join_background", "offload", "prewarm", "reuse_freed_memory", "run_in_child",
+           "start_worker", "stop_worker", "worker_started"]
 
 T = TypeVar("T")
 
@@ -221,6 +228,299 @@ def run_in_child(fn: Callable[..., T], *args: Any, label: str = "background task
             os._exit(code)
     os.close(write_fd)
     return ChildTask(pid, read_fd, None, label)
+
+
+# ----------------------------------------------------------------------------------------- the worker
+_WORD = 8  # bytes of each little-endian integer framing a message on the worker's pipes
+
+
+class Offloaded(Generic[T]):
+    """A function submitted to the worker (or already run inline); :meth:`result` collects it."""
+
+    def __init__(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any],
+                 worker: _Worker | None, index: int) -> None:
+        self._call = (fn, args, kwargs)
+        self._worker = worker
+        self._index = index
+        self._outcome: tuple[bool, Any] | None = None
+        if worker is None:
+            self._outcome = _run_inline(fn, args, kwargs)
+
+    def result(self) -> T:
+        """The function's return value; its exception is re-raised here. A worker that ended without
+        answering (killed, out of memory) is not an error of the function: it is run here instead."""
+        if self._outcome is None:
+            assert self._worker is not None
+            outcome = self._worker.outcome(self._index)
+            if not outcome[0] and isinstance(outcome[1], ChildTaskError):
+                fn, args, kwargs = self._call
+                outcome = _run_inline(fn, args, kwargs)
+            self._outcome = outcome
+        ok, value = self._outcome
+        if ok:
+            return value
+        raise value
+
+
+def _run_inline(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any]:
+    try:
+        return True, fn(*args, **kwargs)
+    except Exception as err:
+        return False, err
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_exactly(stream: Any, size: int) -> bytes | None:
+    """``size`` bytes from ``stream`` (a pipe: reads may return less), or None at end of file before."""
+    chunks, left = [], size
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this process when its parent ends (prctl PR_SET_PDEATHSIG = SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+class _Worker:
+    """The parent's end of the worker process. Requests go out in order, each a length-prefixed pickle;
+    results come back in any order, each as (request index, length, pickle)."""
+
+    def __init__(self, pid: int, request_fd: int, result_fd: int) -> None:
+        self.pid: int | None = pid
+        self._request_fd: int | None = request_fd
+        self._results = os.fdopen(result_fd, "rb")
+        self._sent = 0
+        self._received: dict[int, tuple[bool, Any]] = {}
+        self._writer: threading.Thread | None = None
+        self._broken = False
+
+    def submit(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Offloaded[T]:
+        if self._broken or self._request_fd is None:
+            return Offloaded(fn, args, kwargs, None, -1)
+        try:
+            body = pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # not picklable (a lambda, an open file): run it here
+            return Offloaded(fn, args, kwargs, None, -1)
+        index, self._sent = self._sent, self._sent + 1
+        message = len(body).to_bytes(_WORD, "little") + body
+        previous, fd = self._writer, self._request_fd
+
+        def send() -> None:  # in a thread: the worker may be busy and not yet reading its pipe
+            if previous is not None:
+                previous.join()
+            try:
+                _write_all(fd, message)
+            except OSError:  # the worker is gone: result() runs the function here
+                self._broken = True
+
+        self._writer = threading.Thread(target=send, name="sirtkit-worker-send", daemon=True)
+        _threads.append(self._writer)  # joined before a fork (join_background)
+        self._writer.start()
+        return Offloaded(fn, args, kwargs, self, index)
+
+    def outcome(self, index: int) -> tuple[bool, Any]:
+        """The outcome of request ``index``: (True, value), (False, exception), or (False, ChildTaskError)
+        when the worker ended without answering."""
+        while index not in self._received:
+            header = _read_exactly(self._results, 2 * _WORD)
+            body = None if header is None else _read_exactly(self._results, int.from_bytes(header[_WORD:], "little"))
+            if header is None or body is None:
+                self._broken = True
+                return False, ChildTaskError("the worker process ended without a result")
+            try:
+                outcome = pickle.loads(body)
+            except Exception as err:
+                outcome = (False, ChildTaskError(f"unreadable result from the worker ({err})"))
+            self._received[int.from_bytes(header[:_WORD], "little")] = outcome
+        return self._received.pop(index)
+
+    def stop(self) -> None:
+        """End the worker now (its results, if any were wanted, were collected) and reap it; its running
+        tasks (in its own children) see their result pipe close and end with it."""
+        if self.pid is not None:
+            pid, self.pid = self.pid, None
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        if self._writer is not None:  # a request still being sent fails at once (broken pipe) and ends
+            self._writer.join()
+        if self._request_fd is not None:
+            fd, self._request_fd = self._request_fd, None
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with contextlib.suppress(OSError):
+            self._results.close()
+
+
+_worker: _Worker | None = None
+
+
+def _run_task(body: bytes, result_fd: int) -> None:
+    """In a task process: run one pickled request and write its outcome to ``result_fd``. Never returns."""
+    code = 0
+    try:
+        try:
+            fn, args, kwargs = pickle.loads(body)
+            outcome = _pickled_outcome(True, fn(*args, **kwargs))
+        except BaseException as err:
+            if hasattr(err, "add_note"):
+                err.add_note("in the worker process:\n" + "".join(traceback.format_exception(err)))
+            outcome = _pickled_outcome(False, err)
+        _write_all(result_fd, outcome)
+    except BaseException:
+        code = 70
+    finally:
+        os._exit(code)
+
+
+class _Tasks:
+    """The worker's side: each request runs in a child of the worker (forked with the modules imported so
+    far), so that the worker takes the next request at once and two figures are drawn side by side; each
+    child's outcome is relayed to the parent, tagged with its request index, when the child has finished."""
+
+    def __init__(self, request_fd: int, result_fd: int) -> None:
+        self.requests = os.fdopen(request_fd, "rb", buffering=0)
+        self.result_fd = result_fd
+        self.next_index = 0
+        self.running: dict[int, tuple[int, int, list[bytes]]] = {}  # task's pipe → (index, pid, chunks)
+        self.open = True
+
+    def pump(self, timeout: float | None) -> None:
+        """Wait up to ``timeout`` (None: until something happens) for a request or a finished task; handle it."""
+        import select
+
+        watched = [*([self.requests.fileno()] if self.open else []), *self.running]
+        readable, _, _ = select.select(watched, [], [], timeout)
+        for fd in readable:
+            if self.open and fd == self.requests.fileno():
+                self._take_request()
+            else:
+                self._collect(fd)
+
+    def _take_request(self) -> None:
+        header = _read_exactly(self.requests, _WORD)
+        body = None if header is None else _read_exactly(self.requests, int.from_bytes(header, "little"))
+        if body is None:  # the parent closed its end (or exited): no more requests
+            self.open = False
+            return
+        index, self.next_index = self.next_index, self.next_index + 1
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            _die_with_parent()  # a task ends with the worker (stop_worker kills it)
+            for fd in (read_fd, self.requests.fileno(), self.result_fd, *self.running):
+                os.close(fd)
+            _run_task(body, write_fd)
+        os.close(write_fd)
+        self.running[read_fd] = (index, pid, [])
+
+    def _collect(self, fd: int) -> None:
+        index, pid, chunks = self.running[fd]
+        chunk = os.read(fd, 1 << 20)
+        if chunk:
+            chunks.append(chunk)
+            return
+        del self.running[fd]
+        os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        outcome = b"".join(chunks)
+        if not outcome:
+            code = os.waitstatus_to_exitcode(status)
+            outcome = _pickled_outcome(False, ChildTaskError(f"the worker's task ended with status {code} and no result"))
+        _write_all(self.result_fd, index.to_bytes(_WORD, "little") + len(outcome).to_bytes(_WORD, "little") + outcome)
+
+
+def _serve(request_fd: int, result_fd: int, preload: tuple[str, ...]) -> None:
+    """The worker process: import ``preload`` (taking requests between imports), then run requests until the
+    parent closes the request pipe (or exits) and every task has been answered. Never returns."""
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it ends the worker
+        _die_with_parent()
+        # Not niced: a niced worker (nice 10) finished its imports later and was no faster on two cores
+        # (issue 9, interleaved runs), and under other load its tasks — the command's figures — would starve.
+        tasks = _Tasks(request_fd, result_fd)
+        for name in preload:
+            tasks.pump(0)  # a request that came early starts now, with what is imported so far
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+        while tasks.open or tasks.running:
+            tasks.pump(None)
+    except BaseException:
+        code = 70
+    finally:
+        os._exit(code)
+
+
+def start_worker(preload: tuple[str, ...] = ()) -> bool:
+    """Fork the worker process, which imports ``preload`` now and later runs what :func:`offload` sends it.
+
+    Call it first thing in a command's process, before any thread starts and before the large imports
+    (the child is forked with a small heap: nothing is copied on write later, unlike :func:`run_in_child`).
+    The worker ignores Ctrl-C and ends when the parent closes its pipe, exits or calls :func:`stop_worker`
+    (its tasks end with it). Returns whether a worker runs (not without concurrency, see
+    :func:`enable`). Functions it runs must not print, and their arguments and results must pickle.
+    """
+    global _worker
+    if _worker is not None:
+        return True
+    if not concurrency_enabled() or any(t.is_alive() for t in threading.enumerate() if t is not threading.main_thread()):
+        return False
+    request_read, request_write = os.pipe()
+    result_read, result_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker: never returns
+        os.close(request_write)
+        os.close(result_read)
+        _serve(request_read, result_write, preload)
+    os.close(request_read)
+    os.close(result_write)
+    _worker = _Worker(pid, request_write, result_read)
+    return True
+
+
+def worker_started() -> bool:
+    """Whether :func:`start_worker` forked a worker in this process (and it was not stopped)."""
+    return _worker is not None
+
+
+def offload(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Offloaded[T]:
+    """Run ``fn(*args, **kwargs)`` in the worker process when one runs, else here and now.
+
+    For drawing figures while the command writes its data files: ``fn`` must be a module-level function,
+    its arguments small (they are pickled through a pipe: 2-D slices, not volumes). The outcome is the same
+    either way; :meth:`Offloaded.result` re-raises the function's exception.
+    """
+    if _worker is None or not concurrency_enabled():
+        return Offloaded(fn, args, kwargs, None, -1)
+    return _worker.submit(fn, args, kwargs)
+
+
+def stop_worker() -> None:
+    """End the worker process, if any (the command's entry point does, once the command has finished)."""
+    global _worker
+    if _worker is not None:
+        worker, _worker = _worker, None
+        worker.stop()
 
 
 # glibc mallopt parameters (malloc.h): M_TRIM_THRESHOLD = -1, M_MMAP_MAX = -4, M_ARENA_MAX = -8.

@@ -24,7 +24,8 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 _STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d|# on \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\(GMT\)")
 _RUN = ("import sys\nsys.argv = ['sirtkit', *sys.argv[1:]]\nfrom sirtkit.cli import main\n"
         "try:\n    main()\nfinally:\n    print('MODULES', sorted(m for m in ('pydicom', 'highdicom') if m in sys.modules), "
-        "file=sys.stderr)\n")
+        "file=sys.stderr)\n"
+        "    print('WORKER', sorted(m for m in ('matplotlib', 'scipy.fft') if m in sys.modules), file=sys.stderr)\n")
 
 
 def _sirtkit(out: Path, serial: bool, *args: str) -> subprocess.CompletedProcess[str]:
@@ -61,3 +62,31 @@ def test_concurrent_run_writes_the_same_files_as_a_serial_one(tmp_path: Path, co
         assert _normalised(a, tmp_path / "c") == _normalised(b, tmp_path / "s"), name
     assert json.loads((tmp_path / "c" / "dosimetry.json").read_text())["dosimetry"]["vois"]
     assert "MODULES []" in concurrent.stderr, concurrent.stderr[-500:]  # NRRD in, no DICOM library loaded
+    # The worker process convolved and drew: the command's own process imported neither SciPy's FFT nor
+    # matplotlib (the serial run did both itself).
+    assert "WORKER []" in concurrent.stderr, concurrent.stderr[-500:]
+    assert "WORKER ['matplotlib', 'scipy.fft']" in serial.stderr, serial.stderr[-500:]
+
+
+def test_concurrent_compare_writes_the_same_files_as_a_serial_one(tmp_path: Path) -> None:
+    """`sirtkit compare` draws its two figures in the worker process: the same files as in order."""
+    import numpy as np
+
+    from sirtkit.dosimetry import dose_ldm
+    from sirtkit.imaging import make_phantom, masks_to_labelmap, write_volume
+
+    p = make_phantom(shape=(32, 48, 48), spacing_mm=(6.0, 6.0, 6.0))
+    dose = dose_ldm(p.activity)
+    labelmap, _ = masks_to_labelmap({"liver": p.masks["liver"], "tumor_1": p.masks["tumor_1"]})
+    args = ["compare", str(write_volume(dose, tmp_path / "pred.nrrd")),
+            str(write_volume(dose.with_array(dose.array.astype(np.float64) * 1.1), tmp_path / "deli.nrrd")),
+            "-s", str(write_volume(labelmap, tmp_path / "seg.nrrd")), "--voi-role", "label_1=liver",
+            "--voi-role", "label_2=tumor"]
+    concurrent = _sirtkit(tmp_path / "run_c", False, *args)
+    serial = _sirtkit(tmp_path / "run_s", True, *args)
+    assert concurrent.returncode == serial.returncode == 0, concurrent.stderr + serial.stderr
+    names = sorted(p.name for p in (tmp_path / "run_c").iterdir() if p.name != ".sirtkit-output.json")
+    assert {"dvh_comparison.png", "gamma_slices.png", "compare_report.html"} <= set(names)
+    for name in names:
+        assert _normalised(tmp_path / "run_c" / name, tmp_path / "run_c") == _normalised(tmp_path / "run_s" / name,
+                                                                               tmp_path / "run_s"), name

@@ -202,6 +202,7 @@ def main() -> None:
     try:
         app()
     finally:
+        _concurrent.stop_worker()  # the image commands' figure worker, if one was started
         sys.stdout.flush()
         sys.stderr.flush()
         sys.stdout, sys.stderr = stdout, stderr

@@ -95,16 +95,19 @@ R = TypeVar("R")
 # Third-party modules an image command (dose, predict, compare) imports for its dose engine, figures and
 # report: imported while the command waits for its images to be read ahead (sirtkit._concurrent.prewarm;
 # issue 9). Only modules the command imports anyway; nothing here is imported by the readers.
-IMAGE_COMMAND_MODULES = ("scipy.fft", "matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg",
-                         "matplotlib.colors", "jinja2")
+IMAGE_COMMAND_MODULES = ("jinja2",)
+# ... and, when no worker process convolves and draws (sirtkit._concurrent.start_worker), SciPy's FFT and
+# matplotlib as well.
+WORKER_MODULES = ("scipy.fft", "matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg",
+                  "matplotlib.colors")
 
 
 def prewarm_image_command() -> None:
     """Queue :data:`IMAGE_COMMAND_MODULES` to be imported while the command waits for its inputs, which
     :func:`sirtkit._readahead.start_for_command` started reading ahead."""
-    from sirtkit._concurrent import prewarm
+    from sirtkit._concurrent import prewarm, worker_started
 
-    prewarm(*IMAGE_COMMAND_MODULES)
+    prewarm(*IMAGE_COMMAND_MODULES, *(() if worker_started() else WORKER_MODULES))
 
 
 def build_from_options(model: type[M], values: dict[str, Any]) -> M:

@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder that sirtkit did not write."),
     ) -> None:
         """Compute a voxel dose map with DVHs, metrics, pictures and an HTML report."""
-        from sirtkit.workflows.posttreatment import DoseCase, run_dose, write_dose_outputs
+        from sirtkit.workflows.posttreatment import DOSE_REPORT_TITLE, DoseCase, run_dose, write_dose_outputs
 
         if quantification not in ("relative", "absolute"):
             raise InputError(f"--quantification {quantification!r}: use relative or absolute")
@@ -104,7 +104,7 @@ def register(app: typer.Typer) -> None:
             "emission_modality": emission_modality, "fwhm_mm": fwhm_mm, "recovery_curve": recovery_curve,
         })
         with progress_bar("dose", enabled=not json_out) as callback:
-            result = run_dose(case, progress=callback)
+            result = run_dose(case, progress=callback, figures_title=DOSE_REPORT_TITLE)
             files = write_dose_outputs(result, out, pdf=pdf, subtitle=str(emission), force=force,
                                        dose_grid=cast(Literal["emission", "ct"], dose_grid))
         if json_out:

@@ -79,7 +79,7 @@ def register(app: typer.Typer) -> None:
             "voi_roles": parse_roles(voi_role), "engine": engine, "fwhm_mm": fwhm_mm,
         })
         with progress_bar("plan", enabled=not json_out) as callback:
-            result = run_image_plan(case, progress=callback)
+            result = run_image_plan(case, progress=callback, start_figures=True)
             files = write_image_plan_outputs(
                 result, out, pdf=pdf, prefix="", force=force, dose_grid=cast(Literal["emission", "ct"], dose_grid),
                 ct=None) if result.predicted else {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["DvhCurve", "plot_dose_overlay", "plot_dvh", "plot_dvh_comparison", "plot_gamma_overlay"]
+__all__ = ["DvhCurve", "OverlayView", "OverlayViews", "draw_dose_overlay", "overlay_views", "plot_dose_overlay",
+           "plot_dvh", "plot_dvh_comparison", "plot_gamma_overlay"]
 
 # Margin around the VOIs shown in dose-map figures, mm.
 CROP_MARGIN_MM = 30.0
@@ -130,13 +132,35 @@ def _orientation_labels(axes: Sequence[Axes]) -> None:
                     ha="left" if x < 0.5 else ("right" if x > 0.5 else "center"), fontweight="bold")
 
 
-def plot_dose_overlay(dose: Volume, *, background: Volume | None = None,
-                      masks: Mapping[str, Volume] | None = None, centre_index: Sequence[int] | None = None,
-                      dose_max_gy: float | None = None, title: str = "Absorbed dose") -> Figure:
-    """Axial, coronal and sagittal slices of ``dose`` over ``background`` with VOI contours.
+@dataclass(frozen=True)
+class OverlayView:
+    """One panel of the dose-map figure: 2-D slices through the cropped dose grid, in display order."""
+
+    label: str
+    aspect: float
+    dose: np.ndarray
+    background: np.ndarray | None
+    masks: tuple[np.ndarray, ...]  # one boolean slice per name of OverlayViews.mask_names
+
+
+@dataclass(frozen=True)
+class OverlayViews:
+    """What :func:`draw_dose_overlay` draws: the three slices, the colour scale and the VOI names (in the
+    order that picks their colours). Small (2-D), so it can be sent to the figure worker process."""
+
+    views: tuple[OverlayView, ...]
+    mask_names: tuple[str, ...]
+    with_legend: bool
+    vmax: float
+    full_max: float
+
+
+def overlay_views(dose: Volume, *, background: Volume | None = None, masks: Mapping[str, Volume] | None = None,
+                  centre_index: Sequence[int] | None = None, dose_max_gy: float | None = None) -> OverlayViews:
+    """Axial, coronal and sagittal slices of ``dose`` (and ``background``, ``masks``) for the dose-map figure.
 
     ``background`` and ``masks`` must be on the dose grid. ``centre_index`` (slice, row, column) picks
-    the slices (default: the dose maximum).
+    the slices (default: the planes holding the most dose inside the VOIs, else the dose maximum).
     """
     dose_arr, spacing = _to_display_order(dose)
     bg_arr = _to_display_order(background)[0] if background is not None else None
@@ -176,50 +200,74 @@ def plot_dose_overlay(dose: Volume, *, background: Volume | None = None,
         bg_arr = bg_arr[crop] if bg_arr is not None else None
         mask_arrs = {name: m[crop] for name, m in mask_arrs.items()}
     sz, sy, sx = spacing
-    views = [
+    cuts = [
         ("Axial", lambda a: a[centre[0]], sy / sx),
         ("Coronal", lambda a: a[:, centre[1], :], sz / sx),
         ("Sagittal", lambda a: a[:, :, centre[2]], sz / sy),
     ]
-    with_legend = any(m.any() for m in mask_arrs.values())
-    margins = {**_SLICES_MARGINS, "bottom": _SLICES_LEGEND_BOTTOM} if with_legend else _SLICES_MARGINS
-    fig = _new_figure(12.0, 4.8 if with_legend else 4.4, margins)
+    views = tuple(
+        OverlayView(label, aspect, np.ascontiguousarray(cut(dose_arr)),
+                    None if bg_arr is None else np.ascontiguousarray(cut(bg_arr)),
+                    tuple(np.ascontiguousarray(cut(m)) for m in mask_arrs.values()))
+        for label, cut, aspect in cuts)
+    return OverlayViews(views, tuple(mask_arrs), any(m.any() for m in mask_arrs.values()), vmax,
+                        float(np.max(dose_arr)) if dose_arr.size else 0.0)
+
+
+def draw_dose_overlay(views: OverlayViews, *, title: str = "Absorbed dose") -> Figure:
+    """The dose-map figure of :func:`overlay_views`: three panels, VOI contours, one legend, a colour bar."""
+    vmax = views.vmax
+    margins = {**_SLICES_MARGINS, "bottom": _SLICES_LEGEND_BOTTOM} if views.with_legend else _SLICES_MARGINS
+    fig = _new_figure(12.0, 4.8 if views.with_legend else 4.4, margins)
     axes = fig.subplots(1, 3)
     image = None
     drawn: dict[str, str] = {}  # every VOI contoured in any panel → its colour (one legend for all panels)
-    for ax, (label, cut, aspect) in zip(axes, views, strict=True):
-        if bg_arr is not None:
-            bg = cut(bg_arr).astype(np.float32)
+    for ax, view in zip(axes, views.views, strict=True):
+        if view.background is not None:
+            bg = view.background.astype(np.float32)
             lo, hi = np.percentile(bg, [1, 99.5]) if bg.size else (0.0, 1.0)
-            ax.imshow(bg, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, aspect=aspect,
+            ax.imshow(bg, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, aspect=view.aspect,
                       interpolation="nearest")
-        d = np.ma.masked_less(cut(dose_arr).astype(np.float32), 0.02 * vmax)
-        image = ax.imshow(d, cmap="turbo", vmin=0, vmax=vmax, alpha=0.65 if bg_arr is not None else 1.0,
-                          aspect=aspect, interpolation="nearest")
-        for n, (name, m) in enumerate(mask_arrs.items()):
-            sl = cut(m).astype(np.float32)
+        d = np.ma.masked_less(view.dose.astype(np.float32), 0.02 * vmax)
+        image = ax.imshow(d, cmap="turbo", vmin=0, vmax=vmax, alpha=0.65 if view.background is not None else 1.0,
+                          aspect=view.aspect, interpolation="nearest")
+        for n, (name, m) in enumerate(zip(views.mask_names, view.masks, strict=True)):
+            sl = m.astype(np.float32)
             if sl.any():
                 ax.contour(sl, levels=[0.5], colors=[_COLOURS[n % len(_COLOURS)]], linewidths=0.9)
                 drawn[name] = _COLOURS[n % len(_COLOURS)]
-        ax.set_title(label, fontsize=10)
+        ax.set_title(view.label, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
     _orientation_labels(axes)
     if drawn:
         from matplotlib.lines import Line2D
 
-        handles = [Line2D([], [], color=drawn[name], label=name) for name in mask_arrs if name in drawn]
+        handles = [Line2D([], [], color=drawn[name], label=name) for name in views.mask_names if name in drawn]
         fig.legend(handles=handles, fontsize=7, loc="lower center", bbox_to_anchor=(0.47, 0.0),
                    ncols=min(len(handles), 6),
                    framealpha=0.6, title="VOI contours (all panels)", title_fontsize=7)
     if image is not None:
-        full_max = float(np.max(dose_arr)) if dose_arr.size else 0.0
+        full_max = views.full_max
         saturated = full_max > vmax * 1.001
         label = f"Dose (Gy) — saturated ≥ {vmax:.0f} (max {full_max:.0f})" if saturated else "Dose (Gy)"
         fig.colorbar(image, ax=axes, shrink=0.85, fraction=0.03, pad=0.02, label=label,
                      extend="max" if saturated else "neither")
     fig.suptitle(title)
     return fig
+
+
+def plot_dose_overlay(dose: Volume, *, background: Volume | None = None,
+                      masks: Mapping[str, Volume] | None = None, centre_index: Sequence[int] | None = None,
+                      dose_max_gy: float | None = None, title: str = "Absorbed dose") -> Figure:
+    """Axial, coronal and sagittal slices of ``dose`` over ``background`` with VOI contours
+    (:func:`overlay_views`, then :func:`draw_dose_overlay`).
+
+    ``background`` and ``masks`` must be on the dose grid. ``centre_index`` (slice, row, column) picks
+    the slices (default: the dose maximum).
+    """
+    return draw_dose_overlay(overlay_views(dose, background=background, masks=masks, centre_index=centre_index,
+                                           dose_max_gy=dose_max_gy), title=title)
 
 
 def plot_gamma_overlay(gamma: Volume, *, background: Volume | None = None,

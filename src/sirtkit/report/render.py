@@ -11,6 +11,7 @@ import base64
 import io
 import logging
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +23,8 @@ from sirtkit.errors import MissingExtraError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "figure_png", "figure_to_data_uri", "html_to_pdf",
-           "render_template"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "figure_png", "figure_png_of", "figure_to_data_uri",
+           "html_to_pdf", "render_template"]
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("sirtkit.report", "templates"),
@@ -57,6 +58,13 @@ def figure_png(fig: Figure, *, dpi: int = 110) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+def figure_png_of(plot: Callable[..., Figure], *args: Any, **kwargs: Any) -> bytes:
+    """PNG bytes of the figure ``plot(*args, **kwargs)`` builds: one task for the command's worker process
+    (``sirtkit._concurrent.offload(figure_png_of, plot_dvh, curves, title=...)``: ``plot`` is a module-level
+    function, pickled by name, and its arguments are sent to the worker, so give it slices and curves)."""
+    return figure_png(plot(*args, **kwargs))
 
 
 def figure_to_data_uri(png: bytes) -> str:

@@ -506,9 +506,10 @@ def write_compare_outputs(result: CompareResult, out_dir: Path, *, title: str = 
     sirtkit did not write only with ``force``). Returns name → final path.
     """
     from sirtkit import __version__
+    from sirtkit._concurrent import offload
     from sirtkit.imaging import write_volume
     from sirtkit.report import plots_dose
-    from sirtkit.report.render import atomic_write_text, figure_png, figure_to_data_uri, render_template
+    from sirtkit.report.render import atomic_write_text, figure_png_of, figure_to_data_uri, render_template
     from sirtkit.workflows._output import staged_output
 
     names = {
@@ -518,21 +519,25 @@ def write_compare_outputs(result: CompareResult, out_dir: Path, *, title: str = 
     }
     summary = result.summary()
     g = result.gamma
+    criteria = f"{g.dose_percent:g} %/{g.distance_mm:g} mm"
     with staged_output(out_dir, force=force, kind="compare") as stage:
+        # Figures first: drawn in the command's worker process when it has one (issue 9), while the data files
+        # are written here.
+        curves_p = {n: (d.dose_bins_gy, d.volume_fraction) for n, d in result.predicted_dvhs.items()}
+        curves_d = {n: (d.dose_bins_gy, d.volume_fraction) for n, d in result.delivered_dvhs.items()}
+        dvh_figure = offload(figure_png_of, plots_dose.plot_dvh_comparison, curves_p, curves_d)
+        region, _ = _gamma_region(result.vois)
+        gamma_figure = offload(figure_png_of, plots_dose.plot_gamma_overlay, g.gamma, background=result.delivered,
+                               region=region, max_gamma=MAX_GAMMA,
+                               title=f"Gamma index {criteria} over the {result.gamma_region} (delivered dose in grey)")
         atomic_write_text(stage / names["vois_csv"], _csv_text(result.comparisons))
         dosimetry.write_dvh_csv(result.predicted_dvhs, stage / names["predicted_dvh_csv"])
         dosimetry.write_dvh_csv(result.delivered_dvhs, stage / names["delivered_dvh_csv"])
         atomic_write_text(stage / names["json"], json.dumps({"compare": summary}, indent=2, ensure_ascii=False))
         write_volume(g.gamma, stage / names["gamma"], compress=True)
-        curves_p = {n: (d.dose_bins_gy, d.volume_fraction) for n, d in result.predicted_dvhs.items()}
-        curves_d = {n: (d.dose_bins_gy, d.volume_fraction) for n, d in result.delivered_dvhs.items()}
-        dvh_png = figure_png(plots_dose.plot_dvh_comparison(curves_p, curves_d))
+        dvh_png = dvh_figure.result()
         (stage / names["dvh_png"]).write_bytes(dvh_png)
-        region, _ = _gamma_region(result.vois)
-        criteria = f"{g.dose_percent:g} %/{g.distance_mm:g} mm"
-        gamma_png = figure_png(plots_dose.plot_gamma_overlay(g.gamma, background=result.delivered, region=region, max_gamma=MAX_GAMMA,
-                                                  title=f"Gamma index {criteria} over the {result.gamma_region} "
-                                                        "(delivered dose in grey)"))
+        gamma_png = gamma_figure.result()
         (stage / names["gamma_png"]).write_bytes(gamma_png)
         gamma_rows = [
             ("Criteria", f"{criteria} (global), low-dose cut-off {g.lower_dose_cutoff_percent:g} %"),

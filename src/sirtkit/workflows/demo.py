@@ -71,6 +71,10 @@ def demo_cases() -> tuple[ImagePlanCase, DoseCase]:
     return plan_case, dose_case
 
 
+# The demo's post-treatment report title.
+POST_TITLE = "Post-treatment Y-90 PET dosimetry — sample patient 1"
+
+
 def run_demo(out_dir: Path, *, pdf: bool = False, progress: ProgressCallback | None = None,
              force: bool = False) -> DemoResult:
     """Run both demo workflows and write their reports into ``out_dir`` (replaced as a whole, one file set)."""
@@ -85,14 +89,14 @@ def run_demo(out_dir: Path, *, pdf: bool = False, progress: ProgressCallback | N
 
         return callback
 
-    plan = run_image_plan(plan_case, progress=stage(0.0, 0.45, "plan (patient 2)"))
-    post = run_dose(dose_case, progress=stage(0.5, 0.45, "post-treatment (patient 1)"))
+    plan = run_image_plan(plan_case, progress=stage(0.0, 0.45, "plan (patient 2)"), start_figures=True)
+    post = run_dose(dose_case, progress=stage(0.5, 0.45, "post-treatment (patient 1)"), figures_title=POST_TITLE)
     out_dir = Path(out_dir)
     with staged_output(out_dir, force=force, kind="demo") as staging:
         files = {f"plan_{k}": out_dir / v.relative_to(staging)
                  for k, v in write_image_plan_outputs(plan, staging, pdf=pdf).items()}
         files |= {f"post_{k}": out_dir / v.relative_to(staging) for k, v in write_dose_outputs(
-            post, staging, title="Post-treatment Y-90 PET dosimetry — sample patient 1",
+            post, staging, title=POST_TITLE,
             subtitle="Y-90 PET (Bq/mL) scaled to the delivered 1.4 GBq; voxel S-value convolution",
             pdf=pdf, prefix="post_", extra_warnings=[DEMO_ASSUMPTIONS[0]]).items()}
     report(progress, 1.0, "done")

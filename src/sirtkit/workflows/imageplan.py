@@ -195,9 +195,17 @@ def _predicted_dose_case(case: ImagePlanCase, nuclide: Literal["Y-90", "Ho-166"]
     )
 
 
+def plan_report_title(case: ImagePlanCase) -> str:
+    """The title of the image-based plan's report (:func:`write_image_plan_outputs`)."""
+    return f"Pre-treatment plan — {case.patient_id}"
+
+
 def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = None,
-                   predict_dose: bool = True) -> ImagePlanResult:
-    """Measure compartments on the images, plan the activity, and compute the predicted dose map."""
+                   predict_dose: bool = True, start_figures: bool = False) -> ImagePlanResult:
+    """Measure compartments on the images, plan the activity, and compute the predicted dose map.
+
+    ``start_figures``: start the report's figures as soon as the predicted dose exists (for
+    :func:`write_image_plan_outputs`; see :func:`sirtkit.workflows.posttreatment.run_dose`)."""
     report(progress, 0.02, "reading SPECT and segmentation")
     # The images are read once, as the predicted dose reads them (read_dose_inputs): volumes are measured on
     # the segmentation's own grid (RTSTRUCT: the image it was drawn on), counts on the SPECT grid, and the
@@ -255,7 +263,8 @@ def run_image_plan(case: ImagePlanCase, *, progress: ProgressCallback | None = N
 
         predicted = run_dose(_predicted_dose_case(
             case, nuclide, delivered_activity_gbq=plan.plan.activity_delivered_gbq,
-            lung_shunt_fraction=plan.lung_shunt_fraction, lung_mass_kg=plan.lung_mass_kg), progress=sub, inputs=inputs)
+            lung_shunt_fraction=plan.lung_shunt_fraction, lung_mass_kg=plan.lung_mass_kg), progress=sub, inputs=inputs,
+            figures_title=plan_report_title(case) if start_figures else None)
     report(progress, 1.0, "done")
     return ImagePlanResult(case, territory, comps, liver_counts, lung_counts, liver_ml, plan_case, plan, predicted,
                            loaded.warnings)
@@ -388,7 +397,7 @@ def write_image_plan_outputs(result: ImagePlanResult, out_dir: Path, *, pdf: boo
     pr = result.plan
     failures = list(pr.hard_failures) + ([pr.refusal] if pr.refusal else [])
     return write_dose_outputs(
-        result.predicted, out_dir, title=f"Pre-treatment plan — {result.case.patient_id}",
+        result.predicted, out_dir, title=plan_report_title(result.case),
         subtitle=f"{pr.device} microspheres, {pr.intent.replace('_', ' ')} intent; MAA SPECT {result.case.spect.name}",
         pdf=pdf, prefix=prefix, sections=plan_sections(result), failures=failures,
         extra_warnings=non_target_warnings(result),

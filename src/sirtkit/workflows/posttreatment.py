@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sirtkit import dosimetry
+from sirtkit._concurrent import Offloaded
 from sirtkit.errors import InputError, UnitsError
 from sirtkit.imaging import (
     activity_at_administration,
@@ -234,6 +235,41 @@ class VoiDose:
     mean_gy_recovery_corrected: float | None = None
 
 
+# The report title write_dose_outputs uses unless given another (sirtkit dose).
+DOSE_REPORT_TITLE = "Post-treatment dosimetry"
+# VOI roles outlined on the dose-map figure.
+CONTOURED_ROLES = ("liver", "tumor", "lung", "perfused")
+
+
+@dataclass(frozen=True)
+class DoseFigures:
+    """The report's two figures (PNG), started as soon as their data exists — in the command's worker
+    process when it has one (:func:`sirtkit._concurrent.offload`), else drawn at once — for the report
+    ``title`` they carry."""
+
+    title: str
+    overlay: Offloaded[bytes]
+    dvh: Offloaded[bytes] | None
+
+
+def _overlay_figure(title: str, dose: Volume, background: Volume | None, vois: VoiSet | None) -> Offloaded[bytes]:
+    from sirtkit._concurrent import offload
+    from sirtkit.report.plots_dose import draw_dose_overlay, overlay_views
+    from sirtkit.report.render import figure_png_of
+
+    masks = {} if vois is None else {n: m for n, m in vois.masks.items() if vois.roles[n] in CONTOURED_ROLES}
+    return offload(figure_png_of, draw_dose_overlay, overlay_views(dose, background=background, masks=masks),
+                   title=f"{title}: absorbed dose (Gy)")
+
+
+def _dvh_figure(title: str, dvhs: Mapping[str, dosimetry.Dvh]) -> Offloaded[bytes] | None:
+    from sirtkit._concurrent import offload
+    from sirtkit.report.plots_dose import plot_dvh
+    from sirtkit.report.render import figure_png_of
+
+    return offload(figure_png_of, plot_dvh, dvh_curves(dvhs), title=f"{title}: cumulative DVH") if dvhs else None
+
+
 @dataclass(frozen=True)
 class DoseResult:
     """Result of :func:`run_dose`. Arrays stay in the Volumes; everything else is plain numbers."""
@@ -250,6 +286,7 @@ class DoseResult:
     background: Volume | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     dicom_sources: tuple[str, ...] = ()
+    figures: DoseFigures | None = None
 
     def summary(self) -> dict[str, Any]:
         """The JSON-ready part of the result (no voxel arrays)."""
@@ -819,12 +856,14 @@ def read_dose_inputs(case: DoseCase, *, keep_native: bool = False,
 
 
 def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None,
-             inputs: DoseInputs | None = None) -> DoseResult:
+             inputs: DoseInputs | None = None, figures_title: str | None = None) -> DoseResult:
     """Compute the absorbed-dose map and per-VOI figures for ``case``.
 
     ``inputs``: the case's images already read by :func:`read_dose_inputs` (for this case, or for one that
     differs only in fields that do not change what is read — activity, LSF, lung mass, engine…); read here
-    when not given.
+    when not given. ``figures_title``: start the report's figures (:class:`DoseFigures`) for a report of
+    this title as soon as their data exists (the command's worker process draws them while this goes on);
+    :func:`write_dose_outputs` with the same title uses them.
 
     Raises
     ------
@@ -863,6 +902,8 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None,
         with contextlib.suppress(Exception):  # an error is raised, worded, where the dose step needs the kernel
             inputs.kernel_ready.result()
     dose = _dose_map(case, activity, nuclide, density, lung_voxels, progress)
+    background = resample_to(ct, dose, interpolation="linear", fill_value=-1000.0) if ct is not None else emission
+    overlay = None if figures_title is None else _overlay_figure(figures_title, dose, background, vois)
     _mird_lung_note(case, summary, nuclide, lung_voxels, notes)
     modality = _emission_modality(case, emission, notes)
     fwhm_mm = case.fwhm_mm if case.fwhm_mm is not None else SYSTEM_FWHM_MM[modality]
@@ -896,6 +937,8 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None,
                       else str(density_info["density"]))
             voi_doses.append(VoiDose(name, role, metrics, mean_bed, alpha_beta, activity_mbq, source, rc, corrected))
         _plausibility(voi_doses, warnings)
+    figures = None if overlay is None or figures_title is None else DoseFigures(
+        figures_title, overlay, _dvh_figure(figures_title, dvhs))
     report(progress, 1.0, "done")
     provenance = {
         "emission": str(case.emission), "segmentation": str(case.segmentation) if case.segmentation else None,
@@ -916,11 +959,10 @@ def run_dose(case: DoseCase, *, progress: ProgressCallback | None = None,
         # Every VOI's volume on its own grid (RTSTRUCT: the image it was drawn on) and on the dose grid.
         "voi_volumes_ml": voi_volumes,
     }
-    background = resample_to(ct, dose, interpolation="linear", fill_value=-1000.0) if ct is not None else emission
     dicom_sources = tuple(str(f) for f in emission.metadata.get("source_files") or ()) if (
         emission.metadata.get("series_instance_uid")) else ()
     return DoseResult(case, dose, activity, vois, tuple(voi_doses), dvhs, summary, tuple(notes), tuple(warnings),
-                      background, provenance, dicom_sources)
+                      background, provenance, dicom_sources, figures)
 
 
 def dvh_curves(dvhs: Mapping[str, dosimetry.Dvh]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -984,7 +1026,7 @@ def _write_voi_table_csv(result: DoseResult, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue().encode("utf-8"))
 
 
-def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-treatment dosimetry",
+def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = DOSE_REPORT_TITLE,
                        subtitle: str = "", pdf: bool = False, prefix: str = "",
                        sections: list[dict[str, Any]] | None = None, failures: list[str] | None = None,
                        extra_warnings: list[str] | None = None, extra_json: dict[str, Any] | None = None,
@@ -1005,14 +1047,7 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
 
     from sirtkit import __version__
     from sirtkit.imaging import write_volume
-    from sirtkit.report.plots_dose import plot_dose_overlay, plot_dvh
-    from sirtkit.report.render import (
-        atomic_write_text,
-        figure_png,
-        figure_to_data_uri,
-        html_to_pdf,
-        render_template,
-    )
+    from sirtkit.report.render import atomic_write_text, figure_to_data_uri, html_to_pdf, render_template
     from sirtkit.workflows._output import staged_output
 
     names: dict[str, str] = {
@@ -1021,9 +1056,12 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
         "html": f"{prefix}report.html",
     }
     written: dict[str, Path] = {}
-    contour_masks = {} if result.vois is None else {
-        n: m for n, m in result.vois.masks.items() if result.vois.roles[n] in ("liver", "tumor", "lung", "perfused")}
     with staged_output(out_dir, force=force, kind="dose") as stage:
+        # The figures: those run_dose started for this title, else started now — drawn in the worker process
+        # when the command has one (issue 9: while the data files below are written), else here.
+        figures = result.figures if result.figures is not None and result.figures.title == title else DoseFigures(
+            title, _overlay_figure(title, result.dose, result.background, result.vois),
+            _dvh_figure(title, result.dvhs))
         write_volume(result.dose, stage / names["dose"], compress=False)
         if result.dvhs:
             dosimetry.write_dvh_csv(result.dvhs, stage / names["dvh_csv"])
@@ -1048,16 +1086,14 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
                     "dicom_export": {"dose_grid": dose_grid, "files": sorted(dicom_names.values()),
                                      "notes": dicom_notes}}
         atomic_write_text(stage / names["json"], json.dumps(document, indent=2, ensure_ascii=False))
-        dvh_png = figure_png(plot_dvh(dvh_curves(result.dvhs), title=f"{title}: cumulative DVH")) if result.dvhs \
-            else None
-        overlay_png = figure_png(plot_dose_overlay(result.dose, background=result.background, masks=contour_masks,
-                                                   title=f"{title}: absorbed dose (Gy)"))
-        figures = []
-        if dvh_png is not None:
-            (stage / names["dvh_png"]).write_bytes(dvh_png)
-            figures.append({"title": "Dose–volume histograms", "uri": figure_to_data_uri(dvh_png)})
-        (stage / names["overlay_png"]).write_bytes(overlay_png)
-        figures.append({"title": "Dose map", "uri": figure_to_data_uri(overlay_png)})
+        report_figures: list[dict[str, str]] = []
+        if figures.dvh is not None:
+            png = figures.dvh.result()
+            (stage / names["dvh_png"]).write_bytes(png)
+            report_figures.append({"title": "Dose–volume histograms", "uri": figure_to_data_uri(png)})
+        png = figures.overlay.result()
+        (stage / names["overlay_png"]).write_bytes(png)
+        report_figures.append({"title": "Dose map", "uri": figure_to_data_uri(png)})
         case = result.case
         method = [
             ("Engine", f"voxel S-value convolution (kernel: {result.dose.metadata.get('kernel', '–')})"
@@ -1077,7 +1113,7 @@ def write_dose_outputs(result: DoseResult, out_dir: Path, *, title: str = "Post-
             warnings=list(extra_warnings or []) + list(result.warnings), notes=list(result.notes) + dicom_notes,
             sections=list(sections or []), voi_title=voi_title,
             method=method, activity=_activity_rows(result.activity_summary), voi_header=VOI_TABLE_HEADER,
-            voi_rows=[voi_table_row(v) for v in result.voi_doses], figures=figures,
+            voi_rows=[voi_table_row(v) for v in result.voi_doses], figures=report_figures,
             files=sorted(n for k, n in names.items() if k not in ("pdf",)),
         )
         atomic_write_text(stage / names["html"], html)

@@ -19,11 +19,11 @@ project runs on. What this module offers:
   handlers or output-folder clean-up run in it. Every page either process writes afterwards is copied, so
   it pays only for long, separable work.
 * :func:`start_worker` forks, first thing in an image command's process, a **worker process** with a small
-  heap that imports SciPy's FFT and matplotlib while the command reads its inputs; :func:`offload` then
-  sends it a function and small pickled arguments (the VSV convolution, a figure from 2-D slices), which it
-  runs in a child of its own — two figures are drawn side by side — while the command goes on. The command's
-  process then never imports those libraries. Nothing is copied on write (the worker was forked before the
-  command's arrays existed); arguments and results cross a pipe instead.
+  heap that imports matplotlib while the command reads its inputs; :func:`offload` then sends it a function
+  and small pickled arguments (a figure from 2-D slices and DVH curves), which it runs in a child of its own
+  — two figures are drawn side by side — while the command writes its data files. The command's process
+  then never imports matplotlib. Nothing is copied on write (the worker was forked before the command's
+  arrays existed); arguments and results cross a pipe instead, so only small ones pay.
 
 Both are off unless the process enables them (:func:`enable`): the ``sirtkit`` command does, first thing,
 because it owns its process. A library caller — a notebook, a test, a future web service with its own

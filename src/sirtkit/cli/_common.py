@@ -95,11 +95,9 @@ R = TypeVar("R")
 # Third-party modules an image command (dose, predict, compare) imports for its dose engine, figures and
 # report: imported while the command waits for its images to be read ahead (sirtkit._concurrent.prewarm;
 # issue 9). Only modules the command imports anyway; nothing here is imported by the readers.
-IMAGE_COMMAND_MODULES = ("jinja2",)
-# ... and, when no worker process convolves and draws (sirtkit._concurrent.start_worker), SciPy's FFT and
-# matplotlib as well.
-WORKER_MODULES = ("scipy.fft", "matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg",
-                  "matplotlib.colors")
+IMAGE_COMMAND_MODULES = ("scipy.fft", "jinja2")
+# ... and, when no worker process draws the figures (sirtkit._concurrent.start_worker), matplotlib as well.
+WORKER_MODULES = ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg", "matplotlib.colors")
 
 
 def prewarm_image_command() -> None:

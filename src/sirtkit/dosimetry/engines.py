@@ -34,8 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import numpy.typing as npt
+from scipy import fft as sp_fft
 
-from sirtkit._concurrent import offload
 from sirtkit.dosimetry.kernels import KERNEL_NUCLIDES, TABLE_MATCH_TOLERANCE_FRACTION, Kernel, get_kernel
 from sirtkit.errors import GeometryError, InputError, UnitsError
 from sirtkit.imaging.volume import Volume, require_same_grid
@@ -198,8 +198,6 @@ def dose_ldm(
 
 
 def _fft_shape(array_shape: tuple[int, ...], kernel_shape: tuple[int, ...]) -> tuple[int, ...]:
-    from scipy import fft as sp_fft  # imported where it is used (≈ 0.2 s): see fft_convolve_linear
-
     return tuple(
         sp_fft.next_fast_len(n + m - 1, real=True) for n, m in zip(array_shape, kernel_shape, strict=True)
     )
@@ -207,7 +205,6 @@ def _fft_shape(array_shape: tuple[int, ...], kernel_shape: tuple[int, ...]) -> t
 
 def _kernel_spectrum(kernel: np.ndarray, fshape: tuple[int, int, int], dtype: type) -> np.ndarray:
     """rfftn of the zero-padded kernel, pruned: each axis is transformed only where data is non-zero."""
-    from scipy import fft as sp_fft
     spec = sp_fft.rfft(kernel.astype(dtype, copy=False), n=fshape[2], axis=2, workers=-1)
     spec = sp_fft.fft(spec, n=fshape[1], axis=1, workers=-1, overwrite_x=True)
     return sp_fft.fft(spec, n=fshape[0], axis=0, workers=-1, overwrite_x=True)
@@ -279,10 +276,6 @@ def fft_convolve_linear(
     >>> float(out.sum()), round(float(out[4, 4, 4]), 6)
     (8.0, 0.0)
     """
-    # SciPy's FFT is imported here, not with the module (≈ 0.2 s with scipy.special): a command whose worker
-    # process convolves (dose_vsv) never imports it itself (issue 9).
-    from scipy import fft as sp_fft
-
     if dtype not in (np.float32, np.float64):
         raise InputError(f"dtype = {dtype!r}: use numpy.float32 or numpy.float64")
     arr = np.asarray(array)
@@ -392,9 +385,7 @@ def dose_vsv(
     # The constant factor goes onto the small kernel, not the large image.
     scale = activity.voxel_volume_ml / BQ_PER_MBQ * nuclide.half_life_h * S_PER_H / math.log(2.0) / _MGY_PER_GY
     report(progress, 0.1, "VSV: FFT convolution")
-    # In the command's worker process when it has one (sirtkit._concurrent.offload: the same function on the
-    # same arrays, so the same result; this process then does not import SciPy's FFT), else here.
-    dose = offload(fft_convolve_linear, arr, kernel.s_mgy_per_mbq_s * scale, dtype=dtype).result()
+    dose = fft_convolve_linear(arr, kernel.s_mgy_per_mbq_s * scale, dtype=dtype)
     report(progress, 0.9, "VSV: checking result")
     lowest, peak = _min_max(dose)
     if lowest < -FFT_NEGATIVE_TOLERANCE_FRACTION * max(peak, 0.0) and dtype is np.float32:

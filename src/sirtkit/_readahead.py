@@ -37,8 +37,9 @@ _DETACHED_FIELDS = ("data file", "datafile")
 Key = tuple[str, int, int, int]
 Inflated = tuple[int, bytes]  # (offset of the data in the file, the inflated data)
 
-# The commands that read images (the sirtkit command reads their .nrrd inputs ahead).
-IMAGE_COMMANDS = ("dose", "predict", "compare")
+# The commands that read images (and write dose maps and figures): their process gets the worker, the
+# allocator settings and the read-ahead of .nrrd files named on the command line.
+IMAGE_COMMANDS = ("dose", "predict", "compare", "demo")
 # What the image commands' worker process (sirtkit._concurrent.start_worker) imports while the command reads
 # its inputs: it draws the report figures (matplotlib, ≈ 0.45 s to import) while the command writes its data
 # files. (It also ran the VSV convolution in one version, so that the command never imported SciPy's FFT:

@@ -90,3 +90,17 @@ def test_concurrent_compare_writes_the_same_files_as_a_serial_one(tmp_path: Path
     for name in names:
         assert _normalised(tmp_path / "run_c" / name, tmp_path / "run_c") == _normalised(tmp_path / "run_s" / name,
                                                                                tmp_path / "run_s"), name
+
+
+def test_concurrent_demo_writes_the_same_files_as_a_serial_one(tmp_path: Path) -> None:
+    """`sirtkit demo` (the README's first command) draws its four figures in the worker process: the same
+    files as in order."""
+    concurrent = _sirtkit(tmp_path / "run_c", False, "demo")
+    serial = _sirtkit(tmp_path / "run_s", True, "demo")
+    assert concurrent.returncode == serial.returncode == 0, concurrent.stderr + serial.stderr
+    names = sorted(p.name for p in (tmp_path / "run_c").iterdir() if p.name != ".sirtkit-output.json")
+    assert {"plan_dose_slices.png", "post_dvh.png", "post_report.html"} <= set(names)
+    for name in names:
+        assert _normalised(tmp_path / "run_c" / name, tmp_path / "run_c") == _normalised(
+            tmp_path / "run_s" / name, tmp_path / "run_s"), name
+    assert "WORKER []" in concurrent.stderr, concurrent.stderr[-500:]

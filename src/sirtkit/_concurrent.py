@@ -174,13 +174,18 @@ class ChildTask(Generic[T]):
         self._outcome = (False, ChildTaskError(f"{self.label}: cancelled"))
         if self._pid is not None:
             pid, self._pid = self._pid, None
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+            _kill_and_reap(pid)
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)
+
+
+def _kill_and_reap(pid: int) -> None:
+    """SIGKILL child ``pid`` and wait for it (either may already have happened)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def _pickled_outcome(ok: bool, value: Any) -> bytes:
@@ -357,10 +362,7 @@ class _Worker:
         tasks (in its own children) see their result pipe close and end with it."""
         if self.pid is not None:
             pid, self.pid = self.pid, None
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+            _kill_and_reap(pid)
         if self._writer is not None:  # a request still being sent fails at once (broken pipe) and ends
             self._writer.join()
         if self._request_fd is not None:

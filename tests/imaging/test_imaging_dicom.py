@@ -134,6 +134,40 @@ def test_two_series_refused_with_uids(phantom_pet_dicom: dict[str, Path], tmp_pa
     assert chosen.unit == "Bq/mL"
 
 
+def test_only_the_chosen_series_is_decoded(phantom_pet_dicom: dict[str, Path], tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PET/CT study folder read for its PET: the CT's pixel data and other attributes are never read (a
+    clinical CT is hundreds of MB), so a damaged CT slice does not stop the PET; read for the CT, the same
+    slice is refused by name. The PET read is the same as from its own folder."""
+    import sirtkit.imaging.dicom as dicom_module
+
+    folder = tmp_path / "study"
+    shutil.copytree(phantom_pet_dicom["ct"], folder / "ct")
+    shutil.copytree(phantom_pet_dicom["pet"], folder / "pet")
+    victim = sorted((folder / "ct").iterdir())[3]
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) - 700])  # the CT slice's pixel data cut short
+    decoded: list[str] = []
+    original = dicom_module._decode_all
+
+    def spy(ds: pydicom.Dataset, path: Path, *, only: frozenset | None = None) -> None:
+        if only is None:
+            decoded.append(str(_modality_of(ds)))
+        original(ds, path, only=only)
+
+    monkeypatch.setattr(dicom_module, "_decode_all", spy)
+    pet = read_dicom_series(folder, modalities=("PT", "NM"))
+    assert set(decoded) <= {"PT", "file meta"}  # no CT slice decoded whole
+    reference = read_dicom_series(folder / "pet")
+    assert np.array_equal(pet.array, reference.array) and np.array_equal(pet.affine, reference.affine)
+    with pytest.raises(DicomInputError, match=victim.name):
+        read_dicom_series(folder, modalities=("CT",))
+
+
+def _modality_of(ds: pydicom.Dataset) -> str:
+    return str(ds.get("Modality", "file meta"))
+
+
 def test_truncated_file_refused_by_name(phantom_pet_dicom: dict[str, Path], tmp_path: Path) -> None:
     folder = tmp_path / "trunc"
     shutil.copytree(phantom_pet_dicom["pet"], folder)

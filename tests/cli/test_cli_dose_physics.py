@@ -148,3 +148,38 @@ def test_cli_shifted_and_empty_liver_segmentation(phantom, tmp_path):
                                   "--delivered-activity-gbq", "2.0", "-o", str(tmp_path / "b")], env=ENV)
     assert refused.exit_code == 2, refused.output
     assert "liver" in refused.output and not (tmp_path / "b").exists()
+
+
+def test_cli_predict_chooses_the_spect_series_in_a_mixed_folder(phantom, tmp_path):
+    """A SPECT/CT export with two SPECT reconstructions (attenuation-corrected and not: an everyday export):
+    `predict` without `--series-uid` refuses, listing both series and naming the option it has; with
+    `--series-uid` it plans on the chosen one, the same as from that series alone. `--timezone` is taken (an
+    unknown zone is refused by name)."""
+    import shutil
+
+    import pydicom
+
+    from sirtkit.imaging import write_phantom_dicom
+
+    folder = tmp_path / "spect_ct"
+    uids = []
+    for name in ("ac", "nac"):
+        nm = write_phantom_dicom(phantom["phantom"], tmp_path / name, modality="NM")["nm"]  # one multi-frame file
+        (folder / name).mkdir(parents=True)
+        shutil.copy(nm, folder / name / nm.name)
+        uids.append(str(pydicom.dcmread(nm, stop_before_pixels=True).SeriesInstanceUID))
+    args = ["-s", phantom["seg"], *phantom["roles"], "--engine", "ldm", "--json"]
+    refused = runner.invoke(app, ["predict", str(folder), *args, "-o", str(tmp_path / "refused")], env=ENV)
+    assert refused.exit_code == 2, refused.output
+    assert "--series-uid" in refused.output and all(uid in refused.output for uid in uids)
+    assert not (tmp_path / "refused").exists()
+    chosen = runner.invoke(app, ["predict", str(folder), *args, "--series-uid", uids[1], "--timezone",
+                                 "Europe/Amsterdam", "-o", str(tmp_path / "chosen")], env=ENV)
+    assert chosen.exit_code == 0, chosen.output
+    alone = runner.invoke(app, ["predict", str(folder / "nac"), *args, "-o", str(tmp_path / "alone")], env=ENV)
+    assert alone.exit_code == 0, alone.output
+    plan = json.loads(chosen.stdout)["result"]["plan"]["plan"]
+    assert plan["activity_delivered_gbq"] == json.loads(alone.stdout)["result"]["plan"]["plan"]["activity_delivered_gbq"]
+    zone = runner.invoke(app, ["predict", str(folder), *args, "--series-uid", uids[1], "--timezone", "Mars/Olympus",
+                               "-o", str(tmp_path / "zone")], env=ENV)
+    assert zone.exit_code == 2 and "Mars/Olympus" in zone.output

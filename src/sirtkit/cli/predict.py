@@ -51,6 +51,11 @@ def register(app: typer.Typer) -> None:
                                                "Ho-166)."),
         fwhm_mm: float = typer.Option(None, "--fwhm-mm",
                                       help="SPECT resolution (FWHM, mm) for the partial-volume warning."),
+        timezone: str = typer.Option(None, "--timezone",
+                                     help="IANA zone of DICOM times without offset, e.g. Europe/Amsterdam."),
+        series_uid: str = typer.Option(None, "--series-uid",
+                                       help="SeriesInstanceUID of the SPECT in a folder of several series "
+                                            "(e.g. attenuation-corrected and uncorrected reconstructions)."),
         out: Path = typer.Option(Path("sirtkit-plan"), "--out", "-o", help="Folder for the report and maps."),
         pdf: bool = typer.Option(False, "--pdf", help="Also write a PDF report."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -76,7 +81,8 @@ def register(app: typer.Typer) -> None:
             "tumour_target_gy": tumour_target_gy, "normal_liver_limit_gy": normal_liver_limit_gy,
             "planned_infusion": parse_time(planned_infusion, "--planned-infusion"),
             "vial_calibration": parse_time(vial_calibration, "--vial-calibration"),
-            "voi_roles": parse_roles(voi_role), "engine": engine, "fwhm_mm": fwhm_mm,
+            "voi_roles": parse_roles(voi_role), "engine": engine, "fwhm_mm": fwhm_mm, "timezone": timezone,
+            "series_uid": series_uid,
         })
         with progress_bar("plan", enabled=not json_out) as callback:
             result = run_image_plan(case, progress=callback, start_figures=True)

@@ -69,6 +69,9 @@ class ImagePlanCase(ImagingCaseChecks):
     engine: Literal["vsv", "ldm"] = "vsv"
     fwhm_mm: float | None = Field(default=None,
                                   description="SPECT resolution for the partial-volume warning (default by nuclide)")
+    timezone: str | None = Field(
+        default=None, description="IANA zone (e.g. Europe/Amsterdam) of DICOM times that carry no offset")
+    series_uid: str | None = Field(default=None, description="SeriesInstanceUID of the SPECT series in a mixed folder")
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,7 @@ def _predicted_dose_case(case: ImagePlanCase, nuclide: Literal["Y-90", "Ho-166"]
         delivered_activity_gbq=delivered_activity_gbq, lung_shunt_fraction=lung_shunt_fraction,
         voi_roles=case.voi_roles, engine=case.engine, segment_labels=case.segment_labels, nuclide=nuclide,
         lung_mass_kg=lung_mass_kg, emission_modality="ho166_spect" if nuclide == "Ho-166" else "tc99m_spect",
-        fwhm_mm=case.fwhm_mm,
+        fwhm_mm=case.fwhm_mm, timezone=case.timezone, series_uid=case.series_uid,
         rtstruct_image=case.ct,  # not `ct`: the plan's lung mass convention stays as planned
     )
 

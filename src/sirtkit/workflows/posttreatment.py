@@ -119,7 +119,7 @@ _NOT_EMISSION = {"ct": "a CT (values in HU)", "dose": "a dose map (Gy)", "mask":
 
 class ImagingCaseChecks(BaseModel):
     """Checks shared by the image workflows' inputs (:class:`DoseCase`, ``ImagePlanCase``): a lung shunt
-    fraction in 0–1, a plausible whole-lung mass and a plausible system resolution (FWHM)."""
+    fraction in 0–1, a plausible whole-lung mass, a plausible system resolution (FWHM) and an IANA timezone."""
 
     @field_validator("lung_shunt_fraction", check_fields=False)
     @classmethod
@@ -140,6 +140,20 @@ class ImagingCaseChecks(BaseModel):
         message = None if value is None else fwhm_problem(value, "fwhm_mm")
         if message is not None:
             raise ValueError(message)
+        return value
+
+    @field_validator("timezone", check_fields=False)
+    @classmethod
+    def _iana_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA timezone name such as Europe/Amsterdam or America/New_York") \
+                from None
         return value
 
 
@@ -184,19 +198,6 @@ class DoseCase(ImagingCaseChecks):
         default=None, description="CSV volume_ml|diameter_mm,recovery_coefficient: RC-corrected tumour means")
 
 
-    @field_validator("timezone")
-    @classmethod
-    def _iana_zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not an IANA timezone name such as Europe/Amsterdam or America/New_York") \
-                from None
-        return value
 
     @field_validator("delivered_activity_gbq")
     @classmethod

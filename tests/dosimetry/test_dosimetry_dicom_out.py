@@ -437,6 +437,37 @@ def test_cli_dose_grid_ct(tmp_path: Path, phantom_series: dict[str, object]) -> 
     assert "CT grid" in (out / "report.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
+def test_cli_predict_dose_grid_ct(tmp_path: Path, phantom_series: dict[str, object]) -> None:
+    """`predict --dose-grid ct`: the predicted RTDOSE on the grid of the CT of the SPECT/CT (given with --ct),
+    dose values the linear interpolation of dose.nrrd at the CT voxel centres (within DoseGridScaling), as
+    for `sirtkit dose`; without --ct refused (exit 2) before any work, nothing written."""
+    from sirtkit.imaging import read_volume
+
+    phantom = phantom_series["phantom"]
+    nm_file = phantom_series["nm"]
+    nm = read_dicom_series(nm_file)
+    m = phantom.masks
+    labelmap, _ = masks_to_labelmap({n: resample_to(m[n], nm, interpolation="nearest") for n in ("liver", "tumor_1")})
+    seg = write_volume(labelmap, tmp_path / "seg.nrrd")
+    args = ["predict", str(nm_file), "-s", str(seg), "--voi-role", "label_1=liver", "--voi-role", "label_2=tumor",
+            "--lung-shunt-fraction", "0.05", "--engine", "ldm", "--dose-grid", "ct"]
+    refused = runner.invoke(app, [*args, "-o", str(tmp_path / "no")], env=ENV)
+    assert refused.exit_code == 2 and "--ct" in refused.output and not (tmp_path / "no").exists()
+    ct_folder = phantom_series["ct"]
+    out = tmp_path / "out"
+    result = runner.invoke(app, [*args, "--ct", str(ct_folder), "-o", str(out)], env=ENV)
+    assert result.exit_code == 0, result.output
+    ds = _read_strict(out / "rtdose.dcm")
+    ct_first = pydicom.dcmread(sorted(Path(str(ct_folder)).iterdir())[0], stop_before_pixels=True)
+    assert ds.FrameOfReferenceUID == ct_first.FrameOfReferenceUID and ds.StudyInstanceUID == ct_first.StudyInstanceUID
+    rtdose = read_rtdose(out / "rtdose.dcm")
+    ct_volume = read_volume(ct_folder)
+    assert rtdose.same_grid(ct_volume)
+    expected = resample_to(read_volume(out / "dose.nrrd"), ct_volume, interpolation="linear", fill_value=0.0)
+    assert float(np.abs(rtdose.array - expected.array).max()) <= float(ds.DoseGridScaling) + 1e-6
+
+
 def test_seg_codes_a_segment_by_its_given_role_as_the_sr_does(tmp_path):
     """A segment named 'Lesion A' mapped to the tumour role (--voi-role) is coded Neoplasm in the SEG, as the
     SR's finding that points at it is (one rule: segmentation.voi_codes); unmapped, it stays Tissue."""

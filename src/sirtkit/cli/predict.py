@@ -33,7 +33,8 @@ def register(app: typer.Typer) -> None:
         spect: Path = typer.Argument(..., help="Tc-99m MAA SPECT (or Ho-166 scout): NRRD, NIfTI or DICOM folder."),
         segmentation: Path = typer.Option(..., "--segmentation", "-s",
                                           help="Liver, tumours, perfused territory (+ lungs) on the SPECT/CT."),
-        ct: Path = typer.Option(None, "--ct", help="CT of the SPECT/CT: the image an RTSTRUCT was drawn on."),
+        ct: Path = typer.Option(None, "--ct", help="CT of the SPECT/CT: the image an RTSTRUCT was drawn on, and "
+                                                    "the RTDOSE grid with --dose-grid ct."),
         patient_id: str = typer.Option("patient", "--patient-id", help="Shown in the report."),
         device: str = typer.Option("glass", help="glass, resin or holmium."),
         intent: str = typer.Option("palliative",
@@ -59,7 +60,9 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("sirtkit-plan"), "--out", "-o", help="Folder for the report and maps."),
         pdf: bool = typer.Option(False, "--pdf", help="Also write a PDF report."),
         json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-        dose_grid: str = typer.Option("emission", "--dose-grid", help="Grid of the RTDOSE: emission (the SPECT grid; ct is not available for predict yet)."),
+        dose_grid: str = typer.Option("emission", "--dose-grid",
+                                      help="Grid of the RTDOSE: emission (the SPECT grid) or ct (the DICOM CT "
+                                           "given with --ct, e.g. of the SPECT/CT)."),
         force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder that sirtkit did not write."),
     ) -> None:
         """Measure compartments on the images, plan the activity under the device/intent limits, and
@@ -71,9 +74,9 @@ def register(app: typer.Typer) -> None:
             raise InputError(f"--engine {engine!r}: use vsv or ldm")
         if dose_grid not in ("emission", "ct"):
             raise InputError(f"--dose-grid {dose_grid!r}: use emission or ct")
-        if dose_grid == "ct":  # --ct here is the image an RTSTRUCT was drawn on; RTDOSE on it is not wired yet
-            raise InputError("--dose-grid ct: sirtkit predict does not write its RTDOSE on the CT grid yet; use "
-                             "--dose-grid emission (the SPECT grid)")
+        if dose_grid == "ct" and ct is None:
+            raise InputError("--dose-grid ct needs the CT: give --ct with the DICOM CT series folder (of the "
+                             "SPECT/CT), or use --dose-grid emission (the SPECT grid)")
         check_output_folder(out, force=force)
         case = build_from_options(ImagePlanCase, {
             "patient_id": patient_id, "spect": spect, "segmentation": segmentation, "ct": ct, "device": device,
@@ -88,7 +91,7 @@ def register(app: typer.Typer) -> None:
             result = run_image_plan(case, progress=callback, start_figures=True)
             files = write_image_plan_outputs(
                 result, out, pdf=pdf, prefix="", force=force, dose_grid=cast(Literal["emission", "ct"], dose_grid),
-                ct=None) if result.predicted else {}
+                ct=ct if dose_grid == "ct" else None) if result.predicted else {}
         if json_out:
             emit_json("predict", {**result.summary(), "files": {k: str(v) for k, v in files.items()}})
         else:

@@ -403,7 +403,6 @@ def test_cli_dose_grid_ct(tmp_path: Path, phantom_series: dict[str, object]) -> 
     """`--dose-grid ct`: RTDOSE on the CT's grid (its rows, columns, spacing, frames; Patient/Study/FoR from
     the CT), dose values the linear interpolation of dose.nrrd at the CT voxel centres (within
     DoseGridScaling); without --ct the option is refused (exit 2) before any work."""
-    from sirtkit.imaging import read_volume
     from sirtkit.imaging.phantom import _write_ct
 
     phantom = phantom_series["phantom"]
@@ -424,17 +423,26 @@ def test_cli_dose_grid_ct(tmp_path: Path, phantom_series: dict[str, object]) -> 
     out = tmp_path / "out"
     result = runner.invoke(app, [*args, "--ct", str(ct_folder), "-o", str(out)], env=ENV)
     assert result.exit_code == 0, result.output
-    ds = _read_strict(out / "rtdose.dcm")
-    ct_first = pydicom.dcmread(sorted(ct_folder.iterdir())[0], stop_before_pixels=True)
+    ds, ct_first = _assert_rtdose_on_ct_grid(out, ct_folder)
     assert (ds.Rows, ds.Columns, int(ds.NumberOfFrames)) == (ct_first.Rows, ct_first.Columns, 40)
     assert [float(v) for v in ds.PixelSpacing] == [3.2, 3.2] and float(ds.GridFrameOffsetVector[1]) == 3.0
+    assert "CT grid" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def _assert_rtdose_on_ct_grid(out: Path, ct_folder: Path) -> tuple[pydicom.Dataset, pydicom.Dataset]:
+    """out/rtdose.dcm is on the grid, frame of reference and study of the CT series in ``ct_folder``, its
+    values the linear interpolation of out/dose.nrrd at the CT voxel centres (within DoseGridScaling)."""
+    from sirtkit.imaging import read_volume
+
+    ds = _read_strict(out / "rtdose.dcm")
+    ct_first = pydicom.dcmread(sorted(Path(ct_folder).iterdir())[0], stop_before_pixels=True)
     assert ds.FrameOfReferenceUID == ct_first.FrameOfReferenceUID and ds.StudyInstanceUID == ct_first.StudyInstanceUID
     rtdose = read_rtdose(out / "rtdose.dcm")
     ct_volume = read_volume(ct_folder)
     assert rtdose.same_grid(ct_volume)
     expected = resample_to(read_volume(out / "dose.nrrd"), ct_volume, interpolation="linear", fill_value=0.0)
     assert float(np.abs(rtdose.array - expected.array).max()) <= float(ds.DoseGridScaling) + 1e-6
-    assert "CT grid" in (out / "report.html").read_text(encoding="utf-8")
+    return ds, ct_first
 
 
 @pytest.mark.slow
@@ -442,7 +450,6 @@ def test_cli_predict_dose_grid_ct(tmp_path: Path, phantom_series: dict[str, obje
     """`predict --dose-grid ct`: the predicted RTDOSE on the grid of the CT of the SPECT/CT (given with --ct),
     dose values the linear interpolation of dose.nrrd at the CT voxel centres (within DoseGridScaling), as
     for `sirtkit dose`; without --ct refused (exit 2) before any work, nothing written."""
-    from sirtkit.imaging import read_volume
 
     phantom = phantom_series["phantom"]
     nm_file = phantom_series["nm"]
@@ -458,14 +465,7 @@ def test_cli_predict_dose_grid_ct(tmp_path: Path, phantom_series: dict[str, obje
     out = tmp_path / "out"
     result = runner.invoke(app, [*args, "--ct", str(ct_folder), "-o", str(out)], env=ENV)
     assert result.exit_code == 0, result.output
-    ds = _read_strict(out / "rtdose.dcm")
-    ct_first = pydicom.dcmread(sorted(Path(str(ct_folder)).iterdir())[0], stop_before_pixels=True)
-    assert ds.FrameOfReferenceUID == ct_first.FrameOfReferenceUID and ds.StudyInstanceUID == ct_first.StudyInstanceUID
-    rtdose = read_rtdose(out / "rtdose.dcm")
-    ct_volume = read_volume(ct_folder)
-    assert rtdose.same_grid(ct_volume)
-    expected = resample_to(read_volume(out / "dose.nrrd"), ct_volume, interpolation="linear", fill_value=0.0)
-    assert float(np.abs(rtdose.array - expected.array).max()) <= float(ds.DoseGridScaling) + 1e-6
+    _assert_rtdose_on_ct_grid(out, Path(str(ct_folder)))
 
 
 def test_seg_codes_a_segment_by_its_given_role_as_the_sr_does(tmp_path):

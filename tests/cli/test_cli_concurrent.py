@@ -104,3 +104,21 @@ def test_concurrent_demo_writes_the_same_files_as_a_serial_one(tmp_path: Path) -
         assert _normalised(tmp_path / "run_c" / name, tmp_path / "run_c") == _normalised(
             tmp_path / "run_s" / name, tmp_path / "run_s"), name
     assert "WORKER []" in concurrent.stderr, concurrent.stderr[-500:]
+
+
+def test_ctrl_c_while_the_command_starts_ends_quietly_with_130() -> None:
+    """Ctrl-C while the command's modules are still importing (before `main()` runs): status 130 and one
+    line, not Python's traceback from inside an import; once `main()` runs, Ctrl-C is a KeyboardInterrupt again."""
+    code = ("import os, signal, sys\nsys.argv = ['sirtkit', 'dose', '--help']\nimport sirtkit.cli\n"
+            "assert signal.getsignal(signal.SIGINT) is sirtkit.cli._interrupted_while_starting\n"
+            "os.kill(os.getpid(), signal.SIGINT)\nimport time\ntime.sleep(5)\nprint('not interrupted')\n")
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": SRC}, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == "sirtkit: interrupted\n" and "not interrupted" not in done.stdout
+    restored = ("import signal, sys\nsys.argv = ['sirtkit', '--version']\nfrom sirtkit.cli import main\n"
+                "try:\n    main()\nexcept SystemExit:\n    pass\n"
+                "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n")
+    after = subprocess.run([sys.executable, "-c", restored], env={**os.environ, "PYTHONPATH": SRC},
+                           capture_output=True, text=True, timeout=120, check=False)
+    assert after.stdout.strip().endswith("True"), after.stdout + after.stderr

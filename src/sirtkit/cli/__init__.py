@@ -17,6 +17,7 @@ import gc
 import importlib
 import logging
 import os
+import signal
 import sys
 from difflib import get_close_matches
 from typing import Any
@@ -28,7 +29,19 @@ from typing import Any
 # CPU time went to that spinning (perf, issue 9). A value the user set is kept.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from sirtkit import _readahead  # standard library only
+
+def _interrupted_while_starting(signum: int, frame: object) -> None:
+    """Ctrl-C before the command runs (while its modules import): end quietly with status 130 (128 + SIGINT),
+    as the command does once it runs, instead of Python's traceback from inside an import. Nothing has been
+    written yet; the worker process and read-ahead threads end with the process."""
+    os.write(2, b"sirtkit: interrupted\n")
+    os._exit(130)
+
+
+if os.path.basename(sys.argv[0]) == "sirtkit" and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    signal.signal(signal.SIGINT, _interrupted_while_starting)  # main() restores Python's handler
+
+from sirtkit import _readahead  # noqa: E402 - standard library only
 
 # An image command starts reading its inputs now, before NumPy and Typer load (sirtkit._readahead).
 _readahead.start_for_command(sys.argv)
@@ -190,6 +203,8 @@ def main() -> None:
     # reference cycles: the cyclic collector runs less often (documented tuning, gc.set_threshold), which
     # saved ≈ 0.05–0.1 s of CPU in a dose command (issue 9). Cycles are still collected.
     gc.set_threshold(50_000, 20, 100)
+    if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C is KeyboardInterrupt again (exit 130)
     from sirtkit import _concurrent
 
     _concurrent.enable()  # this process is the command's own: background reads, imports and workers

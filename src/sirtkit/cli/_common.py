@@ -199,16 +199,26 @@ def parse_roles(items: list[str]) -> dict[str, str]:
     return roles
 
 
-def parse_time(value: str | None, option: str) -> datetime | None:
+def parse_time(value: str | None, option: str, zone: str | None = None) -> datetime | None:
+    """An ISO date-time option. Without an offset it is read in ``zone`` (the command's ``--timezone``, an
+    IANA name: daylight saving follows the date); without an offset and without a zone it is refused."""
     if value is None:
         return None
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise InputError(f"{option} {value!r} is not an ISO date-time such as 2026-03-02T09:30:00+01:00") from None
-    if moment.tzinfo is None:
-        raise InputError(f"{option} {value!r} has no timezone: add an offset, e.g. {value}+01:00")
-    return moment
+        example = "2026-03-02T09:30:00" if zone is not None else "2026-03-02T09:30:00+01:00"
+        raise InputError(f"{option} {value!r} is not an ISO date-time such as {example}") from None
+    if moment.tzinfo is not None:
+        return moment
+    if zone is None:
+        raise InputError(f"{option} {value!r} has no timezone: add an offset, e.g. {value}+01:00 (or give --timezone)")
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return moment.replace(tzinfo=ZoneInfo(zone))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"--timezone {zone!r} is not an IANA timezone name such as Europe/Amsterdam") from None
 
 
 def emit_json(kind: str, payload: Any) -> None:

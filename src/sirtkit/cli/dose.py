@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Literal, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
@@ -96,8 +94,8 @@ def register(app: typer.Typer) -> None:
             "emission": emission, "segmentation": segmentation, "ct": ct, "emission_unit": emission_unit,
             "quantification": quantification, "delivered_activity_gbq": delivered_activity_gbq,
             "lung_shunt_fraction": lung_shunt_fraction,
-            "administration_time": _local_time(administration_time, "--administration-time", timezone),
-            "image_reference_time": _local_time(image_time, "--image-time", timezone),
+            "administration_time": parse_time(administration_time, "--administration-time", timezone),
+            "image_reference_time": parse_time(image_time, "--image-time", timezone),
             "timezone": timezone, "series_uid": series_uid,
             "engine": engine, "density": density, "voi_roles": parse_roles(voi_role),
             "nuclide": get_nuclide(nuclide).name, "lung_mass_kg": lung_mass_kg, "ct_contrast": ct_contrast,
@@ -112,22 +110,6 @@ def register(app: typer.Typer) -> None:
             return
         render_dose_table(result)
         console.print(f"\nFiles written to [bold]{out}[/]: " + ", ".join(p.name for p in files.values()))
-
-
-def _local_time(value: str | None, option: str, zone: str | None) -> datetime | None:
-    """An ISO time; without an offset it is read in ``--timezone`` (DST-correct), else refused."""
-    if value is not None and zone is not None:
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise InputError(f"{option} {value!r} is not an ISO date-time such as 2026-03-02T09:30:00") from None
-        if moment.tzinfo is None:
-            try:
-                return moment.replace(tzinfo=ZoneInfo(zone))
-            except (ZoneInfoNotFoundError, ValueError):
-                raise InputError(f"--timezone {zone!r} is not an IANA timezone name such as Europe/Amsterdam") from None
-        return moment
-    return parse_time(value, option)
 
 
 # Columns of the terminal table (the HTML report and metrics.csv carry all of them).

@@ -45,8 +45,10 @@ def register(app: typer.Typer) -> None:
         lung_mass_kg: float = typer.Option(None, "--lung-mass-kg", help="Default 1.0 kg."),
         tumour_target_gy: float = typer.Option(None, "--tumour-target-gy", help="Override the intent's target."),
         normal_liver_limit_gy: float = typer.Option(None, "--normal-liver-limit-gy", help="Override the limit."),
-        planned_infusion: str = typer.Option(None, "--planned-infusion", help="ISO time with offset."),
-        vial_calibration: str = typer.Option(None, "--vial-calibration", help="ISO time with offset (vial label)."),
+        planned_infusion: str = typer.Option(None, "--planned-infusion",
+                                             help="ISO time with offset (or without, with --timezone)."),
+        vial_calibration: str = typer.Option(None, "--vial-calibration",
+                                             help="ISO time with offset (or without, with --timezone; vial label)."),
         voi_role: list[str] = typer.Option([], "--voi-role", help=VOI_ROLE_HELP),
         engine: str = typer.Option("vsv", help="vsv or ldm for the predicted dose map (device's nuclide: Y-90 or "
                                                "Ho-166)."),
@@ -82,8 +84,8 @@ def register(app: typer.Typer) -> None:
             "patient_id": patient_id, "spect": spect, "segmentation": segmentation, "ct": ct, "device": device,
             "intent": intent, "lung_shunt_fraction": lung_shunt_fraction, "lung_mass_kg": lung_mass_kg,
             "tumour_target_gy": tumour_target_gy, "normal_liver_limit_gy": normal_liver_limit_gy,
-            "planned_infusion": parse_time(planned_infusion, "--planned-infusion"),
-            "vial_calibration": parse_time(vial_calibration, "--vial-calibration"),
+            "planned_infusion": parse_time(planned_infusion, "--planned-infusion", timezone),
+            "vial_calibration": parse_time(vial_calibration, "--vial-calibration", timezone),
             "voi_roles": parse_roles(voi_role), "engine": engine, "fwhm_mm": fwhm_mm, "timezone": timezone,
             "series_uid": series_uid,
         })

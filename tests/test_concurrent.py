@@ -287,3 +287,15 @@ def test_offload_without_a_worker_runs_inline(mode: str) -> None:
     assert offload(os.getpid).result() == os.getpid()
     with pytest.raises(InputError):
         offload(_raise_input_error, "x").result()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork, /proc")
+def test_an_offloaded_result_pickles_with_its_outcome(worker: int) -> None:
+    """A result holding offloaded figures (DoseResult.figures) can be sent to another process: it pickles
+    with its outcome collected, without the worker's pipes."""
+    import pickle
+
+    from sirtkit._concurrent import offload
+
+    copy = pickle.loads(pickle.dumps(offload(sum, [1, 2, 3])))
+    assert copy.result() == 6

@@ -188,6 +188,17 @@ def _kill_and_reap(pid: int) -> None:
         os.waitpid(pid, 0)
 
 
+def _pickled_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+    """In a child process: the pickled outcome of ``fn(*args, **kwargs)``; an exception carries the child's
+    traceback as a note."""
+    try:
+        return _pickled_outcome(True, fn(*args, **kwargs))
+    except BaseException as err:
+        if hasattr(err, "add_note"):
+            err.add_note("in the worker process:\n" + "".join(traceback.format_exception(err)))
+        return _pickled_outcome(False, err)
+
+
 def _pickled_outcome(ok: bool, value: Any) -> bytes:
     try:
         return pickle.dumps((ok, value), protocol=pickle.HIGHEST_PROTOCOL)
@@ -203,10 +214,7 @@ def run_in_child(fn: Callable[..., T], *args: Any, label: str = "background task
     ``fn`` runs here, now, and :meth:`ChildTask.result` returns or raises its outcome.
     """
     if not concurrency_enabled():
-        try:
-            return ChildTask(None, None, (True, fn(*args, **kwargs)), label)
-        except Exception as err:
-            return ChildTask(None, None, (False, err), label)
+        return ChildTask(None, None, _run_inline(fn, args, kwargs), label)
     join_background()
     for stream in (sys.stdout, sys.stderr):  # nothing buffered may be written twice
         with contextlib.suppress(OSError, ValueError):
@@ -219,12 +227,7 @@ def run_in_child(fn: Callable[..., T], *args: Any, label: str = "background task
             os.close(read_fd)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            try:
-                outcome = _pickled_outcome(True, fn(*args, **kwargs))
-            except BaseException as err:
-                if hasattr(err, "add_note"):
-                    err.add_note("in the worker process:\n" + "".join(traceback.format_exception(err)))
-                outcome = _pickled_outcome(False, err)
+            outcome = _pickled_call(fn, args, kwargs)
             with os.fdopen(write_fd, "wb") as pipe:
                 pipe.write(outcome)
         except BaseException:
@@ -265,6 +268,13 @@ class Offloaded(Generic[T]):
         if ok:
             return value
         raise value
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with its outcome collected (a :class:`DoseResult` holding its figures can be sent to another
+        process); the worker's pipes stay here."""
+        with contextlib.suppress(Exception):
+            self.result()
+        return {**self.__dict__, "_worker": None}
 
 
 def _run_inline(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any]:
@@ -382,11 +392,10 @@ def _run_task(body: bytes, result_fd: int) -> None:
     try:
         try:
             fn, args, kwargs = pickle.loads(body)
-            outcome = _pickled_outcome(True, fn(*args, **kwargs))
-        except BaseException as err:
-            if hasattr(err, "add_note"):
-                err.add_note("in the worker process:\n" + "".join(traceback.format_exception(err)))
+        except BaseException as err:  # e.g. the function's module fails to import here
             outcome = _pickled_outcome(False, err)
+        else:
+            outcome = _pickled_call(fn, args, kwargs)
         _write_all(result_fd, outcome)
     except BaseException:
         code = 70
@@ -508,8 +517,10 @@ def worker_started() -> bool:
 def offload(fn: Callable[..., T], *args: Any, **kwargs: Any) -> Offloaded[T]:
     """Run ``fn(*args, **kwargs)`` in the worker process when one runs, else here and now.
 
-    For drawing figures while the command writes its data files: ``fn`` must be a module-level function,
-    its arguments small (they are pickled through a pipe: 2-D slices, not volumes). The outcome is the same
+    For drawing figures while the command writes its data files: ``fn`` must be a module-level function. Its
+    arguments are pickled through a pipe, so they should be small — 2-D slices and curves; a whole volume
+    (``compare``'s γ map, one dose grid) costs a copy, and image-sized work that must send several volumes
+    each way is better done here (measured for the VSV convolution, issue 9). The outcome is the same
     either way; :meth:`Offloaded.result` re-raises the function's exception.
     """
     if _worker is None or not concurrency_enabled():

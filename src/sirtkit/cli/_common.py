@@ -92,7 +92,7 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 R = TypeVar("R")
 
 
-# Third-party modules an image command (dose, predict, compare) imports for its dose engine, figures and
+# Third-party modules an image command (dose, predict, compare, demo) imports for its dose engine and
 # report: imported while the command waits for its images to be read ahead (sirtkit._concurrent.prewarm;
 # issue 9). Only modules the command imports anyway; nothing here is imported by the readers.
 IMAGE_COMMAND_MODULES = ("scipy.fft", "jinja2")

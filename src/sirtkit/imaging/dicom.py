@@ -287,11 +287,11 @@ _SELECTION_TAGS = frozenset(pydicom.tag.Tag(k) for k in ("Modality", "SeriesInst
                                                         "SeriesDescription"))
 
 
-def _read(path: Path, *, decode_all: bool = True) -> pydicom.Dataset | None:
+def _read(path: Path) -> pydicom.Dataset | None:
     """Read one file; None for non-DICOM files, DicomInputError for broken DICOM files.
 
-    ``decode_all=False``: decode only what choosing a series reads (:data:`_SELECTION_TAGS`); the caller
-    decodes the rest of the chosen series' files (:func:`_decode_all`)."""
+    Only what choosing a series reads is decoded here (:data:`_SELECTION_TAGS`, and the file meta); the
+    caller decodes the rest of the chosen series' files (:func:`_decode_all`)."""
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -309,7 +309,7 @@ def _read(path: Path, *, decode_all: bool = True) -> pydicom.Dataset | None:
     meta = getattr(ds, "file_meta", None)
     if meta is not None:
         _decode_all(meta, path)
-    _decode_all(ds, path, only=None if decode_all else _SELECTION_TAGS)
+    _decode_all(ds, path, only=_SELECTION_TAGS)
     return ds
 
 
@@ -513,7 +513,7 @@ def read_dicom_series(
         raise DicomInputError(f"{p}: no such file or folder")
     datasets: list[pydicom.Dataset] = []
     for f in _dicom_files(p):
-        ds = _read(f, decode_all=False)  # the chosen series is decoded whole below
+        ds = _read(f)  # the chosen series is decoded whole below
         if ds is None or (_text(ds, "Modality") or "") in NON_IMAGE_MODALITIES:
             continue
         if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:

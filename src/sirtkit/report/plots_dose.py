@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sirtkit.imaging.volume import Volume
+from sirtkit.report._literal import literal_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -53,14 +54,16 @@ def _new_figure(width: float, height: float, margins: Mapping[str, float]) -> Fi
     return fig
 
 
+@literal_text
 def plot_dvh(curves: Mapping[str, DvhCurve], *, title: str = "Cumulative dose–volume histogram",
              thresholds_gy: Sequence[float] = ()) -> Figure:
     """Cumulative DVH of each VOI (volume % vs dose Gy), with optional vertical threshold lines."""
     fig = _new_figure(7.5, 4.6, _DVH_MARGINS)
     ax = fig.add_subplot()
     max_dose = 1.0
-    for n, (name, (dose_gy, fraction)) in enumerate(curves.items()):
-        ax.plot(dose_gy, 100.0 * np.asarray(fraction), color=_COLOURS[n % len(_COLOURS)], lw=1.8, label=name)
+    lines = []
+    for n, (dose_gy, fraction) in enumerate(curves.values()):
+        lines += ax.plot(dose_gy, 100.0 * np.asarray(fraction), color=_COLOURS[n % len(_COLOURS)], lw=1.8)
         above = np.asarray(dose_gy)[np.asarray(fraction) > DVH_AXIS_VOLUME_FRACTION]
         if above.size:
             max_dose = max(max_dose, float(above.max()))
@@ -74,19 +77,21 @@ def plot_dvh(curves: Mapping[str, DvhCurve], *, title: str = "Cumulative dose–
     ax.set_ylabel("Volume receiving at least this dose (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(lines, list(curves), fontsize=8, loc="upper right")  # explicit: a name may start with "_"
     return fig
 
 
+@literal_text
 def plot_dvh_comparison(predicted: Mapping[str, DvhCurve], delivered: Mapping[str, DvhCurve], *,
                         title: str = "Predicted (dashed) vs delivered (solid) DVH") -> Figure:
     """Predicted and delivered DVHs of the same VOIs on one plot."""
     fig = _new_figure(7.5, 4.6, _DVH_MARGINS)
     ax = fig.add_subplot()
+    lines = []
     for n, name in enumerate(delivered):
         colour = _COLOURS[n % len(_COLOURS)]
         d, f = delivered[name]
-        ax.plot(d, 100 * np.asarray(f), color=colour, lw=1.8, label=name)
+        lines += ax.plot(d, 100 * np.asarray(f), color=colour, lw=1.8)
         if name in predicted:
             pd_, pf = predicted[name]
             ax.plot(pd_, 100 * np.asarray(pf), color=colour, lw=1.4, ls="--")
@@ -95,7 +100,7 @@ def plot_dvh_comparison(predicted: Mapping[str, DvhCurve], delivered: Mapping[st
     ax.set_ylim(0, 105)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(lines, list(delivered), fontsize=8)  # explicit: a name may start with "_"
     return fig
 
 
@@ -214,6 +219,7 @@ def overlay_views(dose: Volume, *, background: Volume | None = None, masks: Mapp
                         float(np.max(dose_arr)) if dose_arr.size else 0.0)
 
 
+@literal_text
 def draw_dose_overlay(views: OverlayViews, *, title: str = "Absorbed dose") -> Figure:
     """The dose-map figure of :func:`overlay_views`: three panels, VOI contours, one legend, a colour bar."""
     vmax = views.vmax
@@ -270,6 +276,7 @@ def plot_dose_overlay(dose: Volume, *, background: Volume | None = None,
                                            dose_max_gy=dose_max_gy), title=title)
 
 
+@literal_text
 def plot_gamma_overlay(gamma: Volume, *, background: Volume | None = None,
                        region: np.ndarray | None = None, title: str = "Gamma index",
                        max_gamma: float = 2.0) -> Figure:

@@ -24,6 +24,7 @@ from matplotlib.ticker import FuncFormatter
 
 from sirtkit.outcomes.doseresponse import roc_curve
 from sirtkit.outcomes.survival import KaplanMeier
+from sirtkit.report._literal import literal_text
 
 __all__ = [
     "RESPONSE_COLOURS",
@@ -75,6 +76,7 @@ def _step(km: KaplanMeier, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.r_[0.0, km.time], np.r_[1.0, values]
 
 
+@literal_text
 def km_figure(curves: Sequence[KaplanMeier], *, title: str, xlabel: str = "Months since first SIRT",
               at_risk_step: float | None = None, p_value: float | None = None) -> Figure:
     """Kaplan–Meier curves with confidence bands, censoring marks and a number-at-risk table.
@@ -99,10 +101,12 @@ def km_figure(curves: Sequence[KaplanMeier], *, title: str, xlabel: str = "Month
     fig = Figure(figsize=(7.5, 4.6 + 0.25 * n_rows))
     gs = fig.add_gridspec(2, 1, height_ratios=[4.0, 0.35 + 0.3 * n_rows], hspace=0.35)
     ax = fig.add_subplot(gs[0])
+    lines, labels = [], []
     for i, km in enumerate(curves):
         c = _LINE_COLOURS[i % len(_LINE_COLOURS)]
         x, y = _step(km, km.survival)
-        ax.step(x, y, where="post", color=c, lw=1.8, label=f"{km.label} (n={km.n}, events={km.n_events_total})")
+        lines += ax.step(x, y, where="post", color=c, lw=1.8)
+        labels.append(f"{km.label} (n={km.n}, events={km.n_events_total})")
         _, lo = _step(km, np.nan_to_num(km.ci_low, nan=0.0))
         _, hi = _step(km, np.nan_to_num(km.ci_high, nan=1.0))
         ax.fill_between(x, lo, hi, step="post", color=c, alpha=0.18, lw=0)
@@ -120,7 +124,7 @@ def km_figure(curves: Sequence[KaplanMeier], *, title: str, xlabel: str = "Month
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.axhline(0.5, color="0.6", lw=0.8, ls=":")
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.legend(lines, labels, loc="upper right", fontsize=8, frameon=False)  # explicit: an arm may start with "_"
     if p_value is not None:
         ax.text(0.02, 0.04, f"log-rank p {_fmt_p(p_value)}", transform=ax.transAxes, fontsize=9)
     _margins(fig, 0.75, 0.25, 0.15, 0.4)
@@ -140,6 +144,7 @@ def _fmt_p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
+@literal_text
 def forest_figure(table: pd.DataFrame, *, title: str = "Hazard ratios for overall survival") -> Figure:
     """Forest plot of hazard ratios (columns ``label``, ``hazard_ratio``, ``ci_low``, ``ci_high``, ``p_value``)."""
     n = len(table)
@@ -212,6 +217,7 @@ def waterfall_figure(best: pd.DataFrame, *, pr_threshold_percent: float = -30.0,
     return fig
 
 
+@literal_text
 def swimmer_figure(swimmer: pd.DataFrame, *, max_patients: int = 40) -> Figure:
     """Swimmer plot: follow-up bar per patient with first response, progression and death marks.
 
